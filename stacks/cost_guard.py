@@ -1,0 +1,98 @@
+"""Alerts topic and the monthly budget that bounds accidental spend."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_budgets as budgets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+
+class AlertsTopic(Construct):
+    """An SNS topic for budget alerts and job outcomes.
+
+    Encrypted with a customer-managed KMS key (rotation on), because AWS Budgets cannot publish to a topic
+    encrypted with the AWS-managed SNS key. Publishing requires TLS. Optional e-mail subscription.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, email: str | None) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the project's alerts topic",
+            enable_key_rotation=True,
+        )
+        # Budgets publishes with its service principal; it needs the key to encrypt the message.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBudgetsToUseTheKey",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBudgetsToPublish",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+
+class MonthlyBudget(Construct):
+    """An ``AWS::Budgets::Budget`` on the account's monthly cost.
+
+    Unfiltered on purpose: a tag filter only matches once cost allocation tags are activated in Billing, and a
+    budget that silently sees $0 bounds nothing. Deploy into an account dedicated to the lab (see README).
+
+    Notifies at 80% of actual spend and at 100% of forecast spend, to the alerts topic and, when configured,
+    straight to an e-mail address (which needs no subscription confirmation). The budget only alerts; it
+    stops nothing. Idle EMR clusters terminate themselves and the spend guard Lambda stops the rest.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        monthly_limit_usd: int,
+        alerts_topic: sns.ITopic,
+        email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=alerts_topic.topic_arn)]
+        if email:
+            subscribers.append(budgets.CfnBudget.SubscriberProperty(subscription_type="EMAIL", address=email))
+
+        def notification(kind: str, threshold: int) -> budgets.CfnBudget.NotificationWithSubscribersProperty:
+            return budgets.CfnBudget.NotificationWithSubscribersProperty(
+                notification=budgets.CfnBudget.NotificationProperty(
+                    notification_type=kind,
+                    comparison_operator="GREATER_THAN",
+                    threshold=threshold,
+                    threshold_type="PERCENTAGE",
+                ),
+                subscribers=subscribers,
+            )
+
+        self.budget = budgets.CfnBudget(
+            self,
+            "Budget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets.CfnBudget.SpendProperty(amount=monthly_limit_usd, unit="USD"),
+            ),
+            notifications_with_subscribers=[notification("ACTUAL", 80), notification("FORECASTED", 100)],
+        )

@@ -1,0 +1,383 @@
+"""The one place that reads CDK context: defaults in cdk.json, overrides with ``cdk synth -c key=value``.
+
+Every value is validated here, at synth time, so a wrong value fails before anything is deployed, with a
+message naming the key, the value and what is allowed. Constructs receive the typed ``Settings`` object and
+never read context or environment variables themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from stacks.emr_release import DEFAULT_EMR_RELEASE, EMR_RELEASES
+
+# UK and EU (EEA) commercial regions. Personal data (ratings are personal data under UK/EU GDPR) stays here
+# unless someone edits `allowed_regions` on purpose, in code review.
+UK_EU_REGIONS: tuple[str, ...] = (
+    "eu-west-2",  # London
+    "eu-west-1",  # Ireland
+    "eu-west-3",  # Paris
+    "eu-central-1",  # Frankfurt
+    "eu-central-2",  # Zurich
+    "eu-north-1",  # Stockholm
+    "eu-south-1",  # Milan
+    "eu-south-2",  # Spain
+)
+
+STAGES: tuple[str, ...] = ("dev", "prod")
+CLUSTER_MODES: tuple[str, ...] = ("transient", "standing")
+WEEKDAYS: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+# Instance types the project knows the price of (tools/prices.json) and that EMR 7.x supports.
+EMR_INSTANCE_TYPES: tuple[str, ...] = (
+    "m5.xlarge",
+    "m5.2xlarge",
+    "m6i.xlarge",
+    "m6i.2xlarge",
+    "m7i.xlarge",
+    "m7i.2xlarge",
+    "r5.xlarge",
+    "r6i.xlarge",
+)
+WORKSTATION_INSTANCE_TYPES: tuple[str, ...] = (
+    "t3.medium",
+    "t3.large",
+    "t3.xlarge",
+    "m6i.large",
+    "m6i.xlarge",
+    "m7i.large",
+    "m7i.xlarge",
+)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
+_TAG_VALUE = re.compile(r"^[\w .:/=+@-]{1,128}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_CIDR = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
+_KEY_PAIR = re.compile(r"^[\w.\- ]{1,255}$")
+
+
+class SettingsError(ValueError):
+    """A context value that is missing, malformed or not allowed. The message names key, value and rule."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Validated, typed deployment settings. Build one with ``Settings.from_context``."""
+
+    project: str = "ml-lab"
+    stage: str = "dev"
+    region: str = "eu-west-2"
+    allowed_regions: tuple[str, ...] = UK_EU_REGIONS
+    account: str | None = None
+    owner: str = "data-science"
+    cost_centre: str = "ml-lab"
+    budget_monthly_usd: int = 50
+    budget_email: str | None = None
+    notification_email: str | None = None
+    log_retention_days: int = 30
+    # EMR
+    emr_release: str = DEFAULT_EMR_RELEASE
+    cluster_mode: str = "transient"
+    emr_primary_instance_type: str = "m5.xlarge"
+    emr_core_instance_type: str = "m5.xlarge"
+    emr_core_instance_count: int = 2
+    emr_task_spot_instance_count: int = 0
+    emr_task_instance_types: tuple[str, ...] = ("m5.xlarge", "m6i.xlarge", "m7i.xlarge")
+    emr_idle_timeout_minutes: int = 60
+    emr_max_cluster_age_hours: int = 8
+    emr_in_transit_encryption: bool = False
+    emr_tls_certificates_s3_uri: str | None = None
+    spark_defaults: Mapping[str, str] = field(default_factory=dict)
+    # Workstation
+    workstation_instance_type: str = "t3.large"
+    workstation_ssh_cidr: str | None = None
+    workstation_key_pair: str | None = None
+    working_hours: str = "07:00-19:00"
+    working_days: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI")
+    working_timezone: str = "Europe/London"
+    # Lambda
+    lambda_reserved_concurrency: int | None = None
+    spend_guard_rate_minutes: int = 15
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def removes_data_on_destroy(self) -> bool:
+        """dev: buckets and their objects go with ``cdk destroy``; prod: data is retained."""
+        return self.stage == "dev"
+
+    @property
+    def name_prefix(self) -> str:
+        return f"{self.project}-{self.stage}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            "project": self.project,
+            "stage": self.stage,
+            "owner": self.owner,
+            "cost-centre": self.cost_centre,
+        }
+
+    # ------------------------------------------------------------------ reading context
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> "Settings":
+        """Read and validate every setting. ``get(key)`` returns the context value or None."""
+        reader = _ContextReader(get)
+        defaults = cls()
+        stage = reader.choice("stage", defaults.stage, STAGES)
+        allowed_regions = reader.region_list("allowed_regions", defaults.allowed_regions)
+        region = reader.string("region", defaults.region)
+        if region not in allowed_regions:
+            raise SettingsError(
+                f"context key 'region': {region!r} is outside the data-residency allow-list "
+                f"{', '.join(allowed_regions)} (UK/EU GDPR). Deploy to one of those regions, or change "
+                "'allowed_regions' on purpose in cdk.json, in a reviewed commit."
+            )
+        emr_release = reader.choice("emr_release", defaults.emr_release, tuple(EMR_RELEASES))
+        budget_email = reader.optional_email("budget_email")
+        notification_email = reader.optional_email("notification_email")
+        if stage == "prod" and budget_email is None:
+            raise SettingsError(
+                "context key 'budget_email': required when stage is 'prod' (budget alerts must reach a person); "
+                "set it with -c budget_email=you@example.com"
+            )
+        ssh_cidr = reader.optional_cidr("workstation_ssh_cidr")
+        key_pair = reader.optional_pattern("workstation_key_pair", _KEY_PAIR, "an EC2 key pair name")
+        if (ssh_cidr is None) != (key_pair is None):
+            raise SettingsError(
+                "context keys 'workstation_ssh_cidr' and 'workstation_key_pair': set both to allow SSH, or "
+                f"neither (Session Manager only); got cidr={ssh_cidr!r}, key pair={key_pair!r}"
+            )
+        in_transit = reader.boolean("emr_in_transit_encryption", defaults.emr_in_transit_encryption)
+        certificates = reader.optional_pattern(
+            "emr_tls_certificates_s3_uri", re.compile(r"^s3://[a-z0-9.\-]{3,63}/.+\.zip$"), "s3://bucket/key.zip"
+        )
+        if in_transit and certificates is None:
+            raise SettingsError(
+                "context key 'emr_tls_certificates_s3_uri': required when 'emr_in_transit_encryption' is true "
+                "(a zip of PEM files, see README 'In-transit encryption'); got nothing"
+            )
+        settings = cls(
+            project=reader.pattern("project", defaults.project, _PROJECT, "3-20 chars of a-z, 0-9, '-'"),
+            stage=stage,
+            region=region,
+            allowed_regions=allowed_regions,
+            account=reader.optional_pattern("account", _ACCOUNT, "a 12-digit AWS account id"),
+            owner=reader.pattern("owner", defaults.owner, _TAG_VALUE, "a tag value (1-128 chars)"),
+            cost_centre=reader.pattern("cost_centre", defaults.cost_centre, _TAG_VALUE, "a tag value (1-128 chars)"),
+            budget_monthly_usd=reader.integer("budget_monthly_usd", defaults.budget_monthly_usd, 1, 100_000),
+            budget_email=budget_email,
+            notification_email=notification_email,
+            log_retention_days=reader.choice_int(
+                "log_retention_days", defaults.log_retention_days, (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)
+            ),
+            emr_release=emr_release,
+            cluster_mode=reader.choice("cluster_mode", defaults.cluster_mode, CLUSTER_MODES),
+            emr_primary_instance_type=reader.choice(
+                "emr_primary_instance_type", defaults.emr_primary_instance_type, EMR_INSTANCE_TYPES
+            ),
+            emr_core_instance_type=reader.choice(
+                "emr_core_instance_type", defaults.emr_core_instance_type, EMR_INSTANCE_TYPES
+            ),
+            emr_core_instance_count=reader.integer("emr_core_instance_count", defaults.emr_core_instance_count, 1, 20),
+            emr_task_spot_instance_count=reader.integer(
+                "emr_task_spot_instance_count", defaults.emr_task_spot_instance_count, 0, 50
+            ),
+            emr_task_instance_types=reader.choice_list(
+                "emr_task_instance_types", defaults.emr_task_instance_types, EMR_INSTANCE_TYPES
+            ),
+            emr_idle_timeout_minutes=reader.integer(
+                "emr_idle_timeout_minutes", defaults.emr_idle_timeout_minutes, 1, 24 * 60
+            ),
+            emr_max_cluster_age_hours=reader.integer(
+                "emr_max_cluster_age_hours", defaults.emr_max_cluster_age_hours, 1, 7 * 24
+            ),
+            emr_in_transit_encryption=in_transit,
+            emr_tls_certificates_s3_uri=certificates,
+            spark_defaults=reader.string_map("spark_defaults"),
+            workstation_instance_type=reader.choice(
+                "workstation_instance_type", defaults.workstation_instance_type, WORKSTATION_INSTANCE_TYPES
+            ),
+            workstation_ssh_cidr=ssh_cidr,
+            workstation_key_pair=key_pair,
+            working_hours=reader.pattern("working_hours", defaults.working_hours, _HOURS, "HH:MM-HH:MM (24h)"),
+            working_days=reader.choice_list("working_days", defaults.working_days, WEEKDAYS),
+            working_timezone=reader.pattern(
+                "working_timezone", defaults.working_timezone, re.compile(r"^[A-Za-z_]+(/[A-Za-z_+\-]+)*$"),
+                "an IANA time zone such as Europe/London",
+            ),
+            lambda_reserved_concurrency=reader.optional_integer("lambda_reserved_concurrency", 1, 100),
+            spend_guard_rate_minutes=reader.integer(
+                "spend_guard_rate_minutes", defaults.spend_guard_rate_minutes, 5, 60
+            ),
+        )
+        start, end = settings.working_hours.split("-")
+        if start >= end:
+            raise SettingsError(
+                f"context key 'working_hours': {settings.working_hours!r} must start before it ends (HH:MM-HH:MM)"
+            )
+        return settings
+
+
+class _ContextReader:
+    """Turns raw context values (JSON from cdk.json, strings from -c) into typed values, or SettingsError."""
+
+    def __init__(self, get: Callable[[str], Any]) -> None:
+        self._get = get
+
+    def _raw(self, key: str) -> Any:
+        value = self._get(key)
+        if isinstance(value, str) and value.strip() == "":
+            return None
+        return value
+
+    def string(self, key: str, default: str) -> str:
+        value = self._raw(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise SettingsError(f"context key {key!r}: expected a string, got {value!r}")
+        return value.strip()
+
+    def pattern(self, key: str, default: str, regex: re.Pattern[str], allowed: str) -> str:
+        value = self.string(key, default)
+        if not regex.match(value):
+            raise SettingsError(f"context key {key!r}: {value!r} is not allowed; expected {allowed}")
+        return value
+
+    def optional_pattern(self, key: str, regex: re.Pattern[str], allowed: str) -> str | None:
+        value = self._raw(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not regex.match(value.strip()):
+            raise SettingsError(f"context key {key!r}: {value!r} is not allowed; expected {allowed}")
+        return value.strip()
+
+    def optional_email(self, key: str) -> str | None:
+        return self.optional_pattern(key, _EMAIL, "an e-mail address such as ops@example.com")
+
+    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.string(key, default)
+        if value not in allowed:
+            raise SettingsError(f"context key {key!r}: {value!r} is not allowed; allowed values: {', '.join(allowed)}")
+        return value
+
+    def choice_int(self, key: str, default: int, allowed: tuple[int, ...]) -> int:
+        value = self.integer(key, default, min(allowed), max(allowed))
+        if value not in allowed:
+            raise SettingsError(
+                f"context key {key!r}: {value!r} is not allowed; allowed values: {', '.join(map(str, allowed))}"
+            )
+        return value
+
+    def _list(self, key: str) -> list[Any] | None:
+        value = self._raw(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as error:
+                    raise SettingsError(f"context key {key!r}: {value!r} is not a JSON list ({error.msg})") from None
+            else:
+                value = [item.strip() for item in text.split(",") if item.strip()]
+        if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+            raise SettingsError(f"context key {key!r}: expected a non-empty list of strings, got {value!r}")
+        return value
+
+    def choice_list(self, key: str, default: tuple[str, ...], allowed: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._list(key)
+        if value is None:
+            return default
+        bad = [item for item in value if item not in allowed]
+        if bad:
+            raise SettingsError(
+                f"context key {key!r}: {', '.join(map(repr, bad))} not allowed; allowed values: {', '.join(allowed)}"
+            )
+        return tuple(dict.fromkeys(value))
+
+    def region_list(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._list(key)
+        if value is None:
+            return default
+        bad = [item for item in value if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", item)]
+        if bad:
+            raise SettingsError(
+                f"context key {key!r}: {', '.join(map(repr, bad))} not a region name such as eu-west-2"
+            )
+        return tuple(dict.fromkeys(value))
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self._raw(key)
+        if value is None:
+            return default
+        return self._to_int(key, value, low, high)
+
+    def optional_integer(self, key: str, low: int, high: int) -> int | None:
+        value = self._raw(key)
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
+            return None
+        return self._to_int(key, value, low, high)
+
+    @staticmethod
+    def _to_int(key: str, value: Any, low: int, high: int) -> int:
+        if isinstance(value, bool):
+            number = None
+        elif isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            number = int(value)
+        else:
+            number = None
+        if number is None or not low <= number <= high:
+            raise SettingsError(f"context key {key!r}: {value!r} is not allowed; expected a whole number {low}..{high}")
+        return number
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise SettingsError(f"context key {key!r}: {value!r} is not allowed; allowed values: true, false")
+
+    def optional_cidr(self, key: str) -> str | None:
+        value = self.optional_pattern(key, _CIDR, "an IPv4 CIDR such as 203.0.113.10/32")
+        if value is None:
+            return None
+        *octets, prefix = (int(part) for part in _CIDR.match(value).groups())  # type: ignore[union-attr]
+        if any(octet > 255 for octet in octets) or prefix > 32:
+            raise SettingsError(f"context key {key!r}: {value!r} is not a valid IPv4 CIDR")
+        if prefix < 16:
+            raise SettingsError(
+                f"context key {key!r}: {value!r} opens SSH to more than 65,536 addresses; allowed: a /16 or "
+                "narrower range (0.0.0.0/0 is never allowed; prefer Session Manager)"
+            )
+        return value
+
+    def string_map(self, key: str) -> dict[str, str]:
+        value = self._raw(key)
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise SettingsError(f"context key {key!r}: {value!r} is not a JSON object ({error.msg})") from None
+        if not isinstance(value, dict) or not all(
+            isinstance(name, str) and name.startswith("spark.") and isinstance(val, (str, int, float))
+            for name, val in value.items()
+        ):
+            raise SettingsError(
+                f"context key {key!r}: expected an object of spark.* properties to values, got {value!r}"
+            )
+        return {name: str(val) for name, val in sorted(value.items())}

@@ -1,0 +1,98 @@
+"""Storage: the project's four S3 buckets."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.audit_acknowledgements import acknowledge
+
+# Prefixes are part of the contract between buckets, EMR and the Lambda triggers.
+RATINGS_PREFIX = "ratings/"
+RESULTS_RUNS_PREFIX = "runs/"
+OUTCOMES_PREFIX = "outcomes/"
+EMR_LOGS_PREFIX = "emr/"
+FLOW_LOGS_PREFIX = "vpc-flow-logs/"
+CHECKPOINTS_PREFIX = "checkpoints/"
+ACCESS_LOGS_PREFIX = "s3-access/"
+
+
+class DataBuckets(Construct):
+    """Ratings input, artifacts, results and logs buckets.
+
+    Guarantees, for every bucket: all public access blocked; requests without TLS denied by bucket policy;
+    SSE-S3 encryption at rest; incomplete multipart uploads aborted after 7 days; generated names. Input and
+    results are versioned (old versions expire after ``noncurrent_version_days``). Input, artifacts and
+    results write server access logs to the logs bucket, whose objects expire after ``log_expiry_days``.
+    With ``removes_data_on_destroy`` (dev) ``cdk destroy`` empties and deletes the buckets; otherwise (prod)
+    they and their data are retained.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        removes_data_on_destroy: bool,
+        log_expiry_days: int = 90,
+        noncurrent_version_days: int = 30,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._removes_data = removes_data_on_destroy
+        self._noncurrent_version_days = noncurrent_version_days
+
+        # SSE-S3, not SSE-KMS: S3 server access logging and VPC flow log delivery cannot write to SSE-KMS buckets.
+        self.logs = self._bucket(
+            "Logs",
+            versioned=False,
+            access_logs=None,
+            expiry=Duration.days(log_expiry_days),
+        )
+        acknowledge(
+            self.logs,
+            "AwsSolutions-S1",
+            "This is the access-log target bucket; logging it into itself would create a feedback loop.",
+        )
+        self.ratings = self._bucket("Ratings", versioned=True, access_logs="ratings")
+        self.artifacts = self._bucket("Artifacts", versioned=False, access_logs="artifacts")
+        self.results = self._bucket("Results", versioned=True, access_logs="results")
+
+    @property
+    def all_buckets(self) -> tuple[s3.Bucket, ...]:
+        return (self.ratings, self.artifacts, self.results, self.logs)
+
+    def _bucket(
+        self,
+        construct_id: str,
+        *,
+        versioned: bool,
+        access_logs: str | None,
+        expiry: Duration | None = None,
+    ) -> s3.Bucket:
+        rules = [s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7))]
+        if versioned:
+            rules.append(
+                s3.LifecycleRule(
+                    id="expire-old-versions",
+                    noncurrent_version_expiration=Duration.days(self._noncurrent_version_days),
+                )
+            )
+        if expiry is not None:
+            rules.append(s3.LifecycleRule(id="expire-logs", expiration=expiry))
+        return s3.Bucket(
+            self,
+            construct_id,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            # ACLs disabled: log delivery is granted by bucket policy instead.
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=versioned,
+            lifecycle_rules=rules,
+            server_access_logs_bucket=self.logs if access_logs else None,
+            server_access_logs_prefix=f"{ACCESS_LOGS_PREFIX}{access_logs}/" if access_logs else None,
+            removal_policy=RemovalPolicy.DESTROY if self._removes_data else RemovalPolicy.RETAIN,
+            auto_delete_objects=self._removes_data,
+        )

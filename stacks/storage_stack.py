@@ -1,0 +1,28 @@
+"""The long-lived foundation: data buckets, the alerts topic and the monthly budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from stacks.cost_guard import AlertsTopic, MonthlyBudget
+from stacks.settings import Settings
+from stacks.storage import DataBuckets
+
+
+class StorageStack(Stack):
+    """Deploy first, destroy last: compute and automation stacks reference its buckets and topic."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.buckets = DataBuckets(self, "Buckets", removes_data_on_destroy=settings.removes_data_on_destroy)
+        self.alerts = AlertsTopic(self, "Alerts", email=settings.notification_email)
+        self.budget = MonthlyBudget(
+            self,
+            "Budget",
+            monthly_limit_usd=settings.budget_monthly_usd,
+            alerts_topic=self.alerts.topic,
+            email=settings.budget_email,
+        )

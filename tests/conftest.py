@@ -1,0 +1,91 @@
+"""Shared fixtures: synthesise the CDK app in-process, once per distinct context, from cdk.json's defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+
+# jsii runs the CDK on Node: use the project's Node 24 and Java 17 even when pytest is started by hand.
+if (VENV / "bin" / "node").exists():
+    os.environ["PATH"] = f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+if (VENV / "java-home").exists():
+    os.environ.setdefault("JAVA_HOME", str(VENV / "java-home"))
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context defaults a user gets from cdk.json."""
+    return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def normalise_template(template: dict[str, Any]) -> dict[str, Any]:
+    """Replaces what legitimately varies between machines and dependency rebuilds (asset hashes)."""
+    return json.loads(_ASSET_HASH.sub("ASSET_HASH", json.dumps(template, sort_keys=True)))
+
+
+class SynthesisedApp:
+    """The stacks of one synthesised app and their templates as dicts."""
+
+    def __init__(self, context: dict[str, Any], outdir: Path, *, nag: bool = True) -> None:
+        from aws_cdk import App
+
+        from stacks.app_builder import build_app
+        from stacks.settings import Settings
+
+        app = App(context=context, outdir=str(outdir))
+        self.settings = Settings.from_context(app.node.try_get_context)
+        self.stacks = build_app(app, self.settings, nag=nag)
+        self.assembly = app.synth()
+        self.templates: dict[str, dict[str, Any]] = {
+            stack.stack_name: stack.template for stack in self.assembly.stacks
+        }
+        self.outdir = outdir
+
+    def template(self, stack_attr: str) -> dict[str, Any]:
+        return self.templates[getattr(self.stacks, stack_attr).stack_name]
+
+    def assertions(self, stack_attr: str):
+        from aws_cdk.assertions import Template
+
+        return Template.from_json(self.template(stack_attr))
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., SynthesisedApp]:
+    """``synth(**overrides)`` synthesises the app with cdk.json's context plus overrides; cached per context."""
+    cache: dict[str, SynthesisedApp] = {}
+
+    def _synth(**overrides: Any) -> SynthesisedApp:
+        context = {**cdk_json_context(), **overrides}
+        key = json.dumps(context, sort_keys=True)
+        if key not in cache:
+            cache[key] = SynthesisedApp(context, tmp_path_factory.mktemp("cdk.out"))
+        return cache[key]
+
+    return _synth
+
+
+@pytest.fixture(scope="session")
+def lab(synth: Callable[..., SynthesisedApp]) -> SynthesisedApp:
+    """The app exactly as `cdk synth` builds it from cdk.json."""
+    return synth()
+
+
+@pytest.fixture(scope="session")
+def normalise() -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return normalise_template
+
+
+@pytest.fixture(scope="session")
+def cdk_context() -> dict[str, Any]:
+    return cdk_json_context()

@@ -1,0 +1,57 @@
+"""cdk-nag blocks synth on any unacknowledged finding; cfn-lint finds no error in any template."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_s3 as s3
+
+
+def test_app_synthesises_with_nag_and_no_unacknowledged_finding(lab) -> None:
+    report = json.loads((lab.outdir / "validation-report.json").read_text())
+    assert report["pluginReports"] == []
+
+
+def test_an_injected_violation_fails_synth_naming_the_finding(tmp_path: Path, cdk_context) -> None:
+    from stacks.app_builder import build_app
+    from stacks.settings import Settings
+
+    app = App(context=cdk_context, outdir=str(tmp_path))
+    stacks = build_app(app, Settings())
+    s3.Bucket(stacks.storage, "ForgottenBucket")  # no TLS policy, no access logs
+    with pytest.raises(RuntimeError, match="ValidationFailed") as failure:
+        app.synth()
+    message = str(failure.value)
+    assert "Storage/ForgottenBucket/Resource" in message
+    assert "AwsSolutions-S10" in message and "AwsSolutions-S1'" in message
+
+
+def test_acknowledgements_are_written_into_the_template_with_reasons(lab) -> None:
+    acknowledged = [
+        rule
+        for template in lab.templates.values()
+        for resource in template["Resources"].values()
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+    assert acknowledged, "expected at least the logs bucket's S1 acknowledgement"
+    for rule in acknowledged:
+        assert rule["id"] and len(rule["reason"].split()) >= 6, rule
+
+
+def test_cfn_lint_reports_no_error_or_warning(lab, tmp_path: Path) -> None:
+    paths = []
+    for name, template in lab.templates.items():
+        path = tmp_path / f"{name}.template.json"
+        path.write_text(json.dumps(template))
+        paths.append(str(path))
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--regions", "eu-west-2", "--format", "parseable", "--", *paths],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,112 @@
+"""Each bad setting fails synth with a message that names the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stacks.settings import UK_EU_REGIONS, Settings, SettingsError
+
+CDK_JSON_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
+
+
+def settings_from(**overrides: object) -> Settings:
+    context = {**CDK_JSON_CONTEXT, **overrides}
+    return Settings.from_context(context.get)
+
+
+def test_cdk_json_defaults_are_the_documented_defaults() -> None:
+    settings = settings_from()
+    assert settings == Settings()
+    assert settings.region == "eu-west-2"
+    assert settings.allowed_regions == UK_EU_REGIONS
+    assert settings.stage == "dev" and settings.removes_data_on_destroy
+
+
+def test_string_overrides_from_the_command_line_are_typed() -> None:
+    settings = settings_from(
+        budget_monthly_usd="120",
+        emr_in_transit_encryption="true",
+        emr_tls_certificates_s3_uri="s3://my-certs/emr/certs.zip",
+        working_days="MON,TUE",
+        allowed_regions="eu-west-1,eu-west-2",
+        region="eu-west-1",
+        spark_defaults='{"spark.sql.shuffle.partitions": 64}',
+    )
+    assert settings.budget_monthly_usd == 120
+    assert settings.emr_in_transit_encryption is True
+    assert settings.working_days == ("MON", "TUE")
+    assert settings.allowed_regions == ("eu-west-1", "eu-west-2")
+    assert settings.spark_defaults == {"spark.sql.shuffle.partitions": "64"}
+
+
+def test_region_outside_the_allow_list_is_refused() -> None:
+    with pytest.raises(SettingsError, match=r"'region': 'us-east-1' is outside the data-residency allow-list"):
+        settings_from(region="us-east-1")
+
+
+def test_region_allowed_when_the_allow_list_is_changed_on_purpose() -> None:
+    settings = settings_from(region="us-east-1", allowed_regions=["us-east-1"])
+    assert settings.region == "us-east-1"
+
+
+BAD_SETTINGS = [
+    ("stage", "banana", r"'stage': 'banana' is not allowed; allowed values: dev, prod"),
+    ("project", "My_Project", r"'project': 'My_Project' is not allowed"),
+    ("account", "12345", r"'account': '12345' is not allowed; expected a 12-digit AWS account id"),
+    ("owner", "x" * 200, r"'owner': .* is not allowed; expected a tag value"),
+    ("cost_centre", "a;b", r"'cost_centre': 'a;b' is not allowed"),
+    ("allowed_regions", "Europe", r"'allowed_regions': 'Europe' not a region name"),
+    ("allowed_regions", "[1, 2]", r"'allowed_regions': expected a non-empty list of strings"),
+    ("budget_monthly_usd", "lots", r"'budget_monthly_usd': 'lots' is not allowed; expected a whole number 1..100000"),
+    ("budget_monthly_usd", 0, r"'budget_monthly_usd': 0 is not allowed"),
+    ("budget_email", "not-an-email", r"'budget_email': 'not-an-email' is not allowed; expected an e-mail address"),
+    ("notification_email", "a@b", r"'notification_email': 'a@b' is not allowed"),
+    ("log_retention_days", 8, r"'log_retention_days': 8 is not allowed; allowed values: 1, 3, 5, 7, 14, 30"),
+    ("emr_release", "emr-6.15.0", r"'emr_release': 'emr-6.15.0' is not allowed; allowed values: emr-7"),
+    ("cluster_mode", "always-on", r"'cluster_mode': 'always-on' is not allowed; allowed values: transient, standing"),
+    ("emr_primary_instance_type", "p4d.24xlarge", r"'emr_primary_instance_type': 'p4d.24xlarge' is not allowed"),
+    ("emr_core_instance_type", "t2.micro", r"'emr_core_instance_type': 't2.micro' is not allowed"),
+    ("emr_core_instance_count", 0, r"'emr_core_instance_count': 0 is not allowed; expected a whole number 1..20"),
+    ("emr_task_spot_instance_count", -1, r"'emr_task_spot_instance_count': -1 is not allowed"),
+    ("emr_task_instance_types", "m5.xlarge,x1.32xlarge", r"'emr_task_instance_types': 'x1.32xlarge' not allowed"),
+    ("emr_idle_timeout_minutes", 0, r"'emr_idle_timeout_minutes': 0 is not allowed; expected a whole number 1..1440"),
+    ("emr_max_cluster_age_hours", 1000, r"'emr_max_cluster_age_hours': 1000 is not allowed"),
+    ("emr_in_transit_encryption", "yes", r"'emr_in_transit_encryption': 'yes' is not allowed; allowed values: true, false"),
+    ("emr_in_transit_encryption", True, r"'emr_tls_certificates_s3_uri': required when 'emr_in_transit_encryption'"),
+    ("spark_defaults", '{"executor.memory": "4g"}', r"'spark_defaults': expected an object of spark.\* properties"),
+    ("spark_defaults", "{oops", r"'spark_defaults': '\{oops' is not a JSON object"),
+    ("workstation_instance_type", "t2.nano", r"'workstation_instance_type': 't2.nano' is not allowed"),
+    ("working_hours", "9-5", r"'working_hours': '9-5' is not allowed; expected HH:MM-HH:MM"),
+    ("working_hours", "19:00-07:00", r"'working_hours': '19:00-07:00' must start before it ends"),
+    ("working_days", "MON,FUNDAY", r"'working_days': 'FUNDAY' not allowed"),
+    ("working_timezone", "Europe/London; rm", r"'working_timezone': .* is not allowed"),
+    ("lambda_reserved_concurrency", "many", r"'lambda_reserved_concurrency': 'many' is not allowed"),
+    ("spend_guard_rate_minutes", 1, r"'spend_guard_rate_minutes': 1 is not allowed; expected a whole number 5..60"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), BAD_SETTINGS, ids=[f"{k}={v!r}" for k, v, _ in BAD_SETTINGS])
+def test_bad_setting_fails_naming_key_value_and_allowed(key: str, value: object, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        settings_from(**{key: value})
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "10.0.0.0/8"])
+def test_ssh_open_to_the_world_is_refused(cidr: str) -> None:
+    with pytest.raises(SettingsError, match=r"'workstation_ssh_cidr': .* opens SSH to more than 65,536 addresses"):
+        settings_from(workstation_ssh_cidr=cidr, workstation_key_pair="lab")
+
+
+def test_ssh_needs_both_key_pair_and_cidr() -> None:
+    with pytest.raises(SettingsError, match=r"'workstation_ssh_cidr' and 'workstation_key_pair': set both"):
+        settings_from(workstation_ssh_cidr="203.0.113.10/32")
+    assert settings_from(workstation_ssh_cidr="203.0.113.10/32", workstation_key_pair="lab").workstation_key_pair == "lab"
+
+
+def test_prod_requires_a_budget_email() -> None:
+    with pytest.raises(SettingsError, match=r"'budget_email': required when stage is 'prod'"):
+        settings_from(stage="prod")
+    assert not settings_from(stage="prod", budget_email="ops@example.com").removes_data_on_destroy
