@@ -1,0 +1,77 @@
+"""Record and announce the outcome of this project's EMR steps and clusters.
+
+Trigger: EventBridge rule on source `aws.emr`, detail types `EMR Step Status Change` and
+`EMR Cluster State Change` (asynchronous invocation).
+Idempotent: the record's S3 key ends with the EventBridge event id, so a redelivery overwrites the same object
+(SNS may then announce it twice; subscribers see the same event id).
+
+Exceptions escape on purpose only from S3 PutObject and SNS Publish (throttling, 5xx, access denied), so
+Lambda's async retries redeliver and the on-failure destination keeps the event. The object is written
+before the message is published, so a retry after a failed publish rewrites the same object, then publishes.
+Events of other projects, in-progress states, unknown states and malformed events are logged and ignored.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+import outcomes
+
+logger = Logger()
+
+
+def _region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+@functools.cache
+def s3_client() -> Any:
+    """One S3 client per container, created on first use."""
+    return boto3.client("s3", region_name=_region())
+
+
+@functools.cache
+def sns_client() -> Any:
+    """One SNS client per container, created on first use."""
+    return boto3.client("sns", region_name=_region())
+
+
+def record_outcome(outcome: outcomes.Outcome, settings: outcomes.Settings) -> None:
+    """Store the outcome as JSON in the results bucket, then publish it to the topic."""
+    body = json.dumps(outcome.record, sort_keys=True, default=str)
+    s3_client().put_object(
+        Bucket=settings.results_bucket,
+        Key=outcome.key,
+        Body=body.encode("utf-8"),
+        ContentType="application/json",
+    )
+    sns_client().publish(TopicArn=settings.topic_arn, Subject=outcome.subject, Message=body)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    settings = outcomes.Settings.from_env(os.environ)
+    try:
+        outcome = outcomes.outcome_for(event, settings)
+    except outcomes.Ignored as ignored:
+        log = getattr(logger, ignored.level)
+        log("event ignored", extra={"reason": ignored.reason, **ignored.fields})
+        return {"recorded": None, "ignored": ignored.reason}
+    record_outcome(outcome, settings)
+    logger.info(
+        "outcome recorded",
+        extra={
+            "reason": outcome.record["status"],
+            "run_id": outcome.record["run_id"],
+            "cluster_id": outcome.record["cluster_id"],
+            "outcome_uri": outcome.record["outcome_uri"],
+        },
+    )
+    return {"recorded": outcome.record["outcome_uri"], "status": outcome.record["status"]}

@@ -1,0 +1,358 @@
+"""Fixtures for the Lambda handler tests: fake AWS (moto), the handlers loaded as Lambda loads them, log capture."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from types import SimpleNamespace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = ROOT / "lambda_functions"
+FOLDERS = ("submit_job", "emr_events", "spend_guard")
+
+REGION = "eu-west-2"
+INPUT_BUCKET = "ml-lab-input"
+RESULTS_BUCKET = "ml-lab-results"
+LOGS_BUCKET = "ml-lab-logs"
+TABLE = "ml-lab-idempotency"
+PREFIX = "ml-lab-dev"
+RESULTS_URI = f"s3://{RESULTS_BUCKET}/runs"
+LOG_URI = f"s3://{LOGS_BUCKET}/emr/"
+PROJECT_TAGS = [{"Key": "project", "Value": "ml-lab"}, {"Key": "stage", "Value": "dev"}]
+JOB_ARGS = ["spark-submit", "--deploy-mode", "cluster", "s3://ml-lab-artifacts/jobs/als_job.py", "--rank", "10"]
+
+JOB_FLOW_TEMPLATE: dict[str, Any] = {
+    "ReleaseLabel": "emr-7.13.0",
+    "LogUri": LOG_URI,
+    "Applications": [{"Name": "Spark"}],
+    "Configurations": [{"Classification": "spark-defaults", "Properties": {"spark.dynamicAllocation.enabled": "true"}}],
+    "Instances": {
+        "InstanceFleets": [
+            {
+                "Name": "primary",
+                "InstanceFleetType": "MASTER",
+                "TargetOnDemandCapacity": 1,
+                "InstanceTypeConfigs": [{"InstanceType": "m5.xlarge"}],
+            },
+            {
+                "Name": "core",
+                "InstanceFleetType": "CORE",
+                "TargetSpotCapacity": 2,
+                "InstanceTypeConfigs": [{"InstanceType": "m5.xlarge"}, {"InstanceType": "m5a.xlarge"}],
+            },
+        ],
+        "Ec2SubnetIds": ["subnet-0123456789abcdef0"],
+        "EmrManagedMasterSecurityGroup": "sg-0000000000000000a",
+        "EmrManagedSlaveSecurityGroup": "sg-0000000000000000b",
+        "ServiceAccessSecurityGroup": "sg-0000000000000000c",
+        "KeepJobFlowAliveWhenNoSteps": False,
+        "TerminationProtected": False,
+    },
+    "JobFlowRole": "ml-lab-dev-emr-instance-profile",
+    "ServiceRole": "ml-lab-dev-emr-service-role",
+    "SecurityConfiguration": "ml-lab-dev-emr-security",
+    "AutoTerminationPolicy": {"IdleTimeout": 3600},
+    "Tags": PROJECT_TAGS,
+    "VisibleToAllUsers": True,
+}
+STEP_TEMPLATE = {"ActionOnFailure": "TERMINATE_CLUSTER", "HadoopJarStep": {"Jar": "command-runner.jar", "Args": JOB_ARGS}}
+
+ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_LAMBDA_FUNCTION_NAME": "ml-lab-dev-test",
+    "POWERTOOLS_SERVICE_NAME": "ml-lab-lambda-tests",
+    "POWERTOOLS_LOG_LEVEL": "DEBUG",
+    # submit_job
+    "CLUSTER_MODE": "transient",
+    "JOB_FLOW_TEMPLATE": json.dumps(JOB_FLOW_TEMPLATE),
+    "STEP_TEMPLATE": json.dumps(STEP_TEMPLATE),
+    "CLUSTER_NAME_PREFIX": PREFIX,
+    "RESULTS_URI": RESULTS_URI,
+    "RATINGS_PREFIX": "ratings/",
+    "INPUT_BUCKET": INPUT_BUCKET,
+    "IDEMPOTENCY_TABLE": TABLE,
+    # emr_events
+    "RESULTS_BUCKET": RESULTS_BUCKET,
+    "OUTCOMES_PREFIX": "outcomes/",
+    "LOG_URI": LOG_URI,
+    # spend_guard
+    "PROJECT_TAG_KEY": "project",
+    "PROJECT_TAG_VALUE": "ml-lab",
+    "STAGE_TAG_KEY": "stage",
+    "STAGE_TAG_VALUE": "dev",
+    "MAX_CLUSTER_AGE_HOURS": "8",
+    "MAX_IDLE_MINUTES": "60",
+    "WORKSTATION_INSTANCE_ID": "",
+    "WORKING_HOURS": "07:00-19:00",
+    "WORKING_DAYS": "MON-FRI",
+    "WORKING_TIMEZONE": "Europe/London",
+}
+
+_loaded: dict[str, Any] = {}
+
+
+def load_handler(folder: str) -> Any:
+    """Import lambda_functions/<folder>/handler.py under a unique name, as Lambda would (folder on sys.path)."""
+    if folder not in _loaded:
+        path = str(FUNCTIONS / folder)
+        if path not in sys.path:
+            # The logic modules have distinct names (submission, outcomes, guard), so the folders can coexist.
+            sys.path.insert(0, path)
+        spec = importlib.util.spec_from_file_location(f"lambda_{folder}_handler", FUNCTIONS / folder / "handler.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        _loaded[folder] = module
+    return _loaded[folder]
+
+
+def _reset_clients() -> None:
+    for module in _loaded.values():
+        for name in ("emr_client", "submit_once", "s3_client", "sns_client", "ec2_client"):
+            cached = getattr(module, name, None)
+            if hasattr(cached, "cache_clear"):  # a test may have monkeypatched it with a plain function
+                cached.cache_clear()
+
+
+@dataclass
+class FakeContext:
+    """The attributes Powertools reads from the Lambda context."""
+
+    function_name: str = "ml-lab-dev-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:ml-lab-dev-test"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@pytest.fixture(autouse=True)
+def lambda_env(monkeypatch):
+    """Fake credentials and the functions' environment; never any real endpoint."""
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("POWERTOOLS_IDEMPOTENCY_DISABLED", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def context():
+    return FakeContext()
+
+
+@pytest.fixture
+def submit_job():
+    return load_handler("submit_job")
+
+
+@pytest.fixture
+def emr_events():
+    return load_handler("emr_events")
+
+
+@pytest.fixture
+def spend_guard():
+    return load_handler("spend_guard")
+
+
+@dataclass
+class Aws:
+    """moto clients plus what the tests need to observe writes."""
+
+    s3: Any
+    emr: Any
+    sns: Any
+    sqs: Any
+    dynamodb: Any
+    ec2: Any
+    topic_arn: str
+    queue_url: str
+
+    def clusters(self) -> list[dict[str, Any]]:
+        return self.emr.list_clusters()["Clusters"]
+
+    def steps(self, cluster_id: str) -> list[dict[str, Any]]:
+        return self.emr.list_steps(ClusterId=cluster_id)["Steps"]
+
+    def all_steps(self) -> list[dict[str, Any]]:
+        return [step for cluster in self.clusters() for step in self.steps(cluster["Id"])]
+
+    def objects(self, bucket: str) -> list[str]:
+        return [item["Key"] for item in self.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+    def messages(self) -> list[dict[str, Any]]:
+        """SNS notifications delivered to the subscribed queue (envelope dicts)."""
+        received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        return [json.loads(message["Body"]) for message in received.get("Messages", [])]
+
+    def idempotency_items(self) -> list[dict[str, Any]]:
+        return self.dynamodb.scan(TableName=TABLE)["Items"]
+
+    def standing_cluster(self) -> str:
+        template = json.loads(json.dumps(JOB_FLOW_TEMPLATE))
+        template["Instances"]["KeepJobFlowAliveWhenNoSteps"] = True
+        return self.emr.run_job_flow(**template, Name=f"{PREFIX}-standing")["JobFlowId"]
+
+
+@pytest.fixture
+def aws(lambda_env):
+    """An in-process fake AWS account with the project's buckets, table, topic (with a queue subscribed)."""
+    with mock_aws():
+        _reset_clients()
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (INPUT_BUCKET, RESULTS_BUCKET, LOGS_BUCKET):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.update_time_to_live(
+            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+        )
+        sns = boto3.client("sns", region_name=REGION)
+        topic_arn = sns.create_topic(Name=f"{PREFIX}-outcomes")["TopicArn"]
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue_url = sqs.create_queue(QueueName=f"{PREFIX}-outcomes-test")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        lambda_env.setenv("TOPIC_ARN", topic_arn)
+        yield Aws(
+            s3=s3,
+            emr=boto3.client("emr", region_name=REGION),
+            sns=sns,
+            sqs=sqs,
+            dynamodb=dynamodb,
+            ec2=boto3.client("ec2", region_name=REGION),
+            topic_arn=topic_arn,
+            queue_url=queue_url,
+        )
+        _reset_clients()
+
+
+class _JsonCapture(logging.Handler):
+    def __init__(self, formatter: logging.Formatter) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.formatter_ = formatter
+        self.entries: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.entries.append(json.loads(self.formatter_.format(record)))
+
+
+@pytest.fixture
+def logs(submit_job, emr_events, spend_guard):
+    """Structured Powertools log entries (parsed JSON, as written to stdout on Lambda) of the handlers."""
+    stdlib_logger = submit_job.logger._logger  # the three handlers share one service name, so one logger
+    capture = _JsonCapture(submit_job.logger.registered_formatter)
+    stdlib_logger.addHandler(capture)
+    yield capture.entries
+    stdlib_logger.removeHandler(capture)
+
+
+def _s3_event(
+    raw_key: str,
+    *,
+    bucket: str = INPUT_BUCKET,
+    etag: str | None = "0123456789abcdef0123456789abcdef",
+    version_id: str | None = None,
+    size: int = 1_979_173,
+    event_name: str = "ObjectCreated:Put",
+    event_time: str = "2026-11-25T10:15:00.000Z",
+) -> dict[str, Any]:
+    """An S3 notification as S3 delivers it to Lambda (key URL-encoded, '+' for spaces)."""
+    obj: dict[str, Any] = {"key": raw_key, "size": size, "sequencer": "0062E99A88DC407460"}
+    if etag is not None:
+        obj["eTag"] = etag
+    if version_id is not None:
+        obj["versionId"] = version_id
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": event_time,
+                "eventName": event_name,
+                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "203.0.113.10"},
+                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "ratings-upload",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": obj,
+                },
+            }
+        ]
+    }
+
+
+def _emr_event(detail_type: str, detail: dict[str, Any], event_id: str = "b1a2c3d4-0000-4000-8000-000000000001"):
+    """An EventBridge event from aws.emr."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": "aws.emr",
+        "account": "123456789012",
+        "time": "2026-11-25T11:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def _scheduled_event() -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-25T22:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:123456789012:rule/ml-lab-dev-spend-guard"],
+        "detail": {},
+    }
+
+
+@pytest.fixture
+def events():
+    """Event builders and the names the fake account uses."""
+    return SimpleNamespace(
+        s3=_s3_event,
+        emr=_emr_event,
+        scheduled=_scheduled_event,
+        input_bucket=INPUT_BUCKET,
+        results_bucket=RESULTS_BUCKET,
+        table=TABLE,
+        prefix=PREFIX,
+        results_uri=RESULTS_URI,
+        log_uri=LOG_URI,
+        job_args=JOB_ARGS,
+        job_flow_template=JOB_FLOW_TEMPLATE,
+        project_tags=PROJECT_TAGS,
+    )
