@@ -109,10 +109,10 @@ def _step_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
     name = detail.get("name")
     step_prefix = f"{settings.cluster_name_prefix}-als-"
     if not isinstance(name, str) or not name.startswith(step_prefix):
-        raise Ignored("not_this_project", level="info", name=str(name)[:200])
+        raise Ignored("not_this_project", level="info", emr_name=str(name)[:200])
     run_id = name[len(step_prefix) :]
     if not RUN_ID.fullmatch(run_id):
-        raise Ignored("step_name_without_run_id", name=name[:200])
+        raise Ignored("step_name_without_run_id", emr_name=name[:200])
     cluster_id = _cluster_id(detail)
     step_id = detail.get("stepId")
     if not isinstance(step_id, str) or not STEP_ID.fullmatch(step_id):
@@ -143,7 +143,7 @@ def _cluster_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any
     # The dash matters: "ml-lab-dev" must not claim "ml-lab-devtest-..." clusters.
     cluster_prefix = f"{settings.cluster_name_prefix}-"
     if not isinstance(name, str) or not name.startswith(cluster_prefix):
-        raise Ignored("not_this_project", level="info", name=str(name)[:200])
+        raise Ignored("not_this_project", level="info", emr_name=str(name)[:200])
     cluster_id = _cluster_id(detail)
     # Transient clusters are named "{prefix}-{run_id}"; a standing cluster's suffix is not a run id of ours.
     suffix = name[len(cluster_prefix) :]

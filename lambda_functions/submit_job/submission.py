@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ CLUSTER_MODES = ("transient", "standing")
 MAX_KEY_BYTES = 1024  # S3's own limit on key length
 # Hadoop reads these as glob or URI syntax, so such a key would silently read other objects or fail in Spark.
 SPARK_UNSAFE_CHARS = frozenset("*?[]{}\\:")
+BAD_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Error codes after which the same request can succeed later: let Lambda's async retry redeliver.
 RETRYABLE_ERROR_CODES = frozenset(
     {
@@ -142,6 +144,9 @@ def decode_key(raw_key: Any) -> str:
         raise RejectedRecord("missing_key")
     if len(raw_key) > 3 * MAX_KEY_BYTES:  # cheap bound before decoding: %XX is at most 3 chars a byte
         raise RejectedRecord("key_too_long", length=len(raw_key))
+    if BAD_PERCENT_ESCAPE.search(raw_key):
+        # S3 encodes a literal '%' as %25, so a stray one means the event was not produced by S3.
+        raise RejectedRecord("bad_percent_encoding", raw_key=raw_key[:200])
     try:
         # errors="strict": the default "replace" would hide invalid UTF-8 behind U+FFFD.
         key = unquote_plus(raw_key, encoding="utf-8", errors="strict")

@@ -6,6 +6,8 @@ import importlib.util
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 from pathlib import Path
@@ -210,8 +212,8 @@ class Aws:
         return self.emr.run_job_flow(**template, Name=f"{PREFIX}-standing")["JobFlowId"]
 
 
-@pytest.fixture
-def aws(lambda_env):
+@contextmanager
+def fake_account(env: pytest.MonkeyPatch) -> Iterator[Aws]:
     """An in-process fake AWS account with the project's buckets, table, topic (with a queue subscribed)."""
     with mock_aws():
         _reset_clients()
@@ -234,7 +236,7 @@ def aws(lambda_env):
         queue_url = sqs.create_queue(QueueName=f"{PREFIX}-outcomes-test")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-        lambda_env.setenv("TOPIC_ARN", topic_arn)
+        env.setenv("TOPIC_ARN", topic_arn)
         yield Aws(
             s3=s3,
             emr=boto3.client("emr", region_name=REGION),
@@ -246,6 +248,23 @@ def aws(lambda_env):
             queue_url=queue_url,
         )
         _reset_clients()
+
+
+@pytest.fixture
+def aws(lambda_env):
+    """A fresh fake account for one test."""
+    with fake_account(lambda_env) as account:
+        yield account
+
+
+@pytest.fixture(scope="module")
+def shared_aws():
+    """One fake account for a whole module, for tests that must leave it untouched (each test asserts so)."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in ENVIRONMENT.items():
+            env.setenv(name, value)
+        with fake_account(env) as account:
+            yield account
 
 
 class _JsonCapture(logging.Handler):

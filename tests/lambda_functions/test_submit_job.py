@@ -176,3 +176,25 @@ def test_it_never_writes_to_s3(submit_job, aws, events, context):
     submit_job.lambda_handler(events.s3("ratings/u.data"), context)
     for bucket in (events.input_bucket, events.results_bucket):
         assert aws.objects(bucket) == []
+
+
+GOOD_KEYS = [
+    "ratings/ml-100k/u.data",
+    "ratings/ml-100k/ua.base",
+    "ratings/ml-100k/ua.test",
+    "ratings/ml-latest-small/ratings.csv",
+    "ratings/ml-1m/ratings.dat",
+    "ratings/with+spaces/u.data",
+    "ratings/with%2Bplus/u.data",
+    "ratings/%E6%98%A0%E7%94%BB/ratings.csv",
+]
+
+
+def test_good_events_replayed_twice_submit_exactly_once(submit_job, aws, events, context):
+    for raw_key in GOOD_KEYS:
+        first = submit_job.lambda_handler(events.s3(raw_key), context)
+        second = submit_job.lambda_handler(events.s3(raw_key), context)
+        assert len(first["submitted"]) == 1, raw_key
+        assert second == {"submitted": [], "duplicates": 1, "rejected": []}, raw_key
+    assert len(aws.clusters()) == len(GOOD_KEYS)
+    assert len(aws.all_steps()) == len(GOOD_KEYS)

@@ -1,0 +1,119 @@
+"""emr_events: this project's step and cluster outcomes are stored in S3 and announced on SNS."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+RUN_ID = "20261125-3ea629fd85a4"
+CLUSTER_ID = "j-2AXXXXXXGAPLF"
+STEP_ID = "s-1LXXXXXXWKTA2"
+
+
+def step_detail(events, state: str, name: str | None = None) -> dict:
+    return {
+        "severity": "INFO" if state == "COMPLETED" else "ERROR",
+        "actionOnFailure": "TERMINATE_CLUSTER",
+        "stepId": STEP_ID,
+        "name": name or f"{events.prefix}-als-{RUN_ID}",
+        "clusterId": CLUSTER_ID,
+        "state": state,
+        "message": f"Step {STEP_ID} ({events.prefix}-als-{RUN_ID}) in Amazon EMR cluster {CLUSTER_ID} is {state}.",
+    }
+
+
+def cluster_detail(events, state: str, name: str | None = None) -> dict:
+    return {
+        "severity": "ERROR" if state == "TERMINATED_WITH_ERRORS" else "INFO",
+        "stateChangeReason": json.dumps({"code": "STEP_FAILURE", "message": "Shut down as step failed"}),
+        "name": name or f"{events.prefix}-{RUN_ID}",
+        "clusterId": CLUSTER_ID,
+        "state": state,
+        "message": f"Amazon EMR Cluster {CLUSTER_ID} has {state}.",
+    }
+
+
+def stored(aws, events, key: str) -> dict:
+    return json.loads(aws.s3.get_object(Bucket=events.results_bucket, Key=key)["Body"].read())
+
+
+def test_completed_step_records_success_with_metrics_location(emr_events, aws, events, context):
+    event = events.emr("EMR Step Status Change", step_detail(events, "COMPLETED"))
+    result = emr_events.lambda_handler(event, context)
+
+    key = f"outcomes/{RUN_ID}/{event['id']}.json"
+    assert aws.objects(events.results_bucket) == [key]
+    record = stored(aws, events, key)
+    assert record["status"] == "succeeded" and record["kind"] == "step"
+    assert record["run_id"] == RUN_ID and record["cluster_id"] == CLUSTER_ID and record["step_id"] == STEP_ID
+    assert record["metrics_uri"] == f"{events.results_uri}/{RUN_ID}/metrics.json"
+    assert result == {"recorded": f"s3://{events.results_bucket}/{key}", "status": "succeeded"}
+    [message] = aws.messages()
+    assert message["TopicArn"] == aws.topic_arn
+    assert json.loads(message["Message"]) == record
+    assert message["Subject"] == f"[{events.prefix}] ALS run {RUN_ID} succeeded (COMPLETED)"
+
+
+@pytest.mark.parametrize("state", ["FAILED", "CANCELLED", "INTERRUPTED"])
+def test_failed_step_records_failure_with_step_log_location(emr_events, aws, events, context, state):
+    event = events.emr("EMR Step Status Change", step_detail(events, state))
+    emr_events.lambda_handler(event, context)
+
+    record = stored(aws, events, f"outcomes/{RUN_ID}/{event['id']}.json")
+    assert record["status"] == "failed" and record["state"] == state
+    assert record["log_uri"] == f"{events.log_uri}{CLUSTER_ID}/steps/{STEP_ID}/"
+    assert "metrics_uri" not in record
+    [message] = aws.messages()
+    assert json.loads(message["Message"])["status"] == "failed"
+    assert len(message["Subject"]) <= 100
+
+
+def test_cluster_terminated_with_errors_is_a_failure(emr_events, aws, events, context):
+    event = events.emr("EMR Cluster State Change", cluster_detail(events, "TERMINATED_WITH_ERRORS"))
+    emr_events.lambda_handler(event, context)
+
+    record = stored(aws, events, f"outcomes/{RUN_ID}/{event['id']}.json")  # transient cluster: under its run id
+    assert record["status"] == "failed" and record["kind"] == "cluster"
+    assert record["log_uri"] == f"{events.log_uri}{CLUSTER_ID}/"
+    assert len(aws.messages()) == 1
+
+
+def test_standing_cluster_terminated_is_recorded_under_its_cluster_id(emr_events, aws, events, context):
+    event = events.emr("EMR Cluster State Change", cluster_detail(events, "TERMINATED", name=f"{events.prefix}-standing"))
+    emr_events.lambda_handler(event, context)
+
+    record = stored(aws, events, f"outcomes/{CLUSTER_ID}/{event['id']}.json")
+    assert record["status"] == "terminated" and record["run_id"] is None
+
+
+def test_redelivery_overwrites_the_same_object(emr_events, aws, events, context):
+    event = events.emr("EMR Step Status Change", step_detail(events, "COMPLETED"))
+    emr_events.lambda_handler(event, context)
+    emr_events.lambda_handler(event, context)
+    assert len(aws.objects(events.results_bucket)) == 1
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "state"),
+    [("EMR Step Status Change", "RUNNING"), ("EMR Step Status Change", "PENDING"), ("EMR Cluster State Change", "STARTING"),
+     ("EMR Cluster State Change", "RUNNING"), ("EMR Cluster State Change", "WAITING")],
+)
+def test_in_progress_states_are_ignored_with_a_debug_log(emr_events, aws, events, context, logs, detail_type, state):
+    build = step_detail if detail_type.startswith("EMR Step") else cluster_detail
+    result = emr_events.lambda_handler(events.emr(detail_type, build(events, state)), context)
+
+    assert result["recorded"] is None
+    assert aws.objects(events.results_bucket) == [] and aws.messages() == []
+    assert any(entry["level"] == "DEBUG" and entry.get("state") == state for entry in logs)
+
+
+def test_long_messages_still_give_a_valid_subject(emr_events, aws, events, context):
+    long_run = "20261125-" + "a" * 12
+    detail = step_detail(events, "FAILED", name=f"{events.prefix}-als-{long_run}")
+    outcomes = __import__("outcomes")
+    settings = outcomes.Settings.from_env({**__import__("os").environ, "CLUSTER_NAME_PREFIX": events.prefix})
+    record = outcomes.outcome_for(events.emr("EMR Step Status Change", detail), settings).record
+    wide = {**record, "run_id": "é" * 200}
+    subject = outcomes.subject_for(wide, settings)
+    assert len(subject) <= 100 and subject.isascii() and "\n" not in subject
