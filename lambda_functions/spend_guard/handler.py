@@ -63,19 +63,32 @@ def _retryable(error: Exception) -> bool:
     return False
 
 
-def active_clusters() -> list[guard.ClusterView]:
-    """All active clusters, described (tags, timeline) and, when WAITING, with their latest step end."""
+def project_clusters(tags: dict[str, str]) -> list[guard.ClusterView]:
+    """This project's active clusters, described (tags, timeline) and, when WAITING, with their latest step end.
+
+    A cluster we may not describe (a tag-conditioned IAM policy) is not ours, so it is skipped.
+    """
     emr = emr_client()
     views = []
     for page in emr.get_paginator("list_clusters").paginate(ClusterStates=list(guard.ACTIVE_STATES)):
         for summary in page["Clusters"]:
-            cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
-            last_step_end = None
-            if cluster["Status"]["State"] == "WAITING":
-                steps = emr.list_steps(ClusterId=summary["Id"]).get("Steps", [])
-                ends = [step["Status"]["Timeline"].get("EndDateTime") for step in steps]
-                last_step_end = max((end for end in ends if end is not None), default=None)
-            views.append(guard.ClusterView.from_description(cluster, last_step_end))
+            try:
+                cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "AccessDenied"):
+                    raise
+                logger.debug("cluster not describable, skipped", extra={"cluster_id": summary["Id"]})
+                continue
+            view = guard.ClusterView.from_description(cluster)
+            if not guard.is_project_cluster(view, tags):
+                continue
+            if view.state == "WAITING":
+                steps = emr.list_steps(ClusterId=view.cluster_id).get("Steps", [])  # newest first
+                ends = [step["Status"].get("Timeline", {}).get("EndDateTime") for step in steps]
+                view = guard.ClusterView.from_description(
+                    cluster, max((end for end in ends if end is not None), default=None)
+                )
+            views.append(view)
     return views
 
 
@@ -99,7 +112,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     summary: dict[str, Any] = {"terminated": [], "kept": [], "errors": [], "workstation": None}
     retry_error: Exception | None = None
 
-    clusters = active_clusters()
+    clusters = project_clusters(settings.tags)
     decisions = guard.clusters_to_terminate(clusters, now, settings)
     for decision in decisions:
         try:
@@ -115,11 +128,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         )
         summary["terminated"].append({"cluster_id": decision.cluster_id, "reason": decision.reason})
     terminated = {decision.cluster_id for decision in decisions}
-    summary["kept"] = [
-        cluster.cluster_id
-        for cluster in clusters
-        if cluster.cluster_id not in terminated and guard.is_project_cluster(cluster, settings.tags)
-    ]
+    summary["kept"] = [cluster.cluster_id for cluster in clusters if cluster.cluster_id not in terminated]
 
     if settings.workstation_instance_id:
         try:

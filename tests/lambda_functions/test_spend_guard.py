@@ -143,3 +143,30 @@ def test_moto_workstation_is_stopped_out_of_hours_only(spend_guard, aws, events,
     assert spend_guard.lambda_handler(events.scheduled(), context)["workstation"] == "stopped"
     reservations = aws.ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"]
     assert reservations[0]["Instances"][0]["State"]["Name"] in ("stopping", "stopped")
+
+
+class DenyOthersEmr:
+    """The moto EMR client behind a tag-conditioned policy: describing another project's cluster is denied."""
+
+    def __init__(self, real, denied: str):
+        self.real, self.denied = real, denied
+
+    def describe_cluster(self, ClusterId):
+        if ClusterId == self.denied:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeCluster")
+        return self.real.describe_cluster(ClusterId=ClusterId)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_moto_clusters_it_may_not_describe_are_skipped(spend_guard, aws, events, context, monkeypatch):
+    ours = run_cluster(aws, events, "ml-lab-dev-a", events.project_tags)
+    other = run_cluster(aws, events, "other-a", [{"Key": "project", "Value": "other"}])
+    monkeypatch.setattr(spend_guard, "emr_client", lambda: DenyOthersEmr(aws.emr, other))
+    monkeypatch.setattr(spend_guard, "utc_now", lambda: datetime.now(timezone.utc) + timedelta(hours=9))
+    summary = spend_guard.lambda_handler(events.scheduled(), context)
+    assert summary["terminated"] == [{"cluster_id": ours, "reason": "over_age"}]
+    assert state(aws, other) == "WAITING"
