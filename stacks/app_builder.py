@@ -8,6 +8,7 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.audit_acknowledgements import acknowledge_cdk_auto_delete_provider
+from stacks.compute_stack import ComputeStack
 from stacks.residency import add_region_residency_rule
 from stacks.settings import Settings
 from stacks.storage_stack import StorageStack
@@ -16,9 +17,10 @@ from stacks.storage_stack import StorageStack
 @dataclass(frozen=True)
 class LabStacks:
     storage: StorageStack
+    compute: ComputeStack
 
     def all(self) -> tuple:
-        return (self.storage,)
+        return (self.storage, self.compute)
 
 
 def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
@@ -33,7 +35,16 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         env=env,
         settings=settings,
     )
-    stacks = LabStacks(storage=storage)
+    compute = ComputeStack(
+        app,
+        "Compute",
+        stack_name=f"{prefix}-compute",
+        description=f"{settings.project} ({settings.stage}): private VPC, EMR Spark cluster definition, workstation",
+        env=env,
+        settings=settings,
+    )
+    compute.add_stack_dependency(storage, "imports the storage stack's bucket exports")
+    stacks = LabStacks(storage=storage, compute=compute)
     for stack in stacks.all():
         add_region_residency_rule(stack, allowed_regions=settings.allowed_regions)
         acknowledge_cdk_auto_delete_provider(stack)

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.cost_guard import AlertsTopic, MonthlyBudget
 from stacks.settings import Settings
+from stacks.shared_buckets import export_bucket_arns
 from stacks.storage import DataBuckets
 
 
@@ -18,6 +19,7 @@ class StorageStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.buckets = DataBuckets(self, "Buckets", removes_data_on_destroy=settings.removes_data_on_destroy)
+        export_bucket_arns(self, self.buckets, name_prefix=settings.name_prefix)
         self.alerts = AlertsTopic(self, "Alerts", email=settings.notification_email)
         self.budget = MonthlyBudget(
             self,

@@ -1,0 +1,32 @@
+"""Compute: the private network, the EMR Spark cluster definition and the EC2 workstation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from stacks.network import LabNetwork
+from stacks.settings import Settings
+from stacks.spark_cluster import SparkJobCluster
+from stacks.shared_buckets import SharedBuckets
+from stacks.workstation import Workstation
+
+
+class ComputeStack(Stack):
+    """Everything that costs money by the hour. Destroy it when the lab is idle; data stays in storage."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        buckets = SharedBuckets(self, "StorageBuckets", name_prefix=settings.name_prefix)
+        self.network = LabNetwork(self, "Network", logs_bucket=buckets.logs)
+        self.spark = SparkJobCluster(self, "Spark", settings=settings, network=self.network, buckets=buckets)
+        self.workstation = Workstation(
+            self,
+            "Workstation",
+            settings=settings,
+            network=self.network,
+            buckets=buckets,
+            job_script=self.spark.job_script,
+        )
