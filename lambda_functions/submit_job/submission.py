@@ -193,9 +193,10 @@ def _parse_record(record: S3EventRecord, settings: Settings) -> Upload:
         raise RejectedRecord("missing_size", key=key[:200])
     if obj.size <= 0:
         raise RejectedRecord("empty_object", key=key[:200], size=obj.size)
-    version = obj.version_id or obj.etag
-    if not isinstance(version, str) or not version:
-        raise RejectedRecord("missing_version_and_etag", key=key[:200])
+    # S3 always sends the eTag with ObjectCreated; without it the record is not S3's.
+    if not isinstance(obj.raw_event.get("eTag"), str) or not obj.etag:
+        raise RejectedRecord("missing_etag", key=key[:200])
+    version = obj.version_id if isinstance(obj.version_id, str) and obj.version_id else obj.etag
     when = datetime.fromisoformat(record.event_time.replace("Z", "+00:00"))
     return Upload(bucket=bucket, key=key, version=version, fmt=fmt, event_date=when.strftime("%Y%m%d"))
 
