@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from stacks.audit_acknowledgements import acknowledge_cdk_auto_delete_provider
+from stacks.audit_acknowledgements import (
+    acknowledge_cdk_auto_delete_provider,
+    acknowledge_cdk_bucket_notifications_handler,
+)
+from stacks.automation_stack import AutomationStack
 from stacks.compute_stack import ComputeStack
 from stacks.residency import add_region_residency_rule
 from stacks.settings import Settings
@@ -18,9 +22,10 @@ from stacks.storage_stack import StorageStack
 class LabStacks:
     storage: StorageStack
     compute: ComputeStack
+    automation: AutomationStack
 
     def all(self) -> tuple:
-        return (self.storage, self.compute)
+        return (self.storage, self.compute, self.automation)
 
 
 def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
@@ -44,10 +49,22 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         settings=settings,
     )
     compute.add_stack_dependency(storage, "imports the storage stack's bucket exports")
-    stacks = LabStacks(storage=storage, compute=compute)
+    automation = AutomationStack(
+        app,
+        "Automation",
+        stack_name=f"{prefix}-automation",
+        description=f"{settings.project} ({settings.stage}): Lambda triggers for uploads, EMR events and spend",
+        env=env,
+        settings=settings,
+        storage=storage,
+        compute=compute,
+    )
+    automation.add_stack_dependency(storage, "imports the storage stack's bucket exports")
+    stacks = LabStacks(storage=storage, compute=compute, automation=automation)
     for stack in stacks.all():
         add_region_residency_rule(stack, allowed_regions=settings.allowed_regions)
         acknowledge_cdk_auto_delete_provider(stack)
+        acknowledge_cdk_bucket_notifications_handler(stack)
     for key, value in settings.tags.items():
         Tags.of(app).add(key, value)
     if nag:

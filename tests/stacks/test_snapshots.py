@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-STACKS = ["storage", "compute"]
+STACKS = ["storage", "compute", "automation"]
 
 
 @pytest.fixture
