@@ -35,7 +35,7 @@ from pyspark.errors import AnalysisException
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 APP_NAME = "als-matrix-factorisation"
@@ -270,12 +270,15 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
 
 
 def keep_latest(valid: DataFrame) -> DataFrame:
-    """One row per (user, item): the latest timestamp, and on a tie the later line."""
-    latest_first = Window.partitionBy("user", "item").orderBy(
-        F.col("timestamp").desc_nulls_last(), F.col("position").desc())
-    return (valid.withColumn("_n", F.row_number().over(latest_first))
-            .where(F.col("_n") == 1)
-            .select("user", "item", "rating", "timestamp"))
+    """One row per (user, item): the latest timestamp, and on a tie (or no timestamps) the later line.
+
+    A hash aggregation on the max of (timestamp, position, rating) rather than a window: no sort.
+    Struct ordering puts null first, so a row with a timestamp beats one without.
+    """
+    latest = F.max(F.struct("timestamp", "position", "rating")).alias("latest")
+    return (valid.groupBy("user", "item").agg(latest)
+            .select("user", "item", F.col("latest.rating").alias("rating"),
+                    F.col("latest.timestamp").alias("timestamp")))
 
 
 def partitions_for(spark: SparkSession, rows: int) -> int:
@@ -518,7 +521,6 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         with timer.phase("recommend"):
             top_n_recommendations(model, args.top_n).write.parquet(f"{run_dir}/recommendations")
 
-        best_model_params = {"rank": model.rank}
         report = {
             "run_id": args.run_id,
             "output": run_dir,
@@ -543,7 +545,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
                        "checkpoint_dir": args.checkpoint_dir, "checkpoint_interval": args.checkpoint_interval},
             "tuning": tuning,
             "best_params": tuning["best_params"] if tuning else None,
-            "model_rank": best_model_params["rank"],
+            "model_rank": model.rank,
             **metrics,
             "phase_seconds": timer.seconds,
             "wall_seconds": round(time.perf_counter() - started, 3),

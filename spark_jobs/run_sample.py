@@ -27,6 +27,7 @@ SAMPLE_DIR = PACKAGE / "sample_data"
 SAMPLE_FILES = ("u.data", "u.test", "oracle.json")
 MAX_RATIO_TO_ORACLE = 1.10
 VENV_JAVA = PACKAGE.parent / ".venv" / "java-home"
+PHASE_ORDER = ("load_validate", "split", "tune", "train", "evaluate", "baseline", "save_model", "recommend")
 
 
 def ensure_sample(sample_dir: Path, regenerate: bool = False) -> dict:
@@ -36,15 +37,15 @@ def ensure_sample(sample_dir: Path, regenerate: bool = False) -> dict:
     return json.loads((sample_dir / "oracle.json").read_text())
 
 
-def spark_submit_command(job_args: list, master: str = "local[2]") -> list:
-    """spark-submit from the installed pyspark package, submitting als_job.py on its own."""
+def spark_submit_command(job_args: list, master: str = "local[2]", job: Path = JOB) -> list:
+    """spark-submit from the installed pyspark package, submitting the job file on its own."""
     spark_submit = Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit"
     return [str(spark_submit), "--master", master, "--driver-memory", "2g",
             "--conf", "spark.ui.enabled=false", "--conf", "spark.ui.showConsoleProgress=false",
-            str(JOB), *job_args]
+            str(job), *job_args]
 
 
-def submit(job_args: list, log_path: Path, master: str = "local[2]") -> int:
+def submit(job_args: list, log_path: Path, master: str = "local[2]", job: Path = JOB) -> int:
     """Run the job in a subprocess; Spark's log goes to log_path, the job's summary to our stdout."""
     env = dict(os.environ)
     if not env.get("JAVA_HOME") and VENV_JAVA.exists():
@@ -53,7 +54,8 @@ def submit(job_args: list, log_path: Path, master: str = "local[2]") -> int:
     env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
-        return subprocess.run(spark_submit_command(job_args, master), env=env, stderr=log, check=False).returncode
+        command = spark_submit_command(job_args, master, job)
+        return subprocess.run(command, env=env, stderr=log, check=False).returncode
 
 
 def acceptance_failures(metrics: dict, oracle: dict) -> list:
@@ -82,7 +84,9 @@ def summary_table(metrics: dict, oracle: dict) -> str:
         ("rank / regParam / maxIter",
          f"{metrics['params']['rank']} / {metrics['params']['reg_param']} / {metrics['params']['max_iter']}"),
     ]
-    rows += [(f"  {phase} (s)", f"{seconds:.1f}") for phase, seconds in metrics["phase_seconds"].items()]
+    phases = metrics["phase_seconds"]
+    ordered = [phase for phase in PHASE_ORDER if phase in phases] + sorted(set(phases) - set(PHASE_ORDER))
+    rows += [(f"  {phase} (s)", f"{phases[phase]:.1f}") for phase in ordered]
     rows.append(("job wall time (s)", f"{metrics['wall_seconds']:.1f}"))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)

@@ -241,3 +241,15 @@ def test_default_run_ids_are_time_based_and_unique():
     assert all(re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", run_id) for run_id in ids)
     with pytest.raises(SystemExit):
         als_job.parse_args(["--ratings", "r", "--output", "o", "--run-id", "../escape"])
+
+
+def test_implicit_mode_trains_and_recommends_without_rmse(spark, synthetic_dir, tmp_path):
+    lines = (synthetic_dir / "u.data").read_text().splitlines()[:2000]
+    counts = tmp_path / "plays.data"
+    counts.write_text("\n".join(lines + ["1\t1\t40\t1"]) + "\n")  # 40 plays: fine when implicit
+    report = als_job.run(spark, _args(ratings=counts, output=tmp_path, run_id="implicit", implicit=True,
+                                      max_iter=3, top_n=2))
+    assert report["params"]["implicit"] is True and report["params"]["max_rating"] is None
+    assert report["rejected_rows"]["rating_out_of_range"] == 0
+    assert report["rmse"] is None and report["baseline_rmse"] is None
+    assert spark.read.parquet(str(tmp_path / "implicit" / "recommendations")).count() > 0
