@@ -30,7 +30,7 @@ VENV_STAMP := $(VENV)/.installed
 AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help setup run test synth diff deploy destroy audit e2e bench clean
+.PHONY: help setup run test synth diff deploy destroy audit e2e bench clean snapshot-update upload-wheelhouse
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
@@ -78,6 +78,19 @@ deploy: setup
 
 destroy: setup
 	$(CDK) destroy --all $(CONTEXT)
+
+snapshot-update: setup
+	$(PY) -m pytest tests/stacks/test_snapshots.py --snapshot-update
+
+# The workstation has no internet route: put pyspark (a pure-Python wheel) and numpy for its Python 3.9
+# in the artifacts bucket. Needs AWS credentials and a deployed storage stack.
+WHEELHOUSE := build/wheelhouse
+upload-wheelhouse: setup
+	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	$(PY) -m pip wheel --no-deps -w $(WHEELHOUSE) "pyspark==$$($(PY) -c 'import pyspark; print(pyspark.__version__)')" py4j==0.10.9.7
+	$(PY) -m pip download --only-binary=:all: --python-version 3.9 --platform manylinux2014_x86_64 -d $(WHEELHOUSE) "numpy<2.1"
+	bucket=$$(aws cloudformation list-exports --query "Exports[?Name=='$$($(PY) -c 'from stacks.settings import Settings; import json; c=json.load(open("cdk.json"))["context"]; print(Settings.from_context(c.get).name_prefix)')-artifacts-bucket-arn'].Value" --output text | sed 's/^arn:aws:s3::://'); \
+	aws s3 sync $(WHEELHOUSE) "s3://$$bucket/wheelhouse/"
 
 e2e: setup
 	$(PY) -m pytest -m e2e tests/e2e
