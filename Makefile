@@ -98,6 +98,7 @@ e2e: setup
 bench: setup
 	$(PY) -m bench.synth_bench
 	$(PY) -m bench.als_bench
+	$(PY) -m bench.lambda_bench
 
 clean:
 	rm -rf $(CDK_OUT) reports runs .pytest_cache
