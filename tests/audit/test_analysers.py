@@ -1,0 +1,113 @@
+"""The report's analysers (IAM, network, encryption, cost, diagram) on a small hand-written assembly: no CDK, fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stacks.settings import Settings
+from tools import audit_cost, audit_diagram, audit_encryption, audit_iam, audit_network
+from tools.audit_cloud_assembly import CloudAssembly, StackTemplate
+
+
+def _path(path: str) -> dict:
+    return {"aws:cdk:path": path}
+
+
+EXPORTER = {
+    "Resources": {
+        "Data": {"Type": "AWS::S3::Bucket", "Metadata": _path("Store/Data/Resource"), "Properties": {}},
+    },
+    "Outputs": {"DataArn": {"Value": {"Fn::GetAtt": ["Data", "Arn"]}, "Export": {"Name": "store-data-arn"}}},
+}
+TEMPLATE = {
+    "Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "Igw": {"Type": "AWS::EC2::InternetGateway"},
+        "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "MapPublicIpOnLaunch": True}},
+        "Sg": {
+            "Type": "AWS::EC2::SecurityGroup",
+            "Metadata": _path("App/Sg/Resource"),
+            "Properties": {"VpcId": {"Ref": "Vpc"}, "SecurityGroupIngress": [
+                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}]},
+        },
+        "SgIn": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+            "GroupId": {"Fn::GetAtt": ["Sg", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+            "SourceSecurityGroupId": {"Fn::GetAtt": ["Sg", "GroupId"]}}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": False}},
+        "Role": {"Type": "AWS::IAM::Role", "Metadata": _path("App/Role/Resource"), "Properties": {
+            "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                        "Principal": {"Service": "lambda.amazonaws.com"}}]},
+            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+            "Policies": [{"PolicyName": "inline", "PolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "Resource": {"Fn::ImportValue": "store-data-arn"}}]}}]}},
+        "Policy": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": [{"Ref": "Role"}], "PolicyDocument": {
+            "Statement": [{"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": {"Fn::GetAtt": ["Queue", "Arn"]}},
+                          {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}]}}},
+        "Fn": {"Type": "AWS::Lambda::Function", "Metadata": _path("App/Fn/Resource"), "Properties": {
+            "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "VpcConfig": {"SubnetIds": [{"Ref": "Subnet"}]}}},
+        "Host": {"Type": "AWS::EC2::Instance", "Properties": {
+            "InstanceType": "t3.large", "SubnetId": {"Ref": "Subnet"},
+            "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 30, "Encrypted": False}}]}},
+        "Endpoint": {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
+            "VpcEndpointType": "Interface", "SubnetIds": [{"Ref": "Subnet"}, "subnet-2"]}},
+    }
+}
+
+
+def assembly() -> CloudAssembly:
+    return CloudAssembly(Path("."), [
+        StackTemplate("Store", "store", Path("Store.template.json"), EXPORTER),
+        StackTemplate("App", "app", Path("App.template.json"), TEMPLATE),
+    ])
+
+
+def test_iam_statements_are_attributed_to_roles_and_wide_grants_flagged() -> None:
+    (role,) = audit_iam.roles(assembly())
+    assert role["path"] == "App/Role/Resource" and role["trusted"] == ["Service:lambda.amazonaws.com"]
+    assert role["managed_policy_arns"] == ["arn:aws:iam::aws:policy/AdministratorAccess"] and role["wide"]
+    flags = {tuple(s["actions"]): s["flags"] for s in role["statements"]}
+    assert flags[("s3:*",)] == ["action s3:*"]
+    assert flags[("sqs:SendMessage",)] == []
+    assert flags[("ec2:DescribeInstances",)] == ["resource *"]
+    assert [s["resources"] for s in role["statements"]][0] == ["import:store-data-arn"]
+
+
+def test_network_exposure_lists_ingress_and_public_paths() -> None:
+    exposure = audit_network.exposure(assembly())
+    rules = {(r["ports"], r["source"], r["from_internet"]) for r in exposure["ingress"]}
+    assert rules == {("tcp 22", "CidrIp=0.0.0.0/0", True), ("tcp 443", "SourceSecurityGroupId=${Sg.GroupId}", False)}
+    what = sorted(item["what"] for item in exposure["public"])
+    assert "internet gateway" in what and "subnet maps public IPs on launch" in what
+    assert any(w.startswith("bucket public access block off") for w in what)  # Store/Data declares no block
+
+
+def test_encryption_flags_unencrypted_queue_and_volume() -> None:
+    rows = {row["resource"]: row for row in audit_encryption.stores(assembly())}
+    assert rows["Queue"]["at_rest"].startswith("NOT encrypted") and not rows["Queue"]["ok"]
+    assert "NOT encrypted" in rows["Host"]["at_rest"] and not rows["Host"]["ok"]
+    assert rows["Data"]["in_transit"] == "not enforced by a resource policy" and not rows["Data"]["ok"]
+
+
+def test_cost_uses_template_instances_settings_cluster_and_endpoint_azs() -> None:
+    prices = audit_cost.load_prices()
+    cost = audit_cost.estimate(assembly(), Settings(), prices)
+    items = {item["what"]: item for item in cost["items"]}
+    host = items["EC2 instance t3.large"]
+    assert host["hourly"] == prices["ec2_on_demand_hour"]["t3.large"]
+    emr = next(item for what, item in items.items() if "EMR" in what)
+    per_node = prices["ec2_on_demand_hour"]["m5.xlarge"] + prices["emr_uplift_hour"]["m5.xlarge"]
+    assert abs(emr["hourly"] - 3 * per_node) < 1e-3  # 1 primary + 2 core (cdk.json defaults)
+    assert abs(emr["worst_case_one_cluster"] - 3 * per_node * (8 + 0.25)) < 0.01
+    endpoints = items["VPC interface endpoints"]
+    assert abs(endpoints["hourly"] - 2 * prices["vpc_interface_endpoint_az_hour"]) < 1e-9
+    assert cost["monthly_worst_case_total"] == round(sum(i["monthly_worst_case"] for i in cost["items"]), 2)
+
+
+def test_diagram_has_nodes_iam_vpc_and_cross_stack_edges() -> None:
+    diagram = audit_diagram.mermaid(assembly())
+    assert diagram.startswith("flowchart LR")
+    assert 'subgraph Store_stack["store"]' in diagram and 'subgraph App_stack["app"]' in diagram
+    assert "App_Fn -->|IAM| App_Queue" in diagram
+    assert "App_Fn -->|in| App_Vpc" in diagram
+    assert "App_Host -->|in| App_Vpc" in diagram
+    assert "App_Fn -.->|IAM, import| Store_Data" in diagram

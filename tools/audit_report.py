@@ -1,0 +1,129 @@
+"""Renders the audit data (the same dict written to audit.json) as GitHub-flavoured Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = "<br>".join(_cell(item) for item in value)
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text
+
+
+def _code(value: Any) -> str:
+    text = _cell(value)
+    return f"`{text}`" if text and "`" not in text and "<br>" not in text else text
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    if not rows:
+        return ["_none_", ""]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _details(summary: str, body: list[str]) -> list[str]:
+    return ["<details>", f"<summary>{summary}</summary>", "", *body, "</details>", ""]
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    out: list[str] = []
+    blocking = data["blocking"]
+    verdict = "✅ **PASS**: no blocking finding" if not blocking else f"❌ **FAIL**: {len(blocking)} blocking finding(s)"
+    out += ["# Infrastructure audit", "", verdict, ""]
+    names = ", ".join(f"`{stack['name']}`" for stack in data["stacks"])
+    out += [f"Cloud assembly: `{data['cdk_out']}`; stacks: {names}. "
+            "How to read this report: [docs/audit.md](../docs/audit.md).", ""]
+    out += table(["Check", "Blocking?", "Result"], [[row["check"], row["blocking"], row["result"]] for row in data["checks"]])
+
+    if blocking:
+        out += ["## Blocking findings", ""]
+        out += table(["Tool", "Rule", "Stack", "Construct path", "Message"],
+                     [[f["tool"], _code(f["rule"]), f["stack"], _code(f["path"]), f["message"]] for f in blocking])
+
+    out += ["## Stacks and resources", ""]
+    for stack in data["stacks"]:
+        out += [f"### `{stack['name']}` ({stack['resource_count']} resources, `{stack['template']}`)", ""]
+        out += table(["Resource type", "Count"], [[_code(kind), count] for kind, count in stack["resources_by_type"].items()])
+
+    out += ["## Acknowledged findings", "",
+            "Each is one rule on one resource, with the reason recorded in the template beside it.", ""]
+    for tool, items in data["acknowledged"].items():
+        out += [f"### {tool} ({len(items)})", ""]
+        out += table(["Rule", "Stack", "Construct path", "Reason"],
+                     [[_code(i["rule"]), i["stack"], _code(i["path"]), i["reason"]] for i in items])
+
+    info = data["informational"]
+    out += ["## Informational (not blocking)", ""]
+    compliance = info["compliance"]
+    if not compliance["ran"]:
+        out += [f"HIPAA Security / NIST 800-53 rev5: **not run** ({compliance.get('error') or 'skipped'}).", ""]
+    else:
+        if compliance["templates_match_cdk_out"] is False:
+            out += ["> ⚠️ The templates re-synthesised for these packs differ from cdk.out: cdk.out was probably "
+                    "synthesised with other context (`-c`); pass the same `-c key=value` to `tools.audit`.", ""]
+        for pack, rules in compliance["packs"].items():
+            total = sum(rule["count"] for rule in rules.values())
+            out += [f"### cdk-nag {pack}: {total} finding(s) in {len(rules)} rule(s), informational", ""]
+            out += table(["Rule", "Findings", "Description"],
+                         [[_code(name), rule["count"], rule["description"]] for name, rule in rules.items()])
+    out += [f"### cfn-lint warnings and informational matches ({len(info['cfn_lint'])})", ""]
+    out += table(["Rule", "Level", "Stack", "Construct path", "Message"],
+                 [[_code(f["rule"]), f["level"], f["stack"], _code(f["path"]), f["message"]] for f in info["cfn_lint"]])
+    checkov = data["checkov"]
+    if checkov:
+        out += [f"checkov: {checkov.get('passed', 0)} passed, {checkov.get('failed', 0)} failed, "
+                f"{checkov.get('skipped', 0)} skipped by template Metadata.", ""]
+
+    out += ["## IAM: what each role may do", "",
+            "⚠️ marks a wide grant: action `*` or `service:*`, `NotAction`, or resource `*` (Allow statements).", ""]
+    out += table(["Role", "Stack", "Trusted by", "Statements", "Managed policies", "Wide?"],
+                 [[_code(r["path"]), r["stack"], r["trusted"], len(r["statements"]), r["managed_policy_arns"],
+                   "⚠️" if r["wide"] else ""] for r in data["iam"]])
+    for role in data["iam"]:
+        rows = [[s["effect"], s["actions"] or [f"NOT {a}" for a in s["not_actions"]], s["resources"],
+                 "yes" if s["condition"] else "", ", ".join(s["flags"]) and "⚠️ " + ", ".join(s["flags"]), s["source"]]
+                for s in role["statements"]]
+        if rows:
+            out += _details(f"<code>{role['path']}</code>: {len(rows)} statement(s)"
+                            + (" ⚠️" if role["wide"] else ""),
+                            table(["Effect", "Actions", "Resources", "Condition", "Flags", "From"], rows))
+
+    network = data["network"]
+    out += ["## Network exposure", "", "### Security group ingress rules", ""]
+    out += table(["Security group / rule", "Stack", "Ports", "Source", "Description", "From internet?"],
+                 [[_code(r["path"]), r["stack"], r["ports"], _code(r["source"]), r["description"],
+                   "⚠️ yes" if r["from_internet"] else "no"] for r in network["ingress"]])
+    out += ["### Public addresses and internet paths", ""]
+    out += table(["What", "Stack", "Construct path"], [[p["what"], p["stack"], _code(p["path"])] for p in network["public"]])
+
+    out += ["## Encryption per data store", ""]
+    out += table(["Store", "Stack", "Construct path", "At rest", "In transit", ""],
+                 [[e["store"], e["stack"], _code(e["path"]), e["at_rest"], e["in_transit"], "" if e["ok"] else "⚠️"]
+                  for e in data["encryption"]])
+
+    cost = data["cost"]
+    out += ["## Cost (estimate)", "",
+            f"Prices: `tools/prices.json`, region `{cost['region']}`, as of **{cost['prices_as_of']}**, "
+            "on-demand USD; re-check before relying on them.", ""]
+    out += table(["Resource", "Stack", "$/hour", "Worst-case h/month", "Worst-case $/month", "Formula"],
+                 [[i["what"], i["stack"], i["hourly"], i.get("worst_case_hours_month"), i["monthly_worst_case"],
+                   i["formula"]] for i in cost["items"]])
+    over = " ⚠️ above the monthly budget" if cost["over_budget"] else ""
+    out += [f"**Worst-case month: ${cost['monthly_worst_case_total']:.2f}** "
+            f"(budget `budget_monthly_usd` = ${cost['budget_monthly_usd']}){over}.", ""]
+    if cost["unknown_prices"]:
+        out += [f"⚠️ No price in tools/prices.json for: {', '.join(cost['unknown_prices'])}.", ""]
+    out += ["Assumptions:", ""]
+    out += [f"- {line}" for line in cost["assumptions"]]
+    out += [f"- {i['what']}: {i['assumption']}." for i in cost["items"] if i.get("assumption")]
+    out += [f"- For comparison, a NAT gateway would cost ${cost['nat_comparison_month_per_az']:.2f} a month per AZ "
+            "before data processing.", ""]
+
+    out += ["## Architecture (generated from the templates)", "", "```mermaid", data["diagram"], "```", ""]
+    return "\n".join(out)
