@@ -89,6 +89,10 @@ def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         finally:
             compliance = audit_scanners.finish_compliance_synth(compliance_run, assembly)
 
+    if checkov_summary and not checkov_error:
+        honoured = {(item["rule"], item["resource"]) for item in checkov_summary.get("honoured_skips", [])}
+        for skip in acknowledged["checkov"]:
+            skip["honoured"] = (skip["rule"], skip["resource"]) in honoured
     tool_errors = [
         audit_scanners.finding(tool, "TOOL-ERROR", "*", "", "*", error, blocking=True)
         for tool, error in (("cfn-lint", lint_error), ("checkov", checkov_error)) if error

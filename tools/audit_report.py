@@ -27,6 +27,14 @@ def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return lines + [""]
 
 
+def _paths(paths: list[str]) -> str:
+    """Construct paths for a table cell: collapsed when there are many."""
+    cells = "<br>".join(f"<code>{_cell(path)}</code>" for path in paths)
+    if len(paths) <= 3:
+        return cells
+    return f"<details><summary>{len(paths)} resources</summary>{cells}</details>"
+
+
 def _details(summary: str, body: list[str]) -> list[str]:
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "</details>", ""]
 
@@ -52,11 +60,22 @@ def render_markdown(data: dict[str, Any]) -> str:
         out += table(["Resource type", "Count"], [[_code(kind), count] for kind, count in stack["resources_by_type"].items()])
 
     out += ["## Acknowledged findings", "",
-            "Each is one rule on one resource, with the reason recorded in the template beside it.", ""]
+            "Each exception names one rule, the constructs it covers and the reason recorded in the template beside "
+            "it. CDK writes an acknowledgement onto every resource under the acknowledged construct, so one reason "
+            "can cover several resources (the JSON report lists each one).", ""]
+    titles = {"cdk-nag": "cdk-nag and CDK validation acknowledgements", "cfn-lint": "cfn-lint ignores",
+              "checkov": "checkov skips"}
     for tool, items in data["acknowledged"].items():
-        out += [f"### {tool} ({len(items)})", ""]
-        out += table(["Rule", "Stack", "Construct path", "Reason"],
-                     [[_code(i["rule"]), i["stack"], _code(i["path"]), i["reason"]] for i in items])
+        groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for item in items:
+            groups.setdefault((item["rule"], item["stack"], item["reason"]), []).append(item)
+        out += [f"### {titles.get(tool, tool)} ({len(items)} on resources, {len(groups)} distinct)", ""]
+        rows = []
+        for (rule, stack, reason), members in groups.items():
+            if any(member.get("honoured") is False for member in members):
+                reason += " ⚠️ *not honoured by checkov: check the id*"
+            rows.append([_code(rule), stack, _paths([member["path"] for member in members]), reason])
+        out += table(["Rule", "Stack", "Construct paths", "Reason"], rows)
 
     info = data["informational"]
     out += ["## Informational (not blocking)", ""]

@@ -137,14 +137,30 @@ def finish_compliance_synth(run: ComplianceRun, assembly: CloudAssembly) -> dict
     return result
 
 
-def _same_templates(assembly: CloudAssembly, other_dir: Path) -> bool:
+# Metadata the CDK CLI adds (pathMetadata, asset metadata) and an in-process App does not: presentation only.
+_CLI_ONLY_METADATA = ("aws:cdk:path", "aws:asset:")
+
+
+def _comparable(template: dict[str, Any]) -> dict[str, Any]:
     from stacks.template_normalisation import normalise_template
 
+    template = normalise_template(template)
+    for resource in (template.get("Resources") or {}).values():
+        metadata = resource.get("Metadata")
+        if isinstance(metadata, dict):
+            for key in [k for k in metadata if k.startswith(_CLI_ONLY_METADATA)]:
+                del metadata[key]
+            if not metadata:
+                del resource["Metadata"]
+    return template
+
+
+def _same_templates(assembly: CloudAssembly, other_dir: Path) -> bool:
     for stack in assembly.stacks:
         other = other_dir / stack.template_file.name
         if not other.is_file():
             return False
-        if normalise_template(json.loads(other.read_text())) != normalise_template(stack.template):
+        if _comparable(json.loads(other.read_text())) != _comparable(stack.template):
             return False
     return True
 
