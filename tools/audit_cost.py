@@ -110,17 +110,25 @@ def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> 
                          "launched per job by submit_job", groups))
     max_age = settings.emr_max_cluster_age_hours
     for what, stack_name, path, groups in clusters:
-        hourly, parts = 0.0, []
+        hourly, parts, priced = 0.0, [], True
         for role, instance_type, count in groups:
             base = price_of(instance_type)
             extra = uplift.get(instance_type)
             if extra is None and instance_type not in unknown:
                 unknown.append(f"{instance_type} (EMR uplift)")
             if base is None or extra is None:
-                hourly = float("nan")
+                priced = False
+                parts.append(f"{count} x {role} {instance_type} (NO PRICE)")
                 continue
             hourly += count * (base + extra)
             parts.append(f"{count} x {role} {instance_type} ({base} + {extra} EMR)")
+        if not priced:
+            items.append({
+                "what": what, "stack": stack_name, "path": path, "hourly": None, "monthly_worst_case": None,
+                "worst_case_hours_month": None, "formula": " + ".join(parts),
+                "assumption": "not priced: add the missing instance types to tools/prices.json",
+            })
+            continue
         per_cluster = hourly * (max_age + guard_lag_h)
         items.append({
             "what": what, "stack": stack_name, "path": path, "hourly": round(hourly, 4),

@@ -111,3 +111,12 @@ def test_diagram_has_nodes_iam_vpc_and_cross_stack_edges() -> None:
     assert "App_Fn -->|in| App_Vpc" in diagram
     assert "App_Host -->|in| App_Vpc" in diagram
     assert "App_Fn -.->|IAM, import| Store_Data" in diagram
+
+
+def test_an_instance_type_without_price_is_named_not_guessed() -> None:
+    prices = audit_cost.load_prices()
+    prices = {**prices, "ec2_on_demand_hour": {k: v for k, v in prices["ec2_on_demand_hour"].items() if k != "m5.xlarge"}}
+    cost = audit_cost.estimate(assembly(), Settings(), prices)
+    emr = next(item for item in cost["items"] if "EMR" in item["what"])
+    assert emr["hourly"] is None and emr["monthly_worst_case"] is None and "NO PRICE" in emr["formula"]
+    assert "m5.xlarge" in cost["unknown_prices"]
