@@ -46,7 +46,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     out += ["# Infrastructure audit", "", verdict, ""]
     names = ", ".join(f"`{stack['name']}`" for stack in data["stacks"])
     out += [f"Cloud assembly: `{data['cdk_out']}`; stacks: {names}. "
-            "How to read this report: [docs/audit.md](../docs/audit.md).", ""]
+            "How to read this report: `docs/audit.md` in the repository.", ""]
     out += table(["Check", "Blocking?", "Result"], [[row["check"], row["blocking"], row["result"]] for row in data["checks"]])
 
     if blocking:

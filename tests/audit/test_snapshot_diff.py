@@ -88,3 +88,20 @@ def test_a_stack_without_snapshot_and_a_snapshot_without_stack_both_differ(lab, 
     assert differs
     assert any("NEW stack, no reviewed snapshot" in line for line in lines)
     assert any(line.startswith("retired: snapshot") for line in lines)
+
+
+def test_main_exits_0_when_identical_and_1_with_the_diff_when_changed(lab, tmp_path: Path, monkeypatch, capsys) -> None:
+    current = current_templates(lab)
+    monkeypatch.setattr(snapshot_diff, "synthesise", lambda overrides=None: current)  # no second synth
+    directory = write_snapshots(tmp_path, current)
+
+    assert snapshot_diff.main(["--snapshots", str(directory)]) == 0
+    assert "differs" not in capsys.readouterr().out
+
+    snapshot = directory / "test_template_matches_reviewed_snapshot[storage].json"
+    template = json.loads(snapshot.read_text())
+    template["Resources"]["Removed"] = {"Type": "AWS::SNS::Topic"}
+    snapshot.write_text(json.dumps(template, indent=2))
+    assert snapshot_diff.main(["--snapshots", str(directory)]) == 1
+    output = capsys.readouterr().out
+    assert "- removed  AWS::SNS::Topic Removed" in output and "make snapshot-update" in output
