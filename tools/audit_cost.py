@@ -74,8 +74,8 @@ def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> 
                 "hourly": hourly, "worst_case_hours_month": round(hours, 1),
                 "monthly_worst_case": None if hourly is None else _money(hourly * hours + volume_month),
                 "formula": (
-                    f"{hourly} $/h x ({hours_per_day:g} h/day + {guard_lag_h:.2f} h guard lag) x {working_days:.1f} "
-                    f"working days" + (f" + {volume_gb:g} GiB gp3 x {prices['ebs_gp3_gb_month']} $/GB-month"
+                    f"{hourly} USD/h x ({hours_per_day:g} h/day + {guard_lag_h:.2f} h guard lag) x {working_days:.1f} "
+                    f"working days" + (f" + {volume_gb:g} GiB gp3 x {prices['ebs_gp3_gb_month']} USD/GB-month"
                                        if volume_gb else " (root volume size not in template: from the AMI)")
                 ),
                 "assumption": "stopped outside working hours by the spend guard; worst case runs every working hour",
@@ -132,16 +132,16 @@ def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> 
         per_cluster = hourly * (max_age + guard_lag_h)
         items.append({
             "what": what, "stack": stack_name, "path": path, "hourly": round(hourly, 4),
-            "formula": " + ".join(parts) + f" = {hourly:.3f} $/h",
+            "formula": " + ".join(parts) + f" = {hourly:.3f} USD/h",
             "idle_tail": _money(hourly * settings.emr_idle_timeout_minutes / 60),
             "worst_case_one_cluster": _money(per_cluster),
             "worst_case_hours_month": round((max_age + guard_lag_h) * working_days, 1),
             "monthly_worst_case": _money(per_cluster * working_days),
             "assumption": (
                 f"a cluster ends with its step, or after {settings.emr_idle_timeout_minutes} min idle "
-                f"(adds {_money(hourly * settings.emr_idle_timeout_minutes / 60)} $ per job); the spend guard "
+                f"(adds {_money(hourly * settings.emr_idle_timeout_minutes / 60)} USD per job); the spend guard "
                 f"terminates any cluster older than {max_age} h, so one forgotten cluster costs at most "
-                f"{hourly:.3f} x ({max_age} + {guard_lag_h:.2f}) = {_money(per_cluster)} $; worst month: one "
+                f"{hourly:.3f} x ({max_age} + {guard_lag_h:.2f}) = USD {_money(per_cluster)}; worst month: one "
                 f"forgotten cluster every working day"
             ),
         })
@@ -158,26 +158,26 @@ def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> 
     if endpoint_az_hours:
         hourly = endpoint_az_hours * prices["vpc_interface_endpoint_az_hour"]
         items.append({
-            "what": "VPC interface endpoints", "stack": "*", "path": f"{endpoint_az_hours} endpoint-AZ(s)",
+            "what": "VPC interface endpoints", "stack": "all stacks", "path": f"{endpoint_az_hours} endpoint-AZ(s)",
             "hourly": round(hourly, 4), "worst_case_hours_month": month, "monthly_worst_case": _money(hourly * month),
-            "formula": f"{endpoint_az_hours} endpoint-AZs x {prices['vpc_interface_endpoint_az_hour']} $/h x {month:g} h",
+            "formula": f"{endpoint_az_hours} endpoint-AZs x {prices['vpc_interface_endpoint_az_hour']} USD/h x {month:g} h",
             "assumption": "always on while deployed",
         })
     nat = sum(1 for stack in assembly.stacks for _ in stack.of_type("AWS::EC2::NatGateway"))
     if nat:
         hourly = nat * prices["nat_gateway_hour"]
         items.append({
-            "what": "NAT gateways", "stack": "*", "path": f"{nat} NAT gateway(s)", "hourly": hourly,
+            "what": "NAT gateways", "stack": "all stacks", "path": f"{nat} NAT gateway(s)", "hourly": hourly,
             "worst_case_hours_month": month, "monthly_worst_case": _money(hourly * month),
-            "formula": f"{nat} x {prices['nat_gateway_hour']} $/h x {month:g} h", "assumption": "always on",
+            "formula": f"{nat} x {prices['nat_gateway_hour']} USD/h x {month:g} h", "assumption": "always on",
         })
     keys = sum(1 for stack in assembly.stacks for _ in stack.of_type("AWS::KMS::Key"))
     if keys:
         items.append({
-            "what": "KMS customer-managed keys", "stack": "*", "path": f"{keys} key(s)",
+            "what": "KMS customer-managed keys", "stack": "all stacks", "path": f"{keys} key(s)",
             "hourly": round(keys * prices["kms_key_month"] / month, 5), "worst_case_hours_month": month,
             "monthly_worst_case": _money(keys * prices["kms_key_month"]),
-            "formula": f"{keys} x {prices['kms_key_month']} $/key-month (plus requests)", "assumption": "always on",
+            "formula": f"{keys} x {prices['kms_key_month']} USD/key-month (plus requests)", "assumption": "always on",
         })
     total = sum(item["monthly_worst_case"] or 0 for item in items)
     return {

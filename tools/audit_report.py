@@ -2,34 +2,42 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
-def _cell(value: Any) -> str:
+def _text(value: Any) -> str:
+    """Plain text for a table cell: Markdown and HTML specials escaped; lists one item a line."""
     if value is None:
         return ""
     if isinstance(value, list):
-        value = "<br>".join(_cell(item) for item in value)
-    text = str(value).replace("|", "\\|").replace("\n", " ")
-    return text
+        return "<br>".join(_text(item) for item in value)
+    text = str(value).replace("\n", " ").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # `$` too: GitHub renders text between two dollars as maths.
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("$", "\\$")
 
 
 def _code(value: Any) -> str:
-    text = _cell(value)
-    return f"`{text}`" if text and "`" not in text and "<br>" not in text else text
+    """Code spans (one per list item) for identifiers, ARNs, actions and paths."""
+    if value is None or value == "" or value == []:
+        return ""
+    if isinstance(value, list):
+        return "<br>".join(_code(item) for item in value)
+    return "`" + str(value).replace("\n", " ").replace("`", "'").replace("|", "\\|") + "`"
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    """A GFM table of already-rendered cells (use _text / _code); numbers are shown as they are."""
     if not rows:
         return ["_none_", ""]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join("" if cell is None else str(cell) for cell in row) + " |" for row in rows]
     return lines + [""]
 
 
 def _paths(paths: list[str]) -> str:
     """Construct paths for a table cell: collapsed when there are many."""
-    cells = "<br>".join(f"<code>{_cell(path)}</code>" for path in paths)
+    cells = _code(paths)
     if len(paths) <= 3:
         return cells
     return f"<details><summary>{len(paths)} resources</summary>{cells}</details>"
@@ -44,19 +52,21 @@ def render_markdown(data: dict[str, Any]) -> str:
     blocking = data["blocking"]
     verdict = "✅ **PASS**: no blocking finding" if not blocking else f"❌ **FAIL**: {len(blocking)} blocking finding(s)"
     out += ["# Infrastructure audit", "", verdict, ""]
-    names = ", ".join(f"`{stack['name']}`" for stack in data["stacks"])
-    out += [f"Cloud assembly: `{data['cdk_out']}`; stacks: {names}. "
+    names = ", ".join(_code(stack["name"]) for stack in data["stacks"])
+    out += [f"Cloud assembly: {_code(data['cdk_out'])}; stacks: {names}. "
             "How to read this report: `docs/audit.md` in the repository.", ""]
-    out += table(["Check", "Blocking?", "Result"], [[row["check"], row["blocking"], row["result"]] for row in data["checks"]])
+    out += table(["Check", "Blocking?", "Result"],
+                 [[_text(row["check"]), _text(row["blocking"]), _text(row["result"])] for row in data["checks"]])
 
     if blocking:
         out += ["## Blocking findings", ""]
         out += table(["Tool", "Rule", "Stack", "Construct path", "Message"],
-                     [[f["tool"], _code(f["rule"]), f["stack"], _code(f["path"]), f["message"]] for f in blocking])
+                     [[_text(f["tool"]), _code(f["rule"]), _text(f["stack"]), _code(f["path"]), _text(f["message"])]
+                      for f in blocking])
 
     out += ["## Stacks and resources", ""]
     for stack in data["stacks"]:
-        out += [f"### `{stack['name']}` ({stack['resource_count']} resources, `{stack['template']}`)", ""]
+        out += [f"### {_code(stack['name'])} ({stack['resource_count']} resources, {_code(stack['template'])})", ""]
         out += table(["Resource type", "Count"], [[_code(kind), count] for kind, count in stack["resources_by_type"].items()])
 
     out += ["## Acknowledged findings", "",
@@ -72,16 +82,18 @@ def render_markdown(data: dict[str, Any]) -> str:
         out += [f"### {titles.get(tool, tool)} ({len(items)} on resources, {len(groups)} distinct)", ""]
         rows = []
         for (rule, stack, reason), members in groups.items():
+            warning = ""
             if any(member.get("honoured") is False for member in members):
-                reason += " ⚠️ *not honoured by checkov: check the id*"
-            rows.append([_code(rule), stack, _paths([member["path"] for member in members]), reason])
+                warning = " ⚠️ <b>not honoured by checkov: check the id</b>"
+            rows.append([_code(rule), _text(stack), _paths([member["path"] for member in members]),
+                         _text(reason) + warning])
         out += table(["Rule", "Stack", "Construct paths", "Reason"], rows)
 
     info = data["informational"]
     out += ["## Informational (not blocking)", ""]
     compliance = info["compliance"]
     if not compliance["ran"]:
-        out += [f"HIPAA Security / NIST 800-53 rev5: **not run** ({compliance.get('error') or 'skipped'}).", ""]
+        out += [f"HIPAA Security / NIST 800-53 rev5: **not run** ({_text(compliance.get('error') or 'skipped')}).", ""]
     else:
         if compliance["templates_match_cdk_out"] is False:
             out += ["> ⚠️ The templates re-synthesised for these packs differ from cdk.out: cdk.out was probably "
@@ -90,58 +102,64 @@ def render_markdown(data: dict[str, Any]) -> str:
             total = sum(rule["count"] for rule in rules.values())
             out += [f"### cdk-nag {pack}: {total} finding(s) in {len(rules)} rule(s), informational", ""]
             out += table(["Rule", "Findings", "Description"],
-                         [[_code(name), rule["count"], rule["description"]] for name, rule in rules.items()])
+                         [[_code(name), rule["count"], _text(rule["description"])] for name, rule in rules.items()])
     out += [f"### cfn-lint warnings and informational matches ({len(info['cfn_lint'])})", ""]
     out += table(["Rule", "Level", "Stack", "Construct path", "Message"],
-                 [[_code(f["rule"]), f["level"], f["stack"], _code(f["path"]), f["message"]] for f in info["cfn_lint"]])
+                 [[_code(f["rule"]), _text(f["level"]), _text(f["stack"]), _code(f["path"]), _text(f["message"])]
+                  for f in info["cfn_lint"]])
     checkov = data["checkov"]
     if checkov:
         out += [f"checkov: {checkov.get('passed', 0)} passed, {checkov.get('failed', 0)} failed, "
                 f"{checkov.get('skipped', 0)} skipped by template Metadata.", ""]
 
     out += ["## IAM: what each role may do", "",
-            "⚠️ marks a wide grant: action `*` or `service:*`, `NotAction`, or resource `*` (Allow statements).", ""]
+            "⚠️ marks a wide grant: action `*` or `service:*`, `NotAction`, resource `*` (Allow statements), or a "
+            "broad AWS managed policy. `${Logical.Arn}` refers to a resource of the same template, `import:<name>` "
+            "to an export of another stack.", ""]
     out += table(["Role", "Stack", "Trusted by", "Statements", "Managed policies", "Wide?"],
-                 [[_code(r["path"]), r["stack"], r["trusted"], len(r["statements"]), r["managed_policy_arns"],
-                   "⚠️" if r["wide"] else ""] for r in data["iam"]])
+                 [[_code(r["path"]), _text(r["stack"]), _code(r["trusted"]), len(r["statements"]),
+                   _code(r["managed_policy_arns"]), "⚠️" if r["wide"] else ""] for r in data["iam"]])
     for role in data["iam"]:
-        rows = [[s["effect"], s["actions"] or [f"NOT {a}" for a in s["not_actions"]], s["resources"],
-                 "yes" if s["condition"] else "", ", ".join(s["flags"]) and "⚠️ " + ", ".join(s["flags"]), s["source"]]
+        rows = [[_text(s["effect"]), _code(s["actions"] or [f"NOT {a}" for a in s["not_actions"]]),
+                 _code(s["resources"] or [f"NOT {r}" for r in s["not_resources"]]),
+                 _code(json.dumps(s["condition"], sort_keys=True)) if s["condition"] else "",
+                 "⚠️ " + _text(", ".join(s["flags"])) if s["flags"] else "", _text(s["source"])]
                 for s in role["statements"]]
         if rows:
-            out += _details(f"<code>{role['path']}</code>: {len(rows)} statement(s)"
+            out += _details(f"<code>{_text(role['path'])}</code>: {len(rows)} statement(s)"
                             + (" ⚠️" if role["wide"] else ""),
                             table(["Effect", "Actions", "Resources", "Condition", "Flags", "From"], rows))
 
     network = data["network"]
     out += ["## Network exposure", "", "### Security group ingress rules", ""]
     out += table(["Security group / rule", "Stack", "Ports", "Source", "Description", "From internet?"],
-                 [[_code(r["path"]), r["stack"], r["ports"], _code(r["source"]), r["description"],
+                 [[_code(r["path"]), _text(r["stack"]), _text(r["ports"]), _code(r["source"]), _text(r["description"]),
                    "⚠️ yes" if r["from_internet"] else "no"] for r in network["ingress"]])
     out += ["### Public addresses and internet paths", ""]
-    out += table(["What", "Stack", "Construct path"], [[p["what"], p["stack"], _code(p["path"])] for p in network["public"]])
+    out += table(["What", "Stack", "Construct path"],
+                 [[_text(p["what"]), _text(p["stack"]), _code(p["path"])] for p in network["public"]])
 
     out += ["## Encryption per data store", ""]
     out += table(["Store", "Stack", "Construct path", "At rest", "In transit", ""],
-                 [[e["store"], e["stack"], _code(e["path"]), e["at_rest"], e["in_transit"], "" if e["ok"] else "⚠️"]
-                  for e in data["encryption"]])
+                 [[_text(e["store"]), _text(e["stack"]), _code(e["path"]), _text(e["at_rest"]), _text(e["in_transit"]),
+                   "" if e["ok"] else "⚠️"] for e in data["encryption"]])
 
     cost = data["cost"]
     out += ["## Cost (estimate)", "",
             f"Prices: `tools/prices.json`, region `{cost['region']}`, as of **{cost['prices_as_of']}**, "
             "on-demand USD; re-check before relying on them.", ""]
-    out += table(["Resource", "Stack", "$/hour", "Worst-case h/month", "Worst-case $/month", "Formula"],
-                 [[i["what"], i["stack"], i["hourly"], i.get("worst_case_hours_month"), i["monthly_worst_case"],
-                   i["formula"]] for i in cost["items"]])
+    out += table(["Resource", "Stack", "USD/hour", "Worst-case h/month", "Worst-case USD/month", "Formula"],
+                 [[_text(i["what"]), _text(i["stack"]), i["hourly"], i.get("worst_case_hours_month"),
+                   i["monthly_worst_case"], _text(i["formula"])] for i in cost["items"]])
     over = " ⚠️ above the monthly budget" if cost["over_budget"] else ""
-    out += [f"**Worst-case month: ${cost['monthly_worst_case_total']:.2f}** "
-            f"(budget `budget_monthly_usd` = ${cost['budget_monthly_usd']}){over}.", ""]
+    out += [f"**Worst-case month: USD {cost['monthly_worst_case_total']:.2f}** "
+            f"(budget `budget_monthly_usd` = USD {cost['budget_monthly_usd']}){over}.", ""]
     if cost["unknown_prices"]:
-        out += [f"⚠️ No price in tools/prices.json for: {', '.join(cost['unknown_prices'])}.", ""]
+        out += [f"⚠️ No price in tools/prices.json for: {_text(', '.join(cost['unknown_prices']))}.", ""]
     out += ["Assumptions:", ""]
-    out += [f"- {line}" for line in cost["assumptions"]]
-    out += [f"- {i['what']}: {i['assumption']}." for i in cost["items"] if i.get("assumption")]
-    out += [f"- For comparison, a NAT gateway would cost ${cost['nat_comparison_month_per_az']:.2f} a month per AZ "
+    out += [f"- {_text(line)}" for line in cost["assumptions"]]
+    out += [f"- {_text(i['what'])}: {_text(i['assumption'])}." for i in cost["items"] if i.get("assumption")]
+    out += [f"- For comparison, a NAT gateway would cost USD {cost['nat_comparison_month_per_az']:.2f} a month per AZ "
             "before data processing.", ""]
 
     out += ["## Architecture (generated from the templates)", "", "```mermaid", data["diagram"], "```", ""]
