@@ -120,3 +120,11 @@ def test_an_instance_type_without_price_is_named_not_guessed() -> None:
     emr = next(item for item in cost["items"] if "EMR" in item["what"])
     assert emr["hourly"] is None and emr["monthly_worst_case"] is None and "NO PRICE" in emr["formula"]
     assert "m5.xlarge" in cost["unknown_prices"]
+
+
+def test_report_cells_escape_markdown_html_and_maths() -> None:
+    from tools.audit_report import _code, _text, table
+
+    assert _text("a|b *c* <x> $1 and $2 snake_case") == "a\\|b \\*c\\* &lt;x&gt; \\$1 and \\$2 snake\\_case"
+    assert _code(["s3:*", "arn:a|b"]) == "`s3:*`<br>`arn:a\\|b`"
+    assert table(["A"], []) == ["_none_", ""]
