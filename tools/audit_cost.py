@@ -95,11 +95,15 @@ def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> 
                 fleet = instances.get(key)
                 if fleet:
                     configs = as_list(fleet.get("InstanceTypeConfigs"))
-                    count = int(fleet.get("TargetOnDemandCapacity", 0) or 0) + int(fleet.get("TargetSpotCapacity", 0) or 0)
+                    capacity = int(fleet.get("TargetOnDemandCapacity", 0) or 0) + int(fleet.get("TargetSpotCapacity", 0) or 0)
                     if configs:
-                        groups.append((role, render(configs[0].get("InstanceType")), count))
+                        weight = int(configs[0].get("WeightedCapacity", 1) or 1)
+                        groups.append((role, render(configs[0].get("InstanceType")), -(-capacity // weight)))
+            idle = ((resource.get("Properties") or {}).get("AutoTerminationPolicy") or {}).get("IdleTimeout")
+            ending = (f"a standing cluster terminates itself after {int(idle) // 60} min idle (AutoTerminationPolicy)"
+                      if isinstance(idle, (int, float)) else "a standing cluster has NO AutoTerminationPolicy")
             clusters.append((f"standing EMR cluster ({stack.path_of(logical_id)})", stack.stack_name,
-                             stack.path_of(logical_id), groups))
+                             stack.path_of(logical_id), groups, ending, None))
     if not clusters:
         groups = [("primary", settings.emr_primary_instance_type, 1),
                   ("core", settings.emr_core_instance_type, settings.emr_core_instance_count)]
@@ -107,9 +111,11 @@ def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> 
             groups.append(("task (spot, priced on-demand as an upper bound)", settings.emr_task_instance_types[0],
                            settings.emr_task_spot_instance_count))
         clusters.append((f"transient EMR cluster (settings, cluster_mode={settings.cluster_mode})", "-",
-                         "launched per job by submit_job", groups))
+                         "launched per job by submit_job", groups,
+                         f"a transient cluster ends with its step, or after {settings.emr_idle_timeout_minutes} min idle",
+                         settings.emr_idle_timeout_minutes))
     max_age = settings.emr_max_cluster_age_hours
-    for what, stack_name, path, groups in clusters:
+    for what, stack_name, path, groups, ending, idle_minutes in clusters:
         hourly, parts, priced = 0.0, [], True
         for role, instance_type, count in groups:
             base = price_of(instance_type)
@@ -133,13 +139,13 @@ def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> 
         items.append({
             "what": what, "stack": stack_name, "path": path, "hourly": round(hourly, 4),
             "formula": " + ".join(parts) + f" = {hourly:.3f} USD/h",
-            "idle_tail": _money(hourly * settings.emr_idle_timeout_minutes / 60),
+            "idle_tail": _money(hourly * idle_minutes / 60) if idle_minutes else None,
             "worst_case_one_cluster": _money(per_cluster),
             "worst_case_hours_month": round((max_age + guard_lag_h) * working_days, 1),
             "monthly_worst_case": _money(per_cluster * working_days),
             "assumption": (
-                f"a cluster ends with its step, or after {settings.emr_idle_timeout_minutes} min idle "
-                f"(adds {_money(hourly * settings.emr_idle_timeout_minutes / 60)} USD per job); the spend guard "
+                ending + (f" (adds {_money(hourly * idle_minutes / 60)} USD per job)" if idle_minutes else "")
+                + "; the spend guard "
                 f"terminates any cluster older than {max_age} h, so one forgotten cluster costs at most "
                 f"{hourly:.3f} x ({max_age} + {guard_lag_h:.2f}) = USD {_money(per_cluster)}; worst month: one "
                 f"forgotten cluster every working day"
