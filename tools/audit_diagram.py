@@ -142,6 +142,17 @@ def mermaid(assembly: CloudAssembly) -> str:
                     for b in targets:
                         if _is_node(stack, a) and _is_node(stack, b):
                             add(_node_id(stack, a), _node_id(stack, b), label)
+    # Transient clusters are not in any template: draw one, launched by what uses the EMR security configuration.
+    has_cluster = any(True for stack in assembly.stacks for _ in stack.of_type("AWS::EMR::Cluster"))
+    configurations = {_node_id(stack, logical_id) for stack in assembly.stacks
+                      for logical_id, _ in stack.of_type("AWS::EMR::SecurityConfiguration")}
+    if not has_cluster and configurations:
+        lines.append('  transient_emr_cluster[/"EMR cluster, transient<br/><i>launched per job, not in a template</i>"/]')
+        lines.append("  style transient_emr_cluster stroke-dasharray: 5 5")
+        for (source, target) in list(edges):
+            if target in configurations:
+                add(source, "transient_emr_cluster", "launches")
+                add("transient_emr_cluster", target, "uses")
     for (source, target), label in edges.items():
         arrow = "-.->" if "import" in label else "-->"
         lines.append(f"  {source} {arrow}|{label}| {target}")
