@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -54,13 +55,33 @@ class DataBuckets(Construct):
             "AwsSolutions-S1",
             "This is the access-log target bucket; logging it into itself would create a feedback loop.",
         )
+        self._allow_flow_log_delivery()
         self.ratings = self._bucket("Ratings", versioned=True, access_logs="ratings")
         self.artifacts = self._bucket("Artifacts", versioned=False, access_logs="artifacts")
         self.results = self._bucket("Results", versioned=True, access_logs="results")
 
-    @property
-    def all_buckets(self) -> tuple[s3.Bucket, ...]:
-        return (self.ratings, self.artifacts, self.results, self.logs)
+    def _allow_flow_log_delivery(self) -> None:
+        """Declares the grant VPC flow log delivery needs, so AWS does not append it to the policy (drift)."""
+        delivery = iam.ServicePrincipal("delivery.logs.amazonaws.com")
+        same_account = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+        self.logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AWSLogDeliveryWrite",
+                principals=[delivery],
+                actions=["s3:PutObject"],
+                resources=[self.logs.arn_for_objects(f"{FLOW_LOGS_PREFIX}AWSLogs/{Aws.ACCOUNT_ID}/*")],
+                conditions=same_account,
+            )
+        )
+        self.logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AWSLogDeliveryCheck",
+                principals=[delivery],
+                actions=["s3:GetBucketAcl", "s3:ListBucket"],
+                resources=[self.logs.bucket_arn],
+                conditions=same_account,
+            )
+        )
 
     def _bucket(
         self,

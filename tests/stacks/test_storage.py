@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk.assertions import Match
 
 
@@ -123,3 +125,12 @@ def test_every_template_carries_the_residency_rule(lab) -> None:
         assert assertion["Assert"] == {
             "Fn::Contains": [list(lab.settings.allowed_regions), {"Ref": "AWS::Region"}]
         }, name
+
+
+def test_logs_bucket_grants_flow_log_delivery_only_under_its_prefix(lab) -> None:
+    policies = [r for r in lab.template("storage")["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    write = next(s for s in statements if s.get("Sid") == "AWSLogDeliveryWrite")
+    assert write["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert "/vpc-flow-logs/AWSLogs/" in json.dumps(write["Resource"])
+    assert write["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
