@@ -38,8 +38,14 @@ def _prepare_environment() -> None:
     os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
 
+CONSTRUCT_PATHS: dict[str, dict[str, str]] = {}  # stack name -> logical id -> construct path, of the last synth
+
+
 def synthesise(context_overrides: dict[str, Any] | None = None) -> dict[str, tuple[str, dict[str, Any]]]:
-    """LabStacks attribute -> (stack name, normalised template), synthesised from cdk.json's context."""
+    """LabStacks attribute -> (stack name, normalised template), synthesised from cdk.json's context.
+
+    Also records each resource's construct path (from the assembly metadata) in ``CONSTRUCT_PATHS``, for display.
+    """
     _prepare_environment()
     from aws_cdk import App
 
@@ -53,6 +59,9 @@ def synthesise(context_overrides: dict[str, Any] | None = None) -> dict[str, tup
         stacks = build_app(app, Settings.from_context(app.node.try_get_context))
         assembly = app.synth()
         templates = {stack.stack_name: stack.template for stack in assembly.stacks}
+        from tools.audit_cloud_assembly import load_assembly
+
+        CONSTRUCT_PATHS.update({stack.stack_name: stack.construct_paths for stack in load_assembly(Path(outdir)).stacks})
     return {
         attribute: (stack.stack_name, normalise_template(templates[stack.stack_name]))
         for attribute, stack in stack_attributes(stacks).items()
@@ -100,25 +109,28 @@ def changed_paths(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, An
     return [] if old == new else [(path, old, new)]
 
 
-def _path_of(resource: dict[str, Any]) -> str:
-    return (resource.get("Metadata") or {}).get("aws:cdk:path", "")
+def diff_templates(old: dict[str, Any], new: dict[str, Any], paths: dict[str, str] | None = None) -> list[str]:
+    """Readable lines: resources added (+), removed (-), changed (~ with property paths); other sections too.
 
-
-def diff_templates(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Readable lines: resources added (+), removed (-), changed (~ with property paths); other sections too."""
+    ``paths`` maps logical ids to construct paths, shown when the template has no ``aws:cdk:path`` metadata.
+    """
     lines: list[str] = []
+
+    def _path_of(resource: dict[str, Any], logical_id: str) -> str:
+        return (resource.get("Metadata") or {}).get("aws:cdk:path") or (paths or {}).get(logical_id, "")
+
     old_resources, new_resources = old.get("Resources") or {}, new.get("Resources") or {}
     for logical_id in sorted(set(new_resources) - set(old_resources)):
         resource = new_resources[logical_id]
-        lines.append(f"  + added    {resource.get('Type')} {logical_id}  {_path_of(resource)}")
+        lines.append(f"  + added    {resource.get('Type')} {logical_id}  {_path_of(resource, logical_id)}")
     for logical_id in sorted(set(old_resources) - set(new_resources)):
         resource = old_resources[logical_id]
-        lines.append(f"  - removed  {resource.get('Type')} {logical_id}  {_path_of(resource)}")
+        lines.append(f"  - removed  {resource.get('Type')} {logical_id}  {_path_of(resource, logical_id)}")
     for logical_id in sorted(set(old_resources) & set(new_resources)):
         differences = changed_paths(old_resources[logical_id], new_resources[logical_id])
         if differences:
             resource = new_resources[logical_id]
-            lines.append(f"  ~ changed  {resource.get('Type')} {logical_id}  {_path_of(resource)}")
+            lines.append(f"  ~ changed  {resource.get('Type')} {logical_id}  {_path_of(resource, logical_id)}")
             lines += [f"      {path}: {_short(before)} -> {_short(after)}" for path, before, after in differences]
     for section in sorted((set(old) | set(new)) - {"Resources"}):
         differences = changed_paths(old.get(section, _MISSING), new.get(section, _MISSING), section)
@@ -143,7 +155,7 @@ def compare(current: dict[str, tuple[str, dict[str, Any]]], snapshots: dict[str,
             lines.append(f"{attribute}: snapshot {snapshot_name} has no stack in the app (stack removed or renamed)")
             continue
         stack_name, template = current[attribute]
-        changes = diff_templates(snapshots[attribute], template)
+        changes = diff_templates(snapshots[attribute], template, CONSTRUCT_PATHS.get(stack_name))
         if changes:
             differs = True
             lines.append(f"{stack_name}: differs from {snapshot_name}")
