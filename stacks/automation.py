@@ -18,7 +18,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.audit_acknowledgements import acknowledge, skip_cfn_lint
+from stacks.audit_acknowledgements import acknowledge, skip_cfn_lint, skip_checkov
 from stacks.settings import Settings
 from stacks.shared_buckets import SharedBuckets
 from stacks.spark_cluster import SparkJobCluster
@@ -83,6 +83,12 @@ class JobAutomation(Construct):
             self.dead_letters,
             "AwsSolutions-SQS3",
             "This queue is itself the dead-letter queue of the three functions' asynchronous invocations.",
+        )
+        skip_checkov(
+            self.dead_letters.node.default_child,
+            "CKV_AWS_27",
+            "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognise; EventBridge "
+            "dead-letter delivery cannot use the AWS-managed KMS key.",
         )
         acknowledge(
             self.dead_letters,
@@ -237,6 +243,37 @@ class JobAutomation(Construct):
             "Asynchronous failures go to an on-failure destination (the SQS queue), which supersedes a DLQ and "
             "records the request, response and error.",
         )
+        resource = function.node.default_child
+        skip_checkov(
+            log_group.node.default_child,
+            "CKV_AWS_158",
+            "CloudWatch encrypts these logs at rest with service keys; a customer key adds cost and key policy for "
+            "operational logs that hold object keys and run ids, not ratings.",
+        )
+        skip_checkov(
+            resource,
+            "CKV_AWS_116",
+            "Asynchronous failures go to the on-failure destination (SQS) in the EventInvokeConfig, which checkov "
+            "does not read.",
+        )
+        skip_checkov(
+            resource,
+            "CKV_AWS_117",
+            "The function calls only AWS APIs; inside the VPC it would need more paid interface endpoints and gain "
+            "no isolation.",
+        )
+        skip_checkov(
+            resource,
+            "CKV_AWS_173",
+            "The environment holds no secrets (bucket names, the cluster template); Lambda encrypts it at rest.",
+        )
+        if self._settings.lambda_reserved_concurrency is None:
+            skip_checkov(
+                resource,
+                "CKV_AWS_115",
+                "Reserved concurrency is the setting lambda_reserved_concurrency, off by default: new accounts "
+                "have a quota of 10 and reserving would fail the deploy.",
+            )
         skip_cfn_lint(
             function.node.default_child,
             "W3005",
