@@ -60,7 +60,7 @@ synth: setup
 	@echo "synthesised into $(CDK_OUT)/"
 
 audit: synth
-	$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports
+	$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports $(CONTEXT)
 
 run: audit
 	$(PY) -m spark_jobs.run_sample --output runs

@@ -29,11 +29,6 @@ def write_snapshots(directory: Path, templates: dict[str, tuple[str, dict]]) -> 
     return directory
 
 
-def test_shared_normalisation_is_the_one_the_snapshot_tests_use(lab, normalise) -> None:
-    for template in lab.templates.values():
-        assert normalise_template(template) == normalise(template)
-
-
 def test_committed_snapshots_are_read_one_per_stack_attribute(lab) -> None:
     snapshots = snapshot_diff.load_snapshots()
     assert snapshots, "expected tests/stacks/__snapshots__/test_snapshots/*.json"
