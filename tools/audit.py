@@ -154,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     args.report_dir.mkdir(parents=True, exist_ok=True)
     (args.report_dir / "audit.json").write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     (args.report_dir / "audit.md").write_text(render_markdown(data))
+    for stack in data["stacks"]:
+        print(f"{'stack':<24} {stack['name']}: {stack['resource_count']} resources")
     for check in data["checks"]:
         print(f"{check['result']:<24} {check['check']} (blocking: {check['blocking']})")
     print(f"report: {args.report_dir / 'audit.md'} and {args.report_dir / 'audit.json'}")
