@@ -1,6 +1,6 @@
 """Runs moto 5.2 in server mode on 127.0.0.1 for the offline lifecycle test; started as a child process.
 
-    python tests/e2e/emulator.py        # prints "PORT <n>" once listening, exits when stdin closes or on SIGTERM
+    python tests/e2e/e2e_emulator.py        # prints "PORT <n>" once listening, exits when stdin closes or on SIGTERM
 
 A child process rather than a thread in pytest: moto's backends are module globals that the unit tests'
 ``mock_aws`` also uses, moto starts threads of its own (custom-resource invocations), and a child can always

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
-EMULATOR_SCRIPT = Path(__file__).resolve().parent / "emulator.py"
+EMULATOR_SCRIPT = Path(__file__).resolve().parent / "e2e_emulator.py"
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "eu-west-2"
@@ -60,6 +60,11 @@ def offline_env(endpoint: str, workdir: Path) -> dict[str, str]:
         AWS_EC2_METADATA_DISABLED="true",
         AWS_CONFIG_FILE=str(workdir / "no-aws-config"),
         AWS_SHARED_CREDENTIALS_FILE=str(workdir / "no-aws-credentials"),
+        # Trap: anything that tries to reach a non-loopback host goes to a closed local port and fails, offline.
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        http_proxy="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
         CDK_DISABLE_VERSION_CHECK="1",

@@ -27,7 +27,7 @@ from urllib.parse import quote_plus, urlparse
 import pytest
 
 import e2e_lifecycle as lifecycle
-import emulator as emulator_script
+import e2e_emulator as emulator_script
 import e2e_unmodelled as unmodelled
 
 pytestmark = pytest.mark.e2e
@@ -196,7 +196,10 @@ def run_pipeline(
     assert clients.dynamodb.describe_table(TableName=submit_env["IDEMPOTENCY_TABLE"])["Table"]["TableStatus"] == "ACTIVE"
     assert clients.sns.get_topic_attributes(TopicArn=events_env["TOPIC_ARN"])
 
-    # upload, and the S3 ObjectCreated notification S3 would send (the emulator runs no Lambda code)
+    # The bucket notification is a Lambda-backed custom resource the emulator never ran: the bucket has none, so the
+    # test delivers the S3 ObjectCreated notification itself (and e2e_unmodelled asserts the configuration).
+    notifications = clients.s3.get_bucket_notification_configuration(Bucket=ratings_bucket)
+    assert not notifications.get("LambdaFunctionConfigurations"), "the emulator ran the notifications resource after all"
     key = f"{submit_env['RATINGS_PREFIX']}e2e/u.data"
     clients.s3.put_object(Bucket=ratings_bucket, Key=key, Body=sample_ratings())
     head = clients.s3.head_object(Bucket=ratings_bucket, Key=key)
@@ -308,6 +311,9 @@ def run_pipeline(
 
 # ------------------------------------------------------------------------------------------- helpers
 def sample_ratings() -> bytes:
+    """The first SAMPLE_ROWS rows of the bundled MovieLens-format sample (u.data: user, item, rating, time)."""
+    if not SAMPLE.exists():  # a checkout without the sample data: small deterministic rows of the same format
+        return "".join(f"{u}\t{i}\t{1 + (u * i) % 5}\t88{u:04d}{i:04d}\n" for u in range(1, 51) for i in range(1, 41)).encode()
     with SAMPLE.open("rb") as sample:
         return b"".join(line for _, line in zip(range(SAMPLE_ROWS), sample))
 
