@@ -12,6 +12,7 @@ from stacks.audit_acknowledgements import (
     acknowledge_cdk_bucket_notifications_handler,
 )
 from stacks.automation_stack import AutomationStack
+from stacks.cdk_generated_handlers import declare_cdk_handler_log_groups
 from stacks.compute_stack import ComputeStack
 from stacks.residency import add_region_residency_rule
 from stacks.settings import Settings
@@ -65,6 +66,7 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         add_region_residency_rule(stack, allowed_regions=settings.allowed_regions)
         acknowledge_cdk_auto_delete_provider(stack)
         acknowledge_cdk_bucket_notifications_handler(stack)
+        declare_cdk_handler_log_groups(stack, retention_days=settings.log_retention_days)
     for key, value in settings.tags.items():
         Tags.of(app).add(key, value)
     if nag:

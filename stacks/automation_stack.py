@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
 from constructs import Construct
 
 from stacks.automation import JobAutomation
 from stacks.compute_stack import ComputeStack
+from stacks.lab_stack import LabStack
 from stacks.settings import Settings
 from stacks.shared_buckets import SharedBuckets
 from stacks.storage_stack import StorageStack
 
 
-class AutomationStack(Stack):
+class AutomationStack(LabStack):
     """Event-driven functions: no servers, billed per invocation. Deploy after storage and compute."""
 
     def __init__(

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
 from constructs import Construct
 
+from stacks.lab_stack import LabStack
 from stacks.network import LabNetwork
 from stacks.settings import Settings
-from stacks.spark_cluster import SparkJobCluster
 from stacks.shared_buckets import SharedBuckets
+from stacks.spark_cluster import SparkJobCluster
 from stacks.workstation import Workstation
 
 
-class ComputeStack(Stack):
+class ComputeStack(LabStack):
     """Everything that costs money by the hour. Destroy it when the lab is idle; data stays in storage."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:

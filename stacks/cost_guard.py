@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -15,16 +15,19 @@ class AlertsTopic(Construct):
     """An SNS topic for budget alerts and job outcomes.
 
     Encrypted with a customer-managed KMS key (rotation on), because AWS Budgets cannot publish to a topic
-    encrypted with the AWS-managed SNS key. Publishing requires TLS. Optional e-mail subscription.
+    encrypted with the AWS-managed SNS key. Publishing requires TLS. Optional e-mail subscription. With
+    ``removes_key_on_destroy`` (dev) the key is scheduled for deletion (7 days) on destroy; otherwise retained.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, email: str | None) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, email: str | None, removes_key_on_destroy: bool) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
             self,
             "Key",
             description="Encrypts the project's alerts topic",
             enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY if removes_key_on_destroy else RemovalPolicy.RETAIN,
+            pending_window=Duration.days(7),
         )
         # Budgets publishes with its service principal; it needs the key to encrypt the message.
         self.key.add_to_resource_policy(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -75,8 +75,14 @@ class SparkJobCluster(Construct):
         self.job_script = s3_assets.Asset(self, "JobScript", path=str(JOB_SCRIPT))
         self.job_script_uri = f"s3://{self.job_script.s3_bucket_name}/{self.job_script.s3_object_key}"
 
+        # Dev: scheduled for deletion with the stack (nothing it encrypted outlives a cluster). Prod: retained.
         self.local_disk_key = kms.Key(
-            self, "LocalDiskKey", description="EMR local disk and EBS encryption", enable_key_rotation=True
+            self,
+            "LocalDiskKey",
+            description="EMR local disk and EBS encryption",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY if settings.removes_data_on_destroy else RemovalPolicy.RETAIN,
+            pending_window=Duration.days(7),
         )
         self.instance_role = iam.Role(
             self,

@@ -134,3 +134,33 @@ def test_logs_bucket_grants_flow_log_delivery_only_under_its_prefix(lab) -> None
     assert write["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
     assert "/vpc-flow-logs/AWSLogs/" in json.dumps(write["Resource"])
     assert write["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_kms_keys_are_deleted_with_dev_and_retained_in_prod(lab, synth) -> None:
+    prod = synth(stage="prod", budget_email="ops@example.com")
+    for app, policy in ((lab, "Delete"), (prod, "Retain")):
+        for template in app.templates.values():
+            for resource in template["Resources"].values():
+                if resource["Type"] == "AWS::KMS::Key":
+                    assert resource["DeletionPolicy"] == policy
+                    if policy == "Delete":
+                        assert resource["Properties"]["PendingWindowInDays"] == 7
+
+
+def test_cdk_generated_handlers_get_a_log_group_removed_on_destroy(lab) -> None:
+    for template in lab.templates.values():
+        handlers = {
+            k for k, r in template["Resources"].items()
+            if r["Type"] == "AWS::Lambda::Function" and "LoggingConfig" not in r["Properties"]
+        }
+        groups = {
+            r["Properties"]["LogGroupName"]["Fn::Join"][1][1]["Ref"]: k
+            for k, r in template["Resources"].items()
+            if r["Type"] == "AWS::Logs::LogGroup" and isinstance(r["Properties"].get("LogGroupName"), dict)
+        }
+        assert set(groups) == handlers
+        for logical_id in groups.values():
+            assert template["Resources"][logical_id]["DeletionPolicy"] == "Delete"
+        for resource in template["Resources"].values():
+            if resource["Type"] in ("Custom::S3AutoDeleteObjects", "Custom::S3BucketNotifications"):
+                assert set(groups.values()) <= set(resource["DependsOn"])

@@ -1,0 +1,53 @@
+"""Log groups for the Lambda handlers CDK generates for its own custom resources.
+
+Lambda creates ``/aws/lambda/<function>`` on a function's first run when nothing else did, and CloudFormation
+never deletes such a group, so ``cdk destroy`` would leave it behind with no retention. Declaring the group in
+the stack (before any custom resource can invoke the handler) gives it retention and removes it on destroy.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnResource, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
+
+from stacks.audit_acknowledgements import AUTO_DELETE_PROVIDER_ID, skip_checkov
+from stacks.lab_stack import CDK_HANDLER_LOGS_ID
+
+CUSTOM_RESOURCE_TYPES = ("Custom::S3AutoDeleteObjects", "Custom::S3BucketNotifications")
+
+
+def _generated_handlers(stack: Stack) -> dict[str, CfnResource]:
+    handlers: dict[str, CfnResource] = {}
+    provider = stack.node.try_find_child(AUTO_DELETE_PROVIDER_ID)
+    if provider is not None:
+        handlers["AutoDeleteObjectsHandler"] = provider.node.find_child("Handler")  # type: ignore[assignment]
+    for child in stack.node.children:
+        if child.node.id.startswith("BucketNotificationsHandler"):
+            handlers["BucketNotificationsHandler"] = child.node.find_child("Resource")  # type: ignore[assignment]
+    return handlers
+
+
+def declare_cdk_handler_log_groups(stack: Stack, *, retention_days: int) -> None:
+    """Adds a log group per CDK-generated handler; every custom resource waits for them."""
+    groups = []
+    scope = stack.node.try_find_child(CDK_HANDLER_LOGS_ID) or stack
+    for name, handler in _generated_handlers(stack).items():
+        group = logs.CfnLogGroup(
+            scope,
+            f"{name}LogGroup",
+            log_group_name=Fn.join("", ["/aws/lambda/", handler.ref]),
+            retention_in_days=retention_days,
+        )
+        group.apply_removal_policy(RemovalPolicy.DESTROY)
+        skip_checkov(
+            group,
+            "CKV_AWS_158",
+            "Deploy-time logs of a CDK-generated handler; CloudWatch encrypts them at rest with service keys.",
+        )
+        groups.append(group)
+    if not groups:
+        return
+    for construct in stack.node.find_all():
+        if isinstance(construct, CfnResource) and construct.cfn_resource_type in CUSTOM_RESOURCE_TYPES:
+            for group in groups:
+                construct.add_dependency(group)
