@@ -47,6 +47,14 @@ def cfn_cluster_properties(job_flow: dict[str, Any], *, name: str) -> dict[str, 
     return properties
 
 
+def grant_read_of_exact_object(role: iam.IRole, asset: s3_assets.Asset) -> None:
+    """Read access to one asset object (the job script), not to the CDK assets bucket."""
+    arn = Stack.of(asset).format_arn(
+        service="s3", region="", account="", resource=asset.s3_bucket_name, resource_name=asset.s3_object_key
+    )
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[arn]))
+
+
 class SparkJobCluster(Construct):
     """Everything an EMR cluster for the ALS job needs, and the cluster itself in standing mode.
 
@@ -202,20 +210,7 @@ class SparkJobCluster(Construct):
         buckets.grant_prefix(role, "results", RESULTS_RUNS_PREFIX, read_write, list_prefix=True)
         buckets.grant_prefix(role, "artifacts", CHECKPOINTS_PREFIX, read_write, list_prefix=True)
         buckets.grant_prefix(role, "logs", EMR_LOGS_PREFIX, ["s3:PutObject"], list_prefix=False)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="s3",
-                        region="",
-                        account="",
-                        resource=self.job_script.s3_bucket_name,
-                        resource_name=self.job_script.s3_object_key,
-                    )
-                ],
-            )
-        )
+        grant_read_of_exact_object(role, self.job_script)
         key_use = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo",
                    "kms:DescribeKey"]
         for principal in (self.instance_role, self.service_role):

@@ -13,6 +13,7 @@ from stacks.emr_release import spark_version
 from stacks.network import LabNetwork
 from stacks.settings import Settings
 from stacks.shared_buckets import SharedBuckets
+from stacks.spark_cluster import grant_read_of_exact_object
 from stacks.storage import RATINGS_PREFIX, RESULTS_RUNS_PREFIX
 
 WHEELHOUSE_PREFIX = "wheelhouse/"
@@ -72,17 +73,7 @@ class Workstation(Construct):
         buckets.grant_prefix(self.role, "ratings", RATINGS_PREFIX, ["s3:GetObject"], list_prefix=True)
         buckets.grant_prefix(self.role, "artifacts", WHEELHOUSE_PREFIX, ["s3:GetObject"], list_prefix=True)
         buckets.grant_prefix(self.role, "results", RESULTS_RUNS_PREFIX, ["s3:PutObject"], list_prefix=True)
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[
-                    Stack.of(self).format_arn(
-                        service="s3", region="", account="",
-                        resource=job_script.s3_bucket_name, resource_name=job_script.s3_object_key,
-                    )
-                ],
-            )
-        )
+        grant_read_of_exact_object(self.role, job_script)
 
         pyspark = spark_version(settings.emr_release)
         job_uri = f"s3://{job_script.s3_bucket_name}/{job_script.s3_object_key}"
