@@ -146,6 +146,7 @@ def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_arguments().parse_args(argv)
+    args.checkov = args.checkov.absolute()  # checkov runs from inside the cloud assembly
     try:
         data, status = audit(args)
     except (AssemblyError, ValueError) as error:  # SettingsError is a ValueError
