@@ -26,6 +26,14 @@ the product deploys):
   whatever region the request is signed for (``ElasticMapReduceResponse.get_region_from_url`` ignores the
   signature's region, unlike every other moto service). The EMR security configuration CloudFormation created in
   eu-west-2 then "does not exist" for the API, and jobs land in us-east-1. We fall back to the signed region.
+* ``AWS::EMR::Cluster`` (the standing cluster, ``-c cluster_mode=standing``): moto creates the cluster but
+  drops ``SecurityConfiguration``, ``StepConcurrencyLevel``, ``VisibleToAllUsers`` and the ``Instances`` flags
+  ``KeepJobFlowAliveWhenNoSteps`` / ``TerminationProtected`` (it reads them under RunJobFlow's snake-case names
+  only), and reads ``Ec2SubnetId`` but not ``Ec2SubnetIds``. A cluster created with no steps and not kept alive
+  terminates at once, so the standing cluster is TERMINATED as soon as CloudFormation creates it (and shows no
+  security configuration). We pass the flags under moto's names and set the other attributes after its handler
+  (instance fleets, applications and configurations stay unmodelled; ``AWS::EMR::InstanceFleetConfig`` is not
+  modelled at all and is asserted from the template).
 * ``AWS::EC2::VPCEndpoint``, ``AWS::EC2::RouteTable`` and ``AWS::EC2::FlowLog`` have no CloudFormation delete
   in moto: on stack deletion they silently stay (with the interface endpoints' network interfaces), and the VPC
   then "has dependencies and cannot be deleted", so `cdk destroy` of a stack with a VPC of its own always fails.
@@ -147,6 +155,33 @@ def _patch_emr_region() -> None:
     ElasticMapReduceResponse.get_region_from_url = get_region_from_url
 
 
+def _patch_emr_cluster_properties() -> None:
+    from moto.emr.models import Cluster
+
+    original = Cluster.create_from_cloudformation_json.__func__  # classmethod -> function
+
+    def flag(value: Any) -> bool:
+        return str(value).lower() == "true"  # a template boolean may arrive as "true"/"false"
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        instances = dict(properties.get("Instances", {}))  # a copy: moto adds its own keys to what it is given
+        # read by moto's Cluster under RunJobFlow's snake-case names only; without them it terminates the new
+        # cluster at once (no steps, not kept alive)
+        instances["keep_job_flow_alive_when_no_steps"] = flag(instances.get("KeepJobFlowAliveWhenNoSteps", False))
+        instances["termination_protected"] = flag(instances.get("TerminationProtected", False))
+        if not instances.get("Ec2SubnetId") and instances.get("Ec2SubnetIds"):
+            instances["Ec2SubnetId"] = instances["Ec2SubnetIds"][0]
+        properties["Instances"] = instances
+        cluster = original(cls, resource_name, {**cloudformation_json, "Properties": properties}, *args, **kwargs)
+        cluster.security_configuration = properties.get("SecurityConfiguration")
+        cluster.step_concurrency_level = int(properties.get("StepConcurrencyLevel", 1))
+        cluster.set_visibility(flag(properties.get("VisibleToAllUsers", True)))
+        return cluster
+
+    Cluster.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
 def _patch_missing_ec2_deletes() -> None:
     from moto.ec2.models import ec2_backends
     from moto.ec2.models.flow_logs import FlowLogs
@@ -209,6 +244,7 @@ PATCHES = (
     _patch_deleted_stack_maps,
     _patch_flow_log_s3_prefix,
     _patch_emr_region,
+    _patch_emr_cluster_properties,
     _patch_missing_ec2_deletes,
     _add_single_region_global_table,
 )

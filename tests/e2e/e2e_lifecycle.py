@@ -205,11 +205,21 @@ LOOKUP_CONTEXT = {f"availability-zones:account={ACCOUNT}:region={REGION}": AVAIL
 CONTEXT_ARGS = ["-c", f"account={ACCOUNT}", "-c", f"region={REGION}"]
 
 
-def synth(outdir: Path, env: dict[str, str]) -> "Assembly":
-    """`cdk synth` into ``outdir`` with the emulator's account; fails when the app still needs a lookup."""
+# The app's cluster modes (stacks/settings.py CLUSTER_MODES) and the extra context each e2e deployment uses:
+# the standing variant also has a Spot task fleet, so its AWS::EMR::InstanceFleetConfig is deployed too.
+CLUSTER_MODE_CONTEXT: dict[str, dict[str, str]] = {
+    "transient": {},  # cdk.json's default
+    "standing": {"cluster_mode": "standing", "emr_task_spot_instance_count": "1"},
+}
+
+
+def synth(outdir: Path, env: dict[str, str], context: dict[str, str] | None = None) -> "Assembly":
+    """`cdk synth` into ``outdir`` with the emulator's account (and ``context`` given as ``-c key=value``);
+    fails when the app still needs a lookup."""
     context_file = ROOT / "cdk.context.json"
     before = context_file.read_bytes() if context_file.exists() else None
-    run_cdk(["synth", "--quiet", "--lookups=false", "--output", str(outdir), *CONTEXT_ARGS], env)
+    extra = [arg for key, value in (context or {}).items() for arg in ("-c", f"{key}={value}")]
+    run_cdk(["synth", "--quiet", "--lookups=false", "--output", str(outdir), *CONTEXT_ARGS, *extra], env)
     after = context_file.read_bytes() if context_file.exists() else None
     assert before == after, "the e2e synth must not change the project's cdk.context.json"
     return Assembly(outdir)

@@ -128,6 +128,28 @@ def global_tables(assembly: lifecycle.Assembly) -> None:
         assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}, lid
 
 
+def instance_fleet_configs(assembly: lifecycle.Assembly) -> None:
+    """The standing cluster's task fleet (moto creates no fleet): attached to the stack's AWS::EMR::Cluster,
+    TASK, Spot capacity only, price-capacity-optimized with a switch to on-demand, distinct instance types."""
+    found = list(resources(assembly, "AWS::EMR::InstanceFleetConfig"))
+    assert found
+    for stack, lid, fleet in found:
+        props = fleet["Properties"]
+        cluster = props["ClusterId"]["Ref"]
+        assert stack.resources[cluster]["Type"] == "AWS::EMR::Cluster", lid
+        assert props["InstanceFleetType"] == "TASK", lid
+        assert isinstance(props["TargetSpotCapacity"], int) and props["TargetSpotCapacity"] > 0, lid
+        assert not props.get("TargetOnDemandCapacity"), f"{lid}: on-demand task capacity"
+        spot = props["LaunchSpecifications"]["SpotSpecification"]
+        assert spot["AllocationStrategy"] == "price-capacity-optimized", lid
+        assert spot["TimeoutAction"] == "SWITCH_TO_ON_DEMAND", lid
+        types = [c["InstanceType"] for c in props["InstanceTypeConfigs"]]
+        assert types and len(types) == len(set(types)), lid
+        # the cluster's own fleets are its Master/CoreInstanceFleet; the task fleet exists only here, once
+        assert "InstanceFleets" not in stack.resources[cluster]["Properties"]["Instances"], lid
+    assert len({(stack.stack_name, fleet["Properties"]["ClusterId"]["Ref"]) for stack, _, fleet in found}) == len(found)
+
+
 def security_group_egress(assembly: lifecycle.Assembly) -> None:
     """Egress rules name a destination security group or prefix list and a port range, never 0.0.0.0/0 all ports."""
     for stack, lid, rule in resources(assembly, "AWS::EC2::SecurityGroupEgress"):
@@ -212,6 +234,7 @@ TYPE_ASSERTIONS: dict[str, Callable[[lifecycle.Assembly], None]] = {
     "AWS::DynamoDB::GlobalTable": global_tables,
     "AWS::EC2::SecurityGroupEgress": security_group_egress,
     "AWS::Lambda::EventInvokeConfig": event_invoke_configs,
+    "AWS::EMR::InstanceFleetConfig": instance_fleet_configs,
     "Custom::S3AutoDeleteObjects": auto_delete_objects,
     "Custom::S3BucketNotifications": bucket_notifications,
 }

@@ -1,14 +1,18 @@
 """`cdk bootstrap`, `cdk deploy --all`, the ALS pipeline, `cdk destroy --all` against moto on 127.0.0.1.
 
-The test id says what ran: ``full-pipeline[...]`` when the app has the automation stack (the upload handler),
-else ``storage-only-no-automation-stack[...]``, which deploys, checks and destroys every stack but cannot drive
-the pipeline (there is no handler to drive). The bracket lists the stacks deployed.
+It runs once per cluster mode, each with a moto server of its own: ``transient`` (cdk.json's default: the
+upload handler calls RunJobFlow) and ``standing`` (synthesised with ``-c cluster_mode=standing``: the compute
+stack declares an ``AWS::EMR::Cluster`` and a Spot task fleet, the handler calls AddJobFlowSteps on it, and
+`cdk destroy` must terminate it). The test id says the mode and what ran: ``<mode>-full-pipeline[...]`` when
+the app has the automation stack (the upload handler), else ``<mode>-storage-only-no-automation-stack[...]``,
+which deploys, checks and destroys every stack but cannot drive the pipeline (there is no handler to drive).
+The bracket lists the stacks deployed.
 
 What the emulator cannot do, the test does in its place, each time visibly (see docs/offline-lifecycle.md):
 it delivers the S3 and EventBridge events to the handlers, runs the Spark job with local Spark instead of EMR,
-terminates the transient cluster as EMR would after its step, and empties the buckets before `cdk destroy` as
-the auto-delete-objects custom resource would. Resource types the emulator does not create are listed and
-asserted from the templates instead (test_unmodelled.py).
+terminates the transient cluster as EMR would after its step (the standing cluster is left to `cdk destroy`),
+and empties the buckets before `cdk destroy` as the auto-delete-objects custom resource would. Resource types
+the emulator does not create are listed and asserted from the templates instead (test_unmodelled.py).
 """
 
 from __future__ import annotations
@@ -51,8 +55,17 @@ class Report:
 
 
 # ------------------------------------------------------------------------------------------- the test
-def test_lifecycle(scope: str, assembly: lifecycle.Assembly, emulator: lifecycle.Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lifecycle(
+    cluster_mode: str,
+    scope: str,
+    deployment: lifecycle.Assembly,
+    emulator: lifecycle.Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assembly = deployment  # the app synthesised with this cluster mode's context
     report = Report(tmp_path / "lifecycle-report.json")
+    report["cluster_mode"] = cluster_mode
     report["scope"] = scope
     report["stacks"] = assembly.stack_names()
     env = lifecycle.offline_env(emulator.endpoint, tmp_path)
@@ -68,6 +81,18 @@ def test_lifecycle(scope: str, assembly: lifecycle.Assembly, emulator: lifecycle
         assert stack.status == "CREATE_COMPLETE", f"{name}: {stack.status}"
         missing = {lid: stack.stack.resources[lid]["Type"] for lid, ok in stack.verified.items() if ok is False}
         assert not missing, f"{name}: CloudFormation lists these but the service does not have them: {missing}"
+    standing_clusters = physical_ids_of(deployed, "AWS::EMR::Cluster")
+    if cluster_mode == "standing":
+        # the standing cluster is declared in the compute stack, alive and idle, as the template describes it
+        assert len(standing_clusters) == 1, standing_clusters
+        standing = clients.emr.describe_cluster(ClusterId=next(iter(standing_clusters)))["Cluster"]
+        assert standing["Status"]["State"] == "WAITING", standing["Status"]
+        assert standing["Name"].endswith("-standing") and not standing["AutoTerminate"], standing
+        assert standing["SecurityConfiguration"] in physical_ids_of(deployed, "AWS::EMR::SecurityConfiguration"), standing
+        assert "AWS::EMR::InstanceFleetConfig" in assembly.types(), "standing variant without its Spot task fleet"
+        report["standing_cluster"] = standing["Id"]
+    else:
+        assert not standing_clusters and "AWS::EMR::Cluster" not in assembly.types(), standing_clusters
     report["created_and_verified_by_service_api"] = {
         name: sorted({s.stack.resources[lid]["Type"] for lid, ok in s.verified.items() if ok}) for name, s in deployed.items()
     }
@@ -99,7 +124,9 @@ def test_lifecycle(scope: str, assembly: lifecycle.Assembly, emulator: lifecycle
     ratings_bucket = storage.physical_id("BucketsRatings", "AWS::S3::Bucket")
     results_bucket = storage.physical_id("BucketsResults", "AWS::S3::Bucket")
     if scope == "full-pipeline":
-        run_pipeline(assembly, deployed, clients, emulator, env, ratings_bucket, results_bucket, tmp_path, monkeypatch, report)
+        run_pipeline(
+            cluster_mode, assembly, deployed, clients, emulator, env, ratings_bucket, results_bucket, tmp_path, monkeypatch, report
+        )
     else:
         assert not lifecycle.has_automation(assembly)
         from stacks.storage import RATINGS_PREFIX
@@ -146,6 +173,10 @@ def test_lifecycle(scope: str, assembly: lifecycle.Assembly, emulator: lifecycle
             elif still_there:
                 leaked[f"{name}/{lid}"] = f"{resource_type} {pid}"
     assert not leaked, f"left behind after cdk destroy: {leaked}"
+    for cluster_id in standing_clusters:  # terminated by the stack's deletion, not by the test
+        state = clients.emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"]
+        assert state == "TERMINATED", f"standing cluster {cluster_id} after cdk destroy: {state}"
+        report["standing_cluster_after_destroy"] = state
     retained_names = {pid for s in deployed.values() for lid, pid in s.physical_ids.items() if lid in lifecycle.retained(s.stack)}
     markers = [*assembly.stack_names(), name_prefix()]
     leftovers = {
@@ -174,6 +205,7 @@ def test_lifecycle(scope: str, assembly: lifecycle.Assembly, emulator: lifecycle
 
 # ------------------------------------------------------------------------------------------- pipeline
 def run_pipeline(
+    cluster_mode: str,
     assembly: lifecycle.Assembly,
     deployed: dict[str, lifecycle.DeployedStack],
     clients: lifecycle.Clients,
@@ -203,6 +235,12 @@ def run_pipeline(
     key = f"{submit_env['RATINGS_PREFIX']}e2e/u.data"
     clients.s3.put_object(Bucket=ratings_bucket, Key=key, Body=sample_ratings())
     head = clients.s3.head_object(Bucket=ratings_bucket, Key=key)
+    assert submit_env["CLUSTER_MODE"] == cluster_mode, submit_env["CLUSTER_MODE"]
+    standing_id = submit_env.get("STANDING_CLUSTER_ID", "")
+    if cluster_mode == "standing":
+        assert standing_id == stack_with(deployed, "Spark", "AWS::EMR::Cluster").physical_id("Spark", "AWS::EMR::Cluster")
+        assert clients.emr.list_steps(ClusterId=standing_id)["Steps"] == []
+    clusters_before = {c["Id"] for c in clients.emr.list_clusters()["Clusters"]}
     summary = invoke(monkeypatch, emulator, "submit_job", submit_fn, submit_env, s3_event(ratings_bucket, key, head))
     assert summary["rejected"] == [] and len(summary["submitted"]) == 1, summary
     run_id = summary["submitted"][0]
@@ -210,8 +248,22 @@ def run_pipeline(
 
     # the EMR request the handler made, as the emulator recorded it
     cluster, step = find_step(clients, step_name)
+    clusters_after = {c["Id"] for c in clients.emr.list_clusters()["Clusters"]}
+    if cluster_mode == "standing":
+        # AddJobFlowSteps on the deployed cluster: exactly one step there, no new cluster (no RunJobFlow)
+        assert clusters_after == clusters_before, clusters_after - clusters_before
+        steps = clients.emr.list_steps(ClusterId=standing_id)["Steps"]
+        assert [s["Id"] for s in steps] == [step["Id"]] and cluster["Id"] == standing_id, (steps, cluster["Id"])
+        assert step["ActionOnFailure"] == "CONTINUE", step
+    else:
+        # RunJobFlow: one new cluster, named for the run, whose only step is this one
+        assert clusters_after - clusters_before == {cluster["Id"]}, clusters_after - clusters_before
+        assert cluster["Name"] == f"{submit_env['CLUSTER_NAME_PREFIX']}-{run_id}", cluster["Name"]
+        assert len(clients.emr.list_steps(ClusterId=cluster["Id"])["Steps"]) == 1
+        assert step["ActionOnFailure"] == "TERMINATE_CLUSTER", step
     args = step["Config"]["Args"]
     assert option(args, "--ratings") == f"s3://{ratings_bucket}/{key}"
+    assert option(args, "--format") == "udata"  # submit_job's format for a ".data" key
     assert option(args, "--output") == submit_env["RESULTS_URI"].rstrip("/")
     assert option(args, "--run-id") == run_id
     script_uri = next(a for a in args if a.startswith("s3://") and a.endswith(".py"))
@@ -284,7 +336,7 @@ def run_pipeline(
             uploaded += 1
 
     # the step's EventBridge event: matched by the deployed rule, delivered to the outcome handler
-    event = emr_step_event(cluster["Id"], step["Id"], step_name)
+    event = emr_step_event(cluster["Id"], step["Id"], step_name, step["ActionOnFailure"])
     assert rule_targets_for(clients, event) >= {events_fn_arn(clients, events_fn)}, "no deployed rule sends this event to the handler"
     outcome = invoke(monkeypatch, emulator, "emr_events", events_fn, events_env, event)
     assert outcome["status"] == "succeeded", outcome
@@ -296,12 +348,17 @@ def run_pipeline(
     stored_metrics = json.loads(clients.s3.get_object(Bucket=metrics_bucket, Key=metrics_key)["Body"].read())
     assert stored_metrics == metrics
 
-    # a transient cluster terminates itself after its last step; the emulator's stays up, so end it as EMR would
-    if cluster["Name"] == f"{submit_env['CLUSTER_NAME_PREFIX']}-{run_id}":
+    # a transient cluster terminates itself after its last step; the emulator's stays up, so end it as EMR would.
+    # The standing cluster stays up for the next upload: `cdk destroy` must end it.
+    if cluster_mode == "transient":
         clients.emr.terminate_job_flows(JobFlowIds=[cluster["Id"]])
+    else:
+        state = clients.emr.describe_cluster(ClusterId=standing_id)["Cluster"]["Status"]["State"]
+        assert not state.startswith("TERMINAT"), state
     report["pipeline"] = {
         "run_id": run_id,
         "cluster": cluster["Id"],
+        "step_action_on_failure": step["ActionOnFailure"],
         "step_args": args,
         "results_objects": uploaded,
         "rmse": metrics.get("rmse"),
@@ -415,7 +472,7 @@ def s3_event(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def emr_step_event(cluster_id: str, step_id: str, step_name: str) -> dict[str, Any]:
+def emr_step_event(cluster_id: str, step_id: str, step_name: str, action_on_failure: str) -> dict[str, Any]:
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -427,7 +484,7 @@ def emr_step_event(cluster_id: str, step_id: str, step_name: str) -> dict[str, A
         "resources": [],
         "detail": {
             "severity": "INFO",
-            "actionOnFailure": "TERMINATE_CLUSTER",
+            "actionOnFailure": action_on_failure,
             "stepId": step_id,
             "name": step_name,
             "clusterId": cluster_id,
