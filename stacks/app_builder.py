@@ -7,12 +7,8 @@ from dataclasses import dataclass
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from stacks.audit_acknowledgements import (
-    acknowledge_cdk_auto_delete_provider,
-    acknowledge_cdk_bucket_notifications_handler,
-)
 from stacks.automation_stack import AutomationStack
-from stacks.cdk_generated_handlers import declare_cdk_handler_log_groups
+from stacks.cdk_generated_handlers import harden_cdk_generated_handlers
 from stacks.compute_stack import ComputeStack
 from stacks.residency import add_region_residency_rule
 from stacks.settings import Settings
@@ -64,9 +60,7 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
     stacks = LabStacks(storage=storage, compute=compute, automation=automation)
     for stack in stacks.all():
         add_region_residency_rule(stack, allowed_regions=settings.allowed_regions)
-        acknowledge_cdk_auto_delete_provider(stack)
-        acknowledge_cdk_bucket_notifications_handler(stack)
-        declare_cdk_handler_log_groups(stack, retention_days=settings.log_retention_days)
+        harden_cdk_generated_handlers(stack, retention_days=settings.log_retention_days)
     for key, value in settings.tags.items():
         Tags.of(app).add(key, value)
     if nag:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct
 
 # "AwsSolutions-IAM5[Action::s3:*]" or "Serverless-LambdaDLQ": pack, rule, optional finding in brackets.
@@ -49,46 +49,3 @@ def skip_checkov(resource: CfnResource, check: str, reason: str) -> None:
         raise ValueError(f"checkov skip needs a check id and a real reason: {check!r}, {reason!r}")
     _append_metadata(resource, ("checkov", "skip"), {"id": check, "comment": reason})
 
-
-AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
-
-
-def acknowledge_cdk_auto_delete_provider(stack: Stack) -> None:
-    """Audit exceptions for the Lambda that CDK generates to empty buckets on destroy (dev stage only)."""
-    provider = stack.node.try_find_child(AUTO_DELETE_PROVIDER_ID)
-    if provider is None:
-        return
-    handler = provider.node.find_child("Handler")
-    assert isinstance(handler, CfnResource)
-    skip_cfn_lint(
-        handler,
-        "W3005",
-        "CDK generates this provider with both DependsOn and GetAtt on its role; redundant, harmless, not ours.",
-    )
-    skip_checkov_for_cdk_custom_resource_handler(handler)
-
-
-def skip_checkov_for_cdk_custom_resource_handler(handler: CfnResource) -> None:
-    """checkov's Lambda checks do not fit the handlers CDK generates for its own custom resources."""
-    skip_checkov(handler, "CKV_AWS_116", "CDK-generated custom resource handler, called synchronously by CloudFormation only.")
-    skip_checkov(handler, "CKV_AWS_117", "CDK-generated custom resource handler; it calls only the S3 API, no VPC needed.")
-    skip_checkov(handler, "CKV_AWS_115", "CDK-generated custom resource handler, runs only during deploy and destroy.")
-
-
-def acknowledge_cdk_bucket_notifications_handler(stack: Stack) -> None:
-    """The singleton Lambda CDK generates to configure S3 event notifications (a custom resource)."""
-    for child in stack.node.children:
-        if child.node.id.startswith("BucketNotificationsHandler"):
-            acknowledge(
-                child.node.find_child("Role"),
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-                "CDK's generated bucket-notification configurator; the AWS basic execution policy only writes its logs.",
-            )
-            handler = child.node.find_child("Resource")
-            assert isinstance(handler, CfnResource)
-            skip_cfn_lint(
-                handler,
-                "W3005",
-                "CDK generates this handler with both DependsOn and GetAtt on its role; redundant, harmless, not ours.",
-            )
-            skip_checkov_for_cdk_custom_resource_handler(handler)

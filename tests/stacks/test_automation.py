@@ -26,7 +26,8 @@ def test_three_functions_latest_runtime_with_timeouts_memory_and_powertools(lab)
         assert "AWSLambdaPowertoolsPythonV3-python314-x86_64" in json.dumps(props["Layers"])
         assert props["RecursiveLoop"] == "Terminate"
         assert "ReservedConcurrentExecutions" not in props
-        assert props["LoggingConfig"]["LogGroup"]["Ref"].startswith(name.replace("Jobs", "Jobs")[:-8])
+        # Its own explicit log group: JobsSubmitJob... logs to JobsSubmitJobLogs...
+        assert props["LoggingConfig"]["LogGroup"]["Ref"].startswith(name[:-8] + "Logs")
 
 
 def test_reserved_concurrency_is_a_setting(synth) -> None:

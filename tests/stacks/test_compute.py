@@ -214,3 +214,15 @@ def test_job_script_is_an_asset_read_only_by_exact_object(lab) -> None:
     assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
     resolved = lab.stacks.compute.resolve(args[3])
     assert "cdk-hnb659fds-assets" in json.dumps(resolved) and ".py" in json.dumps(resolved)
+    # Both roles that run the job may read that one object, and nothing else in the CDK assets bucket.
+    for role_prefix in ("SparkInstanceRole", "WorkstationRole"):
+        asset_grants = [
+            (statement["Action"], json.dumps(resource))
+            for name, statement in policy_statements(lab.template("compute"))
+            if name.startswith(role_prefix)
+            for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+            if "cdk-hnb659fds-assets" in json.dumps(resource)
+        ]
+        assert len(asset_grants) == 1, role_prefix
+        action, resource = asset_grants[0]
+        assert action == "s3:GetObject" and resource.endswith('.py"]]}') and "*" not in resource
