@@ -30,12 +30,13 @@ VENV_STAMP := $(VENV)/.installed
 AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help setup run test synth diff deploy destroy audit e2e bench clean snapshot-update upload-wheelhouse
+.PHONY: help setup run test lint format synth diff deploy destroy audit lifecycle bench clean snapshot-update upload-wheelhouse
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
 	@echo "make test     set up, run the whole test suite"
-	@echo "make synth | diff | deploy | destroy | audit | e2e | bench | clean"
+	@echo "make lint     formatter check, linter, type checker (make format rewrites the formatting)"
+	@echo "make synth | diff | deploy | destroy | audit | lifecycle | bench | clean"
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt tools/link_toolchain.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,8 +69,26 @@ run: audit
 test: setup
 	$(PY) -m pytest
 
+# Code that runs elsewhere is checked against the Python it runs on: the functions against the Lambda runtime's
+# (each function folder on its own, as Lambda imports it), the rest against the machine's (pyproject.toml).
+LAMBDA_PYTHON := 3.14
+FUNCTIONS := $(notdir $(patsubst %/,%,$(dir $(wildcard lambda_functions/*/handler.py))))
+
+lint: $(VENV_STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy stacks tools spark_jobs bench app.py
+	@for function in $(FUNCTIONS); do \
+	  echo "mypy --python-version $(LAMBDA_PYTHON) lambda_functions/$$function"; \
+	  MYPYPATH=lambda_functions/$$function $(BIN)/mypy --python-version $(LAMBDA_PYTHON) lambda_functions/$$function || exit 1; \
+	done
+
+format: $(VENV_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
 diff: setup
-	$(PY) -m tools.snapshot_diff
+	$(PY) -m tools.snapshots.diff
 	@if aws sts get-caller-identity >/dev/null 2>&1; then $(CDK) diff $(CONTEXT); \
 	else echo "no AWS credentials: skipped 'cdk diff' against deployed stacks"; fi
 
@@ -92,8 +111,8 @@ upload-wheelhouse: setup
 	bucket=$$(aws cloudformation list-exports --query "Exports[?Name=='$$($(PY) -c 'from stacks.settings import Settings; import json; c=json.load(open("cdk.json"))["context"]; print(Settings.from_context(c.get).name_prefix)')-artifacts-bucket-arn'].Value" --output text | sed 's/^arn:aws:s3::://'); \
 	aws s3 sync $(WHEELHOUSE) "s3://$$bucket/wheelhouse/"
 
-e2e: setup
-	$(PY) -m pytest -m e2e tests/e2e
+lifecycle: setup
+	$(PY) -m pytest -m emulated tests/emulated_lifecycle
 
 bench: setup
 	$(PY) -m bench.synth_bench

@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
         bare_dir = Path(tmp) / "bare"
         bare_dir.mkdir()
         (bare_dir / "app.py").write_text(BARE_APP)
-        rows = {"bare one-bucket app": [], "this app (3 stacks, cdk-nag)": []}
+        rows: dict[str, list[float]] = {"bare one-bucket app": [], "this app (3 stacks, cdk-nag)": []}
         for i in range(args.repeat):  # interleaved, so both see the same machine load
             rows["bare one-bucket app"].append(synth_seconds(f"{python} app.py", bare_dir, Path(tmp) / f"b{i}"))
             rows["this app (3 stacks, cdk-nag)"].append(synth_seconds(f"{python} app.py", ROOT, Path(tmp) / f"a{i}"))

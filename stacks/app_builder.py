@@ -1,4 +1,7 @@
-"""Composes the deployable stacks from validated settings; used by app.py and by the tests."""
+"""Composes the deployable stacks from validated settings; used by app.py and by the tests.
+
+The one place that maps ``Settings`` to each construct's props: constructs never see ``Settings``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,18 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.automation_stack import AutomationStack
-from stacks.cdk_generated_handlers import harden_cdk_generated_handlers
+from stacks.compliance.cdk_generated_handlers import harden_cdk_generated_handlers
+from stacks.compliance.residency import add_region_residency_rule
 from stacks.compute_stack import ComputeStack
-from stacks.residency import add_region_residency_rule
+from stacks.constructs.alerts_and_budget import AlertsTopicProps, MonthlyBudgetProps
+from stacks.constructs.data_buckets import DataBucketsProps
+from stacks.constructs.job_automation import JobAutomationProps
+from stacks.constructs.network import LabNetworkProps
+from stacks.constructs.shared_buckets import SharedBucketsProps
+from stacks.constructs.spark_cluster import SparkJobClusterProps
+from stacks.constructs.workstation import WorkstationProps
+from stacks.emr_release import spark_version
+from stacks.lab_stack import LabStack
 from stacks.settings import Settings
 from stacks.storage_stack import StorageStack
 
@@ -21,21 +33,47 @@ class LabStacks:
     compute: ComputeStack
     automation: AutomationStack
 
-    def all(self) -> tuple:
+    def all(self) -> tuple[LabStack, ...]:
         return (self.storage, self.compute, self.automation)
+
+
+def spark_cluster_props(settings: Settings) -> SparkJobClusterProps:
+    standing = settings.cluster_mode == "standing"
+    return SparkJobClusterProps(
+        name_prefix=settings.name_prefix,
+        release_label=settings.emr_release,
+        standing=standing,
+        primary_instance_type=settings.emr_primary_instance_type,
+        core_instance_type=settings.emr_core_instance_type,
+        core_instance_count=settings.emr_core_instance_count,
+        task_spot_instance_count=settings.emr_task_spot_instance_count,
+        task_instance_types=settings.emr_task_instance_types,
+        idle_timeout_minutes=settings.emr_idle_timeout_minutes,
+        termination_protected=standing and settings.stage == "prod",
+        removes_key_on_destroy=settings.removes_data_on_destroy,
+        tls_certificates_s3_uri=settings.emr_tls_certificates_s3_uri if settings.emr_in_transit_encryption else None,
+        spark_defaults=settings.spark_defaults,
+        tags=settings.tags,
+    )
 
 
 def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
     """Adds every stack to ``app``: tagged, residency-guarded and (with ``nag``) checked by cdk-nag."""
     env = Environment(account=settings.account, region=settings.region)
     prefix = settings.name_prefix
+    shared_buckets = SharedBucketsProps(name_prefix=prefix)
     storage = StorageStack(
         app,
         "Storage",
         stack_name=f"{prefix}-storage",
         description=f"{settings.project} ({settings.stage}): data buckets, alerts topic and monthly budget",
         env=env,
-        settings=settings,
+        name_prefix=prefix,
+        buckets=DataBucketsProps(removes_data_on_destroy=settings.removes_data_on_destroy),
+        alerts=AlertsTopicProps(
+            removes_key_on_destroy=settings.removes_data_on_destroy, email=settings.notification_email
+        ),
+        budget=MonthlyBudgetProps(monthly_limit_usd=settings.budget_monthly_usd, email=settings.budget_email),
     )
     compute = ComputeStack(
         app,
@@ -43,7 +81,15 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         stack_name=f"{prefix}-compute",
         description=f"{settings.project} ({settings.stage}): private VPC, EMR Spark cluster definition, workstation",
         env=env,
-        settings=settings,
+        shared_buckets=shared_buckets,
+        network=LabNetworkProps(),
+        spark=spark_cluster_props(settings),
+        workstation=WorkstationProps(
+            pyspark_version=spark_version(settings.emr_release),
+            instance_type=settings.workstation_instance_type,
+            key_pair=settings.workstation_key_pair,
+            ssh_cidr=settings.workstation_ssh_cidr,
+        ),
     )
     compute.add_stack_dependency(storage, "imports the storage stack's bucket exports")
     automation = AutomationStack(
@@ -52,7 +98,19 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         stack_name=f"{prefix}-automation",
         description=f"{settings.project} ({settings.stage}): Lambda triggers for uploads, EMR events and spend",
         env=env,
-        settings=settings,
+        shared_buckets=shared_buckets,
+        jobs=JobAutomationProps(
+            name_prefix=prefix,
+            removes_data_on_destroy=settings.removes_data_on_destroy,
+            log_retention_days=settings.log_retention_days,
+            reserved_concurrency=settings.lambda_reserved_concurrency,
+            max_cluster_age_hours=settings.emr_max_cluster_age_hours,
+            max_idle_minutes=settings.emr_idle_timeout_minutes,
+            working_hours=settings.working_hours,
+            working_days=settings.working_days,
+            working_timezone=settings.working_timezone,
+            spend_guard_rate_minutes=settings.spend_guard_rate_minutes,
+        ),
         storage=storage,
         compute=compute,
     )

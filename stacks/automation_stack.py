@@ -6,11 +6,10 @@ from typing import Any
 
 from constructs import Construct
 
-from stacks.automation import JobAutomation
 from stacks.compute_stack import ComputeStack
+from stacks.constructs.job_automation import JobAutomation, JobAutomationProps
+from stacks.constructs.shared_buckets import SharedBuckets, SharedBucketsProps
 from stacks.lab_stack import LabStack
-from stacks.settings import Settings
-from stacks.shared_buckets import SharedBuckets
 from stacks.storage_stack import StorageStack
 
 
@@ -22,21 +21,20 @@ class AutomationStack(LabStack):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
+        shared_buckets: SharedBucketsProps,
+        jobs: JobAutomationProps,
         storage: StorageStack,
         compute: ComputeStack,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        buckets = SharedBuckets(self, "StorageBuckets", name_prefix=settings.name_prefix)
+        buckets = SharedBuckets(self, "StorageBuckets", props=shared_buckets)
         self.jobs = JobAutomation(
             self,
             "Jobs",
-            settings=settings,
+            props=jobs,
             buckets=buckets,
-            ratings_bucket=buckets.ratings,
-            alerts_topic=storage.alerts.topic,
-            alerts_key=storage.alerts.key,
+            alerts=storage.alerts,
             spark=compute.spark,
-            workstation_instance_id=compute.workstation.instance.instance_id,
+            workstation=compute.workstation,
         )

@@ -6,27 +6,31 @@ from typing import Any
 
 from constructs import Construct
 
+from stacks.constructs.network import LabNetwork, LabNetworkProps
+from stacks.constructs.shared_buckets import SharedBuckets, SharedBucketsProps
+from stacks.constructs.spark_cluster import SparkJobCluster, SparkJobClusterProps
+from stacks.constructs.workstation import Workstation, WorkstationProps
 from stacks.lab_stack import LabStack
-from stacks.network import LabNetwork
-from stacks.settings import Settings
-from stacks.shared_buckets import SharedBuckets
-from stacks.spark_cluster import SparkJobCluster
-from stacks.workstation import Workstation
 
 
 class ComputeStack(LabStack):
     """Everything that costs money by the hour. Destroy it when the lab is idle; data stays in storage."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        shared_buckets: SharedBucketsProps,
+        network: LabNetworkProps,
+        spark: SparkJobClusterProps,
+        workstation: WorkstationProps,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        buckets = SharedBuckets(self, "StorageBuckets", name_prefix=settings.name_prefix)
-        self.network = LabNetwork(self, "Network", logs_bucket=buckets.logs)
-        self.spark = SparkJobCluster(self, "Spark", settings=settings, network=self.network, buckets=buckets)
+        buckets = SharedBuckets(self, "StorageBuckets", props=shared_buckets)
+        self.network = LabNetwork(self, "Network", props=network, logs_bucket=buckets.logs)
+        self.spark = SparkJobCluster(self, "Spark", props=spark, network=self.network, buckets=buckets)
         self.workstation = Workstation(
-            self,
-            "Workstation",
-            settings=settings,
-            network=self.network,
-            buckets=buckets,
-            job_script=self.spark.job_script,
+            self, "Workstation", props=workstation, network=self.network, buckets=buckets, spark=self.spark
         )

@@ -28,9 +28,3 @@ def spark_version(release: str) -> str:
     except KeyError:
         known = ", ".join(sorted(EMR_RELEASES))
         raise ValueError(f"unknown EMR release {release!r}; known: {known}") from None
-
-
-def spark_minor(release: str) -> str:
-    """Spark major.minor of an EMR release label, e.g. "emr-7.13.0" -> "3.5"."""
-    major, minor = spark_version(release).split(".")[:2]
-    return f"{major}.{minor}"

@@ -12,6 +12,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from stacks.contract import (
+    CLUSTER_MODES,
+    PROJECT_TAG_KEY,
+    STAGE_TAG_KEY,
+    WEEKDAYS,
+    WORKING_HOURS_FORMAT,
+    parse_working_hours,
+)
 from stacks.emr_release import DEFAULT_EMR_RELEASE, EMR_RELEASES
 
 # UK and EU (EEA) commercial regions. Personal data (ratings are personal data under UK/EU GDPR) stays here
@@ -28,8 +36,6 @@ UK_EU_REGIONS: tuple[str, ...] = (
 )
 
 STAGES: tuple[str, ...] = ("dev", "prod")
-CLUSTER_MODES: tuple[str, ...] = ("transient", "standing")
-WEEKDAYS: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 # Instance types the project knows the price of (tools/prices.json) and that EMR 7.x supports.
 EMR_INSTANCE_TYPES: tuple[str, ...] = (
@@ -56,8 +62,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+@-]{1,128}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
-_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 _CIDR = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
+_WORKING_HOURS = re.compile(f"^{WORKING_HOURS_FORMAT}$")
 _KEY_PAIR = re.compile(r"^[\w.\- ]{1,255}$")
 
 
@@ -117,8 +123,8 @@ class Settings:
     @property
     def tags(self) -> dict[str, str]:
         return {
-            "project": self.project,
-            "stage": self.stage,
+            PROJECT_TAG_KEY: self.project,
+            STAGE_TAG_KEY: self.stage,
             "owner": self.owner,
             "cost-centre": self.cost_centre,
         }
@@ -205,7 +211,7 @@ class Settings:
             ),
             workstation_ssh_cidr=ssh_cidr,
             workstation_key_pair=key_pair,
-            working_hours=reader.pattern("working_hours", defaults.working_hours, _HOURS, "HH:MM-HH:MM (24h)"),
+            working_hours=reader.working_hours("working_hours", defaults.working_hours),
             working_days=reader.choice_list("working_days", defaults.working_days, WEEKDAYS),
             working_timezone=reader.pattern(
                 "working_timezone", defaults.working_timezone, re.compile(r"^[A-Za-z_]+(/[A-Za-z_+\-]+)*$"),
@@ -216,11 +222,6 @@ class Settings:
                 "spend_guard_rate_minutes", defaults.spend_guard_rate_minutes, 5, 60
             ),
         )
-        start, end = settings.working_hours.split("-")
-        if start >= end:
-            raise SettingsError(
-                f"context key 'working_hours': {settings.working_hours!r} must start before it ends (HH:MM-HH:MM)"
-            )
         return settings
 
 
@@ -349,6 +350,14 @@ class _ContextReader:
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
         raise SettingsError(f"context key {key!r}: {value!r} is not allowed; allowed values: true, false")
+
+    def working_hours(self, key: str, default: str) -> str:
+        value = self.pattern(key, default, _WORKING_HOURS, "HH:MM-HH:MM (24h)")
+        try:
+            parse_working_hours(value)
+        except ValueError:
+            raise SettingsError(f"context key {key!r}: {value!r} must start before it ends (HH:MM-HH:MM)") from None
+        return value
 
     def optional_cidr(self, key: str) -> str | None:
         value = self.optional_pattern(key, _CIDR, "an IPv4 CIDR such as 203.0.113.10/32")

@@ -6,30 +6,28 @@ from typing import Any
 
 from constructs import Construct
 
-from stacks.cost_guard import AlertsTopic, MonthlyBudget
+from stacks.constructs.alerts_and_budget import AlertsTopic, AlertsTopicProps, MonthlyBudget, MonthlyBudgetProps
+from stacks.constructs.data_buckets import DataBuckets, DataBucketsProps
+from stacks.constructs.shared_buckets import export_bucket_arns
 from stacks.lab_stack import LabStack
-from stacks.settings import Settings
-from stacks.shared_buckets import export_bucket_arns
-from stacks.storage import DataBuckets
 
 
 class StorageStack(LabStack):
     """Deploy first, destroy last: compute and automation stacks reference its buckets and topic."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        buckets: DataBucketsProps,
+        alerts: AlertsTopicProps,
+        budget: MonthlyBudgetProps,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.buckets = DataBuckets(self, "Buckets", removes_data_on_destroy=settings.removes_data_on_destroy)
-        export_bucket_arns(self, self.buckets, name_prefix=settings.name_prefix)
-        self.alerts = AlertsTopic(
-            self,
-            "Alerts",
-            email=settings.notification_email,
-            removes_key_on_destroy=settings.removes_data_on_destroy,
-        )
-        self.budget = MonthlyBudget(
-            self,
-            "Budget",
-            monthly_limit_usd=settings.budget_monthly_usd,
-            alerts_topic=self.alerts.topic,
-            email=settings.budget_email,
-        )
+        self.buckets = DataBuckets(self, "Buckets", props=buckets)
+        export_bucket_arns(self, self.buckets, name_prefix=name_prefix)
+        self.alerts = AlertsTopic(self, "Alerts", props=alerts)
+        self.budget = MonthlyBudget(self, "Budget", props=budget, alerts_topic=self.alerts.topic)

@@ -74,7 +74,7 @@ def lab(synth: Callable[..., SynthesisedApp]) -> SynthesisedApp:
 
 @pytest.fixture(scope="session")
 def normalise() -> Callable[[dict[str, Any]], dict[str, Any]]:
-    from stacks.template_normalisation import normalise_template
+    from tools.snapshots.normalisation import normalise_template
 
     return normalise_template
 

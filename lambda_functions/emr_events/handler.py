@@ -23,8 +23,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import outcomes
+from stacks.contract import EmrEventsEnvironment
 
 logger = Logger()
+# Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
+EmrEventsEnvironment.from_variables(os.environ)
 
 
 def _region() -> str | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
+from stacks.contract import GENERATED_RUN_ID, RUN_ID_PATTERN, STEP_NAME_INFIX, EmrEventsEnvironment
+
 STEP_CHANGE = "EMR Step Status Change"
 CLUSTER_CHANGE = "EMR Cluster State Change"
 STEP_SUCCESS = frozenset({"COMPLETED"})
@@ -24,7 +26,6 @@ CLUSTER_TRANSIENT = frozenset({"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"
 EVENT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 CLUSTER_ID = re.compile(r"j-[A-Z0-9]{1,64}")
 STEP_ID = re.compile(r"s-[A-Z0-9]{1,64}")
-RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 SUBJECT_MAX = 100  # SNS limit
 
 
@@ -51,14 +52,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        log_uri = environ["LOG_URI"]
+        env = EmrEventsEnvironment.from_variables(environ)
         return cls(
-            results_bucket=environ["RESULTS_BUCKET"],
-            outcomes_prefix=environ["OUTCOMES_PREFIX"],
-            results_uri=environ["RESULTS_URI"].rstrip("/"),
-            log_uri=log_uri if log_uri.endswith("/") else log_uri + "/",
-            topic_arn=environ["TOPIC_ARN"],
-            cluster_name_prefix=environ["CLUSTER_NAME_PREFIX"],
+            results_bucket=env.results_bucket,
+            outcomes_prefix=env.outcomes_prefix,
+            results_uri=env.results_uri.rstrip("/"),
+            log_uri=env.log_uri if env.log_uri.endswith("/") else env.log_uri + "/",
+            topic_arn=env.topic_arn,
+            cluster_name_prefix=env.cluster_name_prefix,
         )
 
 
@@ -107,11 +108,11 @@ def _cluster_id(detail: dict[str, Any]) -> str:
 
 def _step_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
     name = detail.get("name")
-    step_prefix = f"{settings.cluster_name_prefix}-als-"
+    step_prefix = f"{settings.cluster_name_prefix}{STEP_NAME_INFIX}"
     if not isinstance(name, str) or not name.startswith(step_prefix):
         raise Ignored("not_this_project", level="info", emr_name=str(name)[:200])
     run_id = name[len(step_prefix) :]
-    if not RUN_ID.fullmatch(run_id):
+    if not RUN_ID_PATTERN.fullmatch(run_id):
         raise Ignored("step_name_without_run_id", emr_name=name[:200])
     cluster_id = _cluster_id(detail)
     step_id = detail.get("stepId")
@@ -147,7 +148,7 @@ def _cluster_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any
     cluster_id = _cluster_id(detail)
     # Transient clusters are named "{prefix}-{run_id}"; a standing cluster's suffix is not a run id of ours.
     suffix = name[len(cluster_prefix) :]
-    run_id = suffix if re.fullmatch(r"\d{8}-[0-9a-f]{12}", suffix) else None
+    run_id = suffix if GENERATED_RUN_ID.fullmatch(suffix) else None
     state = detail.get("state")
     record: dict[str, Any] = {
         "kind": "cluster",

@@ -5,15 +5,15 @@ Pure functions over plain data (cluster descriptions, a clock reading): no AWS c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from stacks.contract import SpendGuardEnvironment, parse_working_days, parse_working_hours
+
 ACTIVE_STATES = ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING")
-DAY_NAMES = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")  # index = datetime.weekday()
 
 
 @dataclass(frozen=True)
@@ -31,19 +31,17 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        start, end = parse_working_hours(environ.get("WORKING_HOURS", "07:00-19:00"))
+        env = SpendGuardEnvironment.from_variables(environ)
+        start, end = parse_working_hours(env.working_hours)
         return cls(
-            tags={
-                environ["PROJECT_TAG_KEY"]: environ["PROJECT_TAG_VALUE"],
-                environ["STAGE_TAG_KEY"]: environ["STAGE_TAG_VALUE"],
-            },
-            max_age=timedelta(hours=float(environ.get("MAX_CLUSTER_AGE_HOURS", "8"))),
-            max_idle=timedelta(minutes=float(environ.get("MAX_IDLE_MINUTES", "60"))),
-            workstation_instance_id=environ.get("WORKSTATION_INSTANCE_ID", "").strip(),
+            tags={env.project_tag_key: env.project_tag_value, env.stage_tag_key: env.stage_tag_value},
+            max_age=timedelta(hours=float(env.max_cluster_age_hours)),
+            max_idle=timedelta(minutes=float(env.max_idle_minutes)),
+            workstation_instance_id=env.workstation_instance_id.strip(),
             working_start=start,
             working_end=end,
-            working_days=parse_working_days(environ.get("WORKING_DAYS", "MON-FRI")),
-            timezone=ZoneInfo(environ.get("WORKING_TIMEZONE", "UTC")),
+            working_days=parse_working_days(env.working_days),
+            timezone=ZoneInfo(env.working_timezone),
         )
 
 
@@ -81,43 +79,12 @@ class Termination:
     detail: str
 
 
-def parse_working_hours(text: str) -> tuple[time, time]:
-    """'07:00-19:00' -> (07:00, 19:00). The end is exclusive; end before start spans midnight."""
-    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
-    if not match:
-        raise ValueError(f"WORKING_HOURS must look like 07:00-19:00, not {text!r}")
-    h1, m1, h2, m2 = (int(group) for group in match.groups())
-    return time(h1, m1), time(h2, m2)
-
-
-def parse_working_days(text: str) -> frozenset[int]:
-    """'MON-FRI' or 'MON,WED,FRI' or 'MON-THU,SAT' -> weekday numbers (Monday = 0)."""
-    days: set[int] = set()
-    for part in text.upper().replace(" ", "").split(","):
-        first, _, last = part.partition("-")
-        if first not in DAY_NAMES or (last and last not in DAY_NAMES):
-            raise ValueError(f"WORKING_DAYS must look like MON-FRI, not {text!r}")
-        start = DAY_NAMES.index(first)
-        stop = DAY_NAMES.index(last) if last else start
-        day = start
-        days.add(day)
-        while day != stop:  # wraps, so FRI-MON means Fri, Sat, Sun, Mon
-            day = (day + 1) % 7
-            days.add(day)
-    return frozenset(days)
-
-
 def within_working_hours(now: datetime, settings: Settings) -> bool:
     """Is `now` (timezone-aware) inside the working hours, on a working day, in the working time zone?"""
     local = now.astimezone(settings.timezone)
-    start, end = settings.working_start, settings.working_end
     clock = local.time().replace(tzinfo=None)
-    if start <= end:
-        return local.weekday() in settings.working_days and start <= clock < end
-    # Overnight window: the part after midnight belongs to the previous day's shift.
-    if clock >= start:
-        return local.weekday() in settings.working_days
-    return clock < end and (local.weekday() - 1) % 7 in settings.working_days
+    # The settings refuse windows that span midnight, so start < end here.
+    return local.weekday() in settings.working_days and settings.working_start <= clock < settings.working_end
 
 
 def is_project_cluster(cluster: ClusterView, tags: Mapping[str, str]) -> bool:

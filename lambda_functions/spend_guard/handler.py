@@ -28,9 +28,11 @@ from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 import guard
+from stacks.contract import SpendGuardEnvironment, is_retryable
 
 logger = Logger()
-RETRYABLE_CODES = frozenset({"ThrottlingException", "Throttling", "RequestLimitExceeded", "InternalServerError"})
+# Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
+SpendGuardEnvironment.from_variables(os.environ)
 
 
 def _region() -> str | None:
@@ -52,15 +54,6 @@ def ec2_client() -> Any:
 def utc_now() -> datetime:
     """The clock, a separate function so tests can move it."""
     return datetime.now(timezone.utc)
-
-
-def _retryable(error: Exception) -> bool:
-    if isinstance(error, BotocoreConnectionError):
-        return True
-    if isinstance(error, ClientError):
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return error.response.get("Error", {}).get("Code") in RETRYABLE_CODES or status >= 500
-    return False
 
 
 def project_clusters(tags: dict[str, str]) -> list[guard.ClusterView]:
@@ -118,7 +111,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         try:
             emr_client().terminate_job_flows(JobFlowIds=[decision.cluster_id])
         except (ClientError, BotocoreConnectionError) as error:
-            retry_error = retry_error or (error if _retryable(error) else None)
+            retry_error = retry_error or (error if is_retryable(error) else None)
             logger.exception("terminate failed", extra={"cluster_id": decision.cluster_id, "reason": decision.reason})
             summary["errors"].append({"cluster_id": decision.cluster_id, "error": type(error).__name__})
             continue
@@ -140,7 +133,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             else:
                 summary["workstation"] = state
         except (ClientError, BotocoreConnectionError) as error:
-            retry_error = retry_error or (error if _retryable(error) else None)
+            retry_error = retry_error or (error if is_retryable(error) else None)
             logger.exception("workstation check failed", extra={"instance_id": settings.workstation_instance_id})
             summary["errors"].append({"instance_id": settings.workstation_instance_id, "error": type(error).__name__})
 

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
@@ -33,11 +34,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 import submission
+from stacks.contract import SubmitJobEnvironment, is_retryable
 
 logger = Logger()
+# Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
+SubmitJobEnvironment.from_variables(os.environ)
 
 
-def _mark_duplicate(response: dict[str, Any], _record: Any) -> dict[str, Any]:
+def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:  # noqa: ARG001 (Powertools' signature)
     """Called by Powertools only when it returns a stored result instead of running the submission."""
     return {**response, "duplicate": True}
 
@@ -111,7 +115,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             retry_error = retry_error or error
             continue
         except Exception as error:
-            if not submission.is_retryable(error):
+            if not is_retryable(error):
                 if isinstance(error, ClientError):
                     # A request EMR refuses (validation, access denied) fails the same way on every retry.
                     code = error.response.get("Error", {}).get("Code", "ClientError")

@@ -17,38 +17,20 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
-from botocore.exceptions import ClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-# Suffix -> value of the Spark job's --format option.
-FORMATS_BY_SUFFIX = {
-    ".data": "udata",  # MovieLens 100K u.data (tab separated)
-    ".base": "udata",  # MovieLens 100K u1.base ... ua.base splits
-    ".test": "udata",  # MovieLens 100K u1.test ... ua.test splits
-    ".csv": "csv",  # MovieLens ratings.csv with a header line
-    ".dat": "dat",  # MovieLens 1M ratings.dat ("::" separated)
-}
-CLUSTER_MODES = ("transient", "standing")
+from stacks.contract import (
+    CLUSTER_MODES,
+    FORMATS_BY_SUFFIX,
+    SubmitJobEnvironment,
+    generated_run_id,
+    step_name,
+    transient_cluster_name,
+)
+
 MAX_KEY_BYTES = 1024  # S3's own limit on key length
 # Hadoop reads these as glob or URI syntax, so such a key would silently read other objects or fail in Spark.
 SPARK_UNSAFE_CHARS = frozenset("*?[]{}\\:")
 BAD_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-# Error codes after which the same request can succeed later: let Lambda's async retry redeliver.
-RETRYABLE_ERROR_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "InternalServerError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-    }
-)
-
-
 class RejectedRecord(Exception):
     """A record that must not start a job; `reason` is a stable machine-readable code."""
 
@@ -73,33 +55,33 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Read and check the environment; a misconfigured function raises ValueError/KeyError (fails loudly)."""
-        mode = environ.get("CLUSTER_MODE", "transient") or "transient"
-        if mode not in CLUSTER_MODES:
-            raise ValueError(f"CLUSTER_MODE must be one of {CLUSTER_MODES}, not {mode!r}")
+        """Read and check the environment; a misconfigured function raises (MissingEnvironment, ValueError)."""
+        env = SubmitJobEnvironment.from_variables(environ)
+        if env.cluster_mode not in CLUSTER_MODES:
+            raise ValueError(f"CLUSTER_MODE must be one of {CLUSTER_MODES}, not {env.cluster_mode!r}")
         job_flow_template = None
         standing_cluster_id = None
-        if mode == "transient":
-            job_flow_template = json.loads(environ["JOB_FLOW_TEMPLATE"])
+        if env.cluster_mode == "transient":
+            job_flow_template = json.loads(env.job_flow_template)
             forbidden = {"Name", "Steps"} & set(job_flow_template)
             if forbidden:
                 raise ValueError(f"JOB_FLOW_TEMPLATE must not set {sorted(forbidden)}: the function sets them")
         else:
-            standing_cluster_id = environ["STANDING_CLUSTER_ID"]
+            standing_cluster_id = env.standing_cluster_id
             if not standing_cluster_id:
                 raise ValueError("STANDING_CLUSTER_ID is empty in standing mode")
-        step_template = json.loads(environ["STEP_TEMPLATE"])
+        step_template = json.loads(env.step_template)
         if not isinstance(step_template.get("HadoopJarStep", {}).get("Args"), list):
             raise ValueError("STEP_TEMPLATE needs HadoopJarStep.Args (a list)")
         return cls(
-            cluster_mode=mode,
+            cluster_mode=env.cluster_mode,
             job_flow_template=job_flow_template,
             standing_cluster_id=standing_cluster_id,
             step_template=step_template,
-            cluster_name_prefix=environ["CLUSTER_NAME_PREFIX"],
-            results_uri=environ["RESULTS_URI"].rstrip("/"),
-            ratings_prefix=environ["RATINGS_PREFIX"],
-            input_bucket=environ["INPUT_BUCKET"],
+            cluster_name_prefix=env.cluster_name_prefix,
+            results_uri=env.results_uri.rstrip("/"),
+            ratings_prefix=env.ratings_prefix,
+            input_bucket=env.input_bucket,
         )
 
 
@@ -204,13 +186,13 @@ def _parse_record(record: S3EventRecord, settings: Settings) -> Upload:
 def run_id_for(upload: Upload) -> str:
     """Deterministic run id: the same object version always maps to the same id, so a retry reuses it."""
     digest = hashlib.sha256(json.dumps(upload.identity(), sort_keys=True).encode("utf-8")).hexdigest()
-    return f"{upload.event_date}-{digest[:12]}"
+    return generated_run_id(upload.event_date, digest)
 
 
 def build_step(settings: Settings, upload: Upload, run_id: str) -> dict[str, Any]:
     """The EMR step: the template's spark-submit command plus this object's job arguments."""
     step = copy.deepcopy(settings.step_template)
-    step["Name"] = f"{settings.cluster_name_prefix}-als-{run_id}"
+    step["Name"] = step_name(settings.cluster_name_prefix, run_id)
     step["HadoopJarStep"]["Args"] = [
         *step["HadoopJarStep"]["Args"],
         "--ratings",
@@ -229,9 +211,11 @@ def start_job(emr: Any, settings: Settings, upload: Upload, run_id: str) -> dict
     """Start the ALS step: a new transient cluster, or a step on the standing cluster."""
     step = build_step(settings, upload, run_id)
     if settings.cluster_mode == "transient":
+        if settings.job_flow_template is None:  # from_env always reads it in transient mode
+            raise ValueError("no JOB_FLOW_TEMPLATE in transient mode")
         response = emr.run_job_flow(
             **copy.deepcopy(settings.job_flow_template),
-            Name=f"{settings.cluster_name_prefix}-{run_id}",
+            Name=transient_cluster_name(settings.cluster_name_prefix, run_id),
             Steps=[step],
         )
         return {"run_id": run_id, "cluster_id": response["JobFlowId"], "step_name": step["Name"]}
@@ -242,14 +226,3 @@ def start_job(emr: Any, settings: Settings, upload: Upload, run_id: str) -> dict
         "step_id": response["StepIds"][0],
         "step_name": step["Name"],
     }
-
-
-def is_retryable(error: Exception) -> bool:
-    """True for throttling, 5xx and connection failures: the same request may succeed on redelivery."""
-    if isinstance(error, BotocoreConnectionError):
-        return True
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in RETRYABLE_ERROR_CODES or status >= 500
-    return False

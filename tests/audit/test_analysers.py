@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from stacks.settings import Settings
-from tools import audit_cost, audit_diagram, audit_encryption, audit_iam, audit_network
-from tools.audit_cloud_assembly import CloudAssembly, StackTemplate
+from tools.audit import cost as audit_cost
+from tools.audit import diagram as audit_diagram
+from tools.audit import encryption as audit_encryption
+from tools.audit import iam as audit_iam
+from tools.audit import network as audit_network
+from tools.audit.assembly import CloudAssembly, StackTemplate
 
 
 def _path(path: str) -> dict:
@@ -123,7 +127,7 @@ def test_an_instance_type_without_price_is_named_not_guessed() -> None:
 
 
 def test_report_cells_escape_markdown_html_and_maths() -> None:
-    from tools.audit_report import _code, _text, table
+    from tools.audit.report import _code, _text, table
 
     assert _text("a|b *c* <x> $1 and $2 snake_case") == "a\\|b \\*c\\* &lt;x&gt; \\$1 and \\$2 snake\\_case"
     assert _code(["s3:*", "arn:a|b"]) == "`s3:*`<br>`arn:a\\|b`"

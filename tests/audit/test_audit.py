@@ -16,7 +16,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk import aws_s3 as s3
 
-from tools import audit
+from tools.audit import cli as audit
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"

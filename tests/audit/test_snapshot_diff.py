@@ -1,4 +1,4 @@
-"""tools.snapshot_diff: reads syrupy's snapshot files, reports nothing when identical and each change otherwise.
+"""tools.snapshots.diff: reads syrupy's snapshot files, reports nothing when identical and each change otherwise.
 
 Uses the session's synthesised app (``lab``) instead of synthesising again.
 """
@@ -9,8 +9,8 @@ import copy
 import json
 from pathlib import Path
 
-from stacks.template_normalisation import normalise_template
-from tools import snapshot_diff
+from tools.snapshots.normalisation import normalise_template
+from tools.snapshots import diff as snapshot_diff
 
 
 def current_templates(lab) -> dict[str, tuple[str, dict]]:

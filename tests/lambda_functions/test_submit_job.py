@@ -57,7 +57,6 @@ def test_standing_mode_adds_one_step_to_the_standing_cluster(
     cluster_id = aws.standing_cluster()
     lambda_env.setenv("CLUSTER_MODE", "standing")
     lambda_env.setenv("STANDING_CLUSTER_ID", cluster_id)
-    lambda_env.delenv("JOB_FLOW_TEMPLATE")  # not needed in standing mode
 
     summary = submit_job.lambda_handler(events.s3(raw_key), context)
 
@@ -167,7 +166,7 @@ def test_request_emr_refuses_is_reported_not_retried(submit_job, aws, events, co
 def test_standing_mode_without_cluster_id_fails_loudly(submit_job, aws, events, context, lambda_env):
     lambda_env.setenv("CLUSTER_MODE", "standing")
     lambda_env.delenv("STANDING_CLUSTER_ID", raising=False)
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="STANDING_CLUSTER_ID is empty in standing mode"):
         submit_job.lambda_handler(events.s3("ratings/u.data"), context)
     assert aws.clusters() == []
 

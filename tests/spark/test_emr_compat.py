@@ -8,7 +8,7 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from stacks.emr_release import DEFAULT_EMR_RELEASE, EMR_RELEASES, spark_minor
+from stacks.emr_release import DEFAULT_EMR_RELEASE, EMR_RELEASES, spark_version
 
 ROOT = Path(__file__).resolve().parents[2]
 JOB_FILES = sorted((ROOT / "spark_jobs").glob("*.py"))
@@ -96,9 +96,8 @@ def _version_key(version: str) -> tuple:
     return tuple(int(part) for part in version.split("."))
 
 
-def test_installed_pyspark_matches_the_default_emr_release_spark_minor():
-    installed = ".".join(pyspark.__version__.split(".")[:2])
-    assert installed == spark_minor(DEFAULT_EMR_RELEASE)
+def test_installed_pyspark_is_the_default_emr_releases_spark():
+    assert pyspark.__version__ == spark_version(DEFAULT_EMR_RELEASE)
 
 
 def test_requirements_pin_the_default_releases_spark_version():
@@ -110,9 +109,9 @@ def test_default_release_is_the_newest_listed_spark_3_5_release():
     spark_35 = [label for label, version in EMR_RELEASES.items() if version.startswith("3.5.")]
     newest = max(spark_35, key=lambda label: _version_key(label[len("emr-"):]))
     assert DEFAULT_EMR_RELEASE == newest
-    assert spark_minor("emr-7.9.0") == "3.5"
+    assert spark_version("emr-7.9.0") == "3.5.5"
     with pytest.raises(ValueError, match="unknown EMR release 'emr-9.9.9'"):
-        spark_minor("emr-9.9.9")
+        spark_version("emr-9.9.9")
 
 
 def test_spark_job_files_exist():

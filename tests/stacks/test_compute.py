@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stacks.spark_cluster import cfn_cluster_properties
+from stacks.constructs.spark_cluster import cfn_cluster_properties
 
 
 def resources(template: dict, kind: str) -> dict[str, dict]:

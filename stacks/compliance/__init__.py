@@ -1,0 +1,1 @@
+"""Audit support for the stacks: acknowledgements with reasons, the residency rule, CDK-generated handlers."""

@@ -1,0 +1,129 @@
+"""Alerts topic and the monthly budget that bounds accidental spend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_budgets as budgets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertsTopicProps:
+    removes_key_on_destroy: bool
+    """True (dev): the topic's KMS key is scheduled for deletion (7 days) on destroy. False (prod): retained."""
+    email: str | None = None
+    """Subscribes this address to the topic (AWS asks it to confirm). None: no subscription."""
+
+
+class AlertsTopic(Construct):
+    """An SNS topic for budget alerts and job outcomes.
+
+    Encrypted with a customer-managed KMS key (rotation on), because AWS Budgets cannot publish to a topic
+    encrypted with the AWS-managed SNS key. Publishing requires TLS. Optional e-mail subscription. With
+    ``removes_key_on_destroy`` (dev) the key is scheduled for deletion (7 days) on destroy; otherwise retained.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: AlertsTopicProps) -> None:
+        super().__init__(scope, construct_id)
+        removes_key_on_destroy, email = props.removes_key_on_destroy, props.email
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the project's alerts topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY if removes_key_on_destroy else RemovalPolicy.RETAIN,
+            pending_window=Duration.days(7),
+        )
+        # Budgets publishes with its service principal; it needs the key to encrypt the message.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBudgetsToUseTheKey",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBudgetsToPublish",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def grant_publish(self, grantee: iam.IGrantable) -> None:
+        """Publishing to the topic, and the use of its key that publishing needs."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn])
+        )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn])
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonthlyBudgetProps:
+    monthly_limit_usd: int
+    """The budget's monthly limit in USD; alerts fire at 80% of actual and 100% of forecast spend."""
+    email: str | None = None
+    """Also sends the alerts straight to this address (no subscription to confirm). None: topic only."""
+
+
+class MonthlyBudget(Construct):
+    """An ``AWS::Budgets::Budget`` on the account's monthly cost.
+
+    Unfiltered on purpose: a tag filter only matches once cost allocation tags are activated in Billing, and a
+    budget that silently sees $0 bounds nothing. Deploy into an account dedicated to the lab (see README).
+
+    Notifies at 80% of actual spend and at 100% of forecast spend, to the alerts topic and, when configured,
+    straight to an e-mail address (which needs no subscription confirmation). The budget only alerts; it
+    stops nothing. Idle EMR clusters terminate themselves and the spend guard Lambda stops the rest.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        props: MonthlyBudgetProps,
+        alerts_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        monthly_limit_usd, email = props.monthly_limit_usd, props.email
+        subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=alerts_topic.topic_arn)]
+        if email:
+            subscribers.append(budgets.CfnBudget.SubscriberProperty(subscription_type="EMAIL", address=email))
+
+        def notification(kind: str, threshold: int) -> budgets.CfnBudget.NotificationWithSubscribersProperty:
+            return budgets.CfnBudget.NotificationWithSubscribersProperty(
+                notification=budgets.CfnBudget.NotificationProperty(
+                    notification_type=kind,
+                    comparison_operator="GREATER_THAN",
+                    threshold=threshold,
+                    threshold_type="PERCENTAGE",
+                ),
+                subscribers=subscribers,
+            )
+
+        self.budget = budgets.CfnBudget(
+            self,
+            "Budget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets.CfnBudget.SpendProperty(amount=monthly_limit_usd, unit="USD"),
+            ),
+            notifications_with_subscribers=[notification("ACTUAL", 80), notification("FORECASTED", 100)],
+        )

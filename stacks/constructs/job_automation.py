@@ -1,0 +1,259 @@
+"""Automation: the Lambda functions and their triggers (S3 uploads, EMR state changes, a schedule)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.compliance.acknowledgements import acknowledge, skip_checkov
+from stacks.constructs.alerts_and_budget import AlertsTopic
+from stacks.constructs.lambda_function import (
+    POWERTOOLS_LAYER_ARN,
+    POWERTOOLS_LAYER_VERSION,
+    LabFunctionProps,
+    function_role,
+    lab_function,
+)
+from stacks.constructs.shared_buckets import SharedBuckets
+from stacks.constructs.spark_cluster import SparkJobCluster
+from stacks.constructs.workstation import Workstation
+from stacks.contract import (
+    EMR_LOGS_PREFIX,
+    OUTCOMES_PREFIX,
+    PROJECT_TAG_KEY,
+    RATINGS_PREFIX,
+    RATINGS_SUFFIXES,
+    RESULTS_RUNS_PREFIX,
+    STAGE_TAG_KEY,
+    EmrEventsEnvironment,
+    SpendGuardEnvironment,
+    SubmitJobEnvironment,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobAutomationProps:
+    name_prefix: str
+    """``<project>-<stage>``: the prefix of every cluster and step name the functions start or recognise."""
+    removes_data_on_destroy: bool
+    """True (dev): the dead-letter queue and the idempotency table go with ``cdk destroy``. False (prod): retained."""
+    log_retention_days: int = 30
+    reserved_concurrency: int | None = None
+    """Reserved concurrency per function; None: unreserved."""
+    max_cluster_age_hours: int = 8
+    """The spend guard terminates the project's clusters older than this."""
+    max_idle_minutes: int = 60
+    """The spend guard terminates the project's clusters that waited idle longer than this."""
+    working_hours: str = "07:00-19:00"
+    working_days: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI")
+    working_timezone: str = "Europe/London"
+    """Outside these hours the spend guard stops the workstation."""
+    spend_guard_rate_minutes: int = 15
+
+
+class JobAutomation(Construct):
+    """Three functions with explicit log groups, timeouts, memory, a DLQ and least-privilege roles.
+
+    - submit_job: S3 ObjectCreated under ``ratings/`` (one notification per supported suffix) starts the ALS
+      job: a transient cluster from the shared definition, or a step on the standing cluster. Idempotent per
+      (bucket, key, version/eTag) through a DynamoDB table. It writes nothing to S3; ``RecursiveLoop`` is
+      ``Terminate`` all the same.
+    - emr_events: EventBridge ``aws.emr`` step and cluster events of this project's clusters (name prefix);
+      records outcomes under ``outcomes/`` in the results bucket and publishes them to the alerts topic.
+    - spend_guard: every ``spend_guard_rate_minutes``, terminates this project's clusters that are idle or older
+      than ``max_cluster_age_hours`` and stops the workstation outside working hours.
+
+    Asynchronous failures (after Lambda's two retries) land in an encrypted SQS dead-letter queue. Reserved
+    concurrency is off unless ``reserved_concurrency`` is set (new accounts have a quota of only 10).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        props: JobAutomationProps,
+        buckets: SharedBuckets,
+        alerts: AlertsTopic,
+        spark: SparkJobCluster,
+        workstation: Workstation,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self._props = props
+        removal = RemovalPolicy.DESTROY if props.removes_data_on_destroy else RemovalPolicy.RETAIN
+        self.powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            POWERTOOLS_LAYER_ARN.format(region=stack.region, version=POWERTOOLS_LAYER_VERSION),
+        )
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal,
+        )
+        acknowledge(
+            self.dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the three functions' asynchronous invocations.",
+        )
+        skip_checkov(
+            self.dead_letters.node.default_child,
+            "CKV_AWS_27",
+            "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognise; EventBridge "
+            "dead-letter delivery cannot use the AWS-managed KMS key.",
+        )
+        acknowledge(
+            self.dead_letters,
+            "Serverless-SQSRedrivePolicy",
+            "This queue is the terminal failure destination; nothing consumes it automatically, so no redrive.",
+        )
+        self.idempotency_table = dynamodb.TableV2(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            billing=dynamodb.Billing.on_demand(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal,
+        )
+
+        prefix = props.name_prefix
+        results_uri = f"s3://{buckets.results.bucket_name}/{RESULTS_RUNS_PREFIX.rstrip('/')}"
+        self.submit_job = self._function(
+            "SubmitJob",
+            "submit_job",
+            description="Starts the ALS job on EMR for each ratings file uploaded under ratings/",
+            timeout=Duration.seconds(60),
+            unscoped_actions=(
+                " and EMR RunJobFlow/AddTags, conditioned on the project's request tags and passing only the "
+                "project's two EMR roles"
+            ),
+            environment=SubmitJobEnvironment(
+                cluster_mode="standing" if spark.cluster is not None else "transient",
+                job_flow_template=stack.to_json_string(spark.job_flow_template),
+                step_template=stack.to_json_string(spark.step_template),
+                standing_cluster_id=spark.cluster.ref if spark.cluster is not None else "",
+                cluster_name_prefix=prefix,
+                results_uri=results_uri,
+                ratings_prefix=RATINGS_PREFIX,
+                input_bucket=buckets.ratings.bucket_name,
+                idempotency_table=self.idempotency_table.table_name,
+            ).variables(),
+        )
+        submit_role = function_role(self.submit_job)
+        self.idempotency_table.grant(
+            submit_role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        )
+        spark.grant_submit(submit_role)
+        for suffix in RATINGS_SUFFIXES:
+            buckets.ratings.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3n.LambdaDestination(self.submit_job),
+                s3.NotificationKeyFilter(prefix=RATINGS_PREFIX, suffix=suffix),
+            )
+
+        self.emr_events = self._function(
+            "EmrEvents",
+            "emr_events",
+            description="Records EMR step and cluster outcomes of this project and publishes them",
+            timeout=Duration.seconds(30),
+            environment=EmrEventsEnvironment(
+                results_bucket=buckets.results.bucket_name,
+                outcomes_prefix=OUTCOMES_PREFIX,
+                results_uri=results_uri,
+                log_uri=f"s3://{buckets.logs.bucket_name}/{EMR_LOGS_PREFIX}",
+                topic_arn=alerts.topic.topic_arn,
+                cluster_name_prefix=prefix,
+            ).variables(),
+        )
+        events_role = function_role(self.emr_events)
+        buckets.grant_prefix(events_role, "results", OUTCOMES_PREFIX, ["s3:PutObject"], list_prefix=False)
+        alerts.grant_publish(events_role)
+        self.emr_rule = events.Rule(
+            self,
+            "EmrStateChanges",
+            description="EMR step and cluster state changes of this project's clusters",
+            event_pattern=events.EventPattern(
+                source=["aws.emr"],
+                detail_type=["EMR Step Status Change", "EMR Cluster State Change"],
+                detail={"name": [{"prefix": f"{prefix}-"}]},
+            ),
+            targets=[self._target(self.emr_events)],
+        )
+
+        tags = spark.props.tags
+        self.spend_guard = self._function(
+            "SpendGuard",
+            "spend_guard",
+            description="Terminates idle or over-age clusters; stops the workstation outside working hours",
+            timeout=Duration.seconds(120),
+            unscoped_actions=" and EMR ListClusters / EC2 DescribeInstances (read-only listing)",
+            environment=SpendGuardEnvironment(
+                project_tag_key=PROJECT_TAG_KEY,
+                project_tag_value=tags[PROJECT_TAG_KEY],
+                stage_tag_key=STAGE_TAG_KEY,
+                stage_tag_value=tags[STAGE_TAG_KEY],
+                max_cluster_age_hours=str(props.max_cluster_age_hours),
+                max_idle_minutes=str(props.max_idle_minutes),
+                workstation_instance_id=workstation.instance.instance_id,
+                working_hours=props.working_hours,
+                working_days=",".join(props.working_days),
+                working_timezone=props.working_timezone,
+            ).variables(),
+        )
+        guard_role = function_role(self.spend_guard)
+        spark.grant_watch_and_terminate(guard_role)
+        workstation.grant_stop(guard_role)
+        self.schedule = events.Rule(
+            self,
+            "SpendGuardSchedule",
+            description="Runs the spend guard",
+            schedule=events.Schedule.rate(Duration.minutes(props.spend_guard_rate_minutes)),
+            targets=[self._target(self.spend_guard)],
+        )
+
+    def _function(
+        self,
+        construct_id: str,
+        folder: str,
+        *,
+        description: str,
+        timeout: Duration,
+        environment: dict[str, str],
+        unscoped_actions: str = "",
+    ) -> lambda_.Function:
+        return lab_function(
+            self,
+            construct_id,
+            props=LabFunctionProps(
+                folder=folder,
+                description=description,
+                timeout=timeout,
+                environment=environment,
+                log_retention_days=self._props.log_retention_days,
+                reserved_concurrency=self._props.reserved_concurrency,
+                unscoped_actions=unscoped_actions,
+            ),
+            dead_letters=self.dead_letters,
+            powertools=self.powertools,
+        )
+
+    def _target(self, function: lambda_.IFunction) -> targets.LambdaFunction:
+        return targets.LambdaFunction(
+            function, dead_letter_queue=self.dead_letters, retry_attempts=2, max_event_age=Duration.hours(1)
+        )

@@ -1,0 +1,175 @@
+"""How the lab builds each Lambda function: code with the runtime contract, its own log group, audit exceptions.
+
+A plain function rather than a construct: the functions stay direct children of the construct that owns them, so
+their logical ids (and the reviewed templates) do not depend on this helper.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stage
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.compliance.acknowledgements import acknowledge, skip_cfn_lint, skip_checkov
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = ROOT / "lambda_functions"
+CONTRACT_FILE = ROOT / "stacks" / "contract.py"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+# Powertools for AWS Lambda (Python) v3, the official public layer (account 017000801446), pinned by version.
+POWERTOOLS_LAYER_ARN = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-x86_64:{version}"
+POWERTOOLS_LAYER_VERSION = 27
+RETENTION_NAMES = {
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+}
+
+
+def function_code(scope: Construct, folder: str) -> lambda_.Code:
+    """``lambda_functions/<folder>`` plus ``stacks/contract.py`` at the same import path, as one asset.
+
+    The two are copied into ``<cloud assembly>/lambda-sources/<folder>`` first (plain files, so the asset hash
+    depends only on their content, and no bundling step prints anything during synth).
+    """
+    source = Path(Stage.of(scope).outdir) / "lambda-sources" / folder  # type: ignore[union-attr]
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(FUNCTIONS_DIR / folder, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (source / "stacks").mkdir()
+    shutil.copyfile(CONTRACT_FILE, source / "stacks" / "contract.py")
+    return lambda_.Code.from_asset(str(source))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabFunctionProps:
+    folder: str
+    """``lambda_functions/<folder>``; its ``handler.py`` defines ``lambda_handler``. Also the Powertools service name."""
+    description: str
+    timeout: Duration
+    environment: dict[str, str]
+    """The function's contract environment (``stacks.contract.*Environment.variables()``)."""
+    log_retention_days: int = 30
+    """Retention of the function's own log group (one of ``RETENTION_NAMES``)."""
+    reserved_concurrency: int | None = None
+    """None: unreserved (new accounts have a concurrency quota of 10, and reserving would fail the deploy)."""
+    unscoped_actions: str = ""
+    """Completes the reason for the IAM5 ``Resource::*`` acknowledgement: which other actions need '*'."""
+
+
+def lab_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    props: LabFunctionProps,
+    dead_letters: sqs.IQueue,
+    powertools: lambda_.ILayerVersion,
+) -> lambda_.Function:
+    """A Python function with an explicit log group (removed on destroy), JSON logs, X-Ray tracing, two async
+    retries then the ``dead_letters`` queue, recursive-loop termination, and its audit exceptions recorded."""
+    log_group = logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        retention=logs.RetentionDays(RETENTION_NAMES[props.log_retention_days]),
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        description=props.description,
+        runtime=RUNTIME,
+        architecture=lambda_.Architecture.X86_64,
+        code=function_code(scope, props.folder),
+        handler="handler.lambda_handler",
+        memory_size=256,
+        timeout=props.timeout,
+        layers=[powertools],
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        environment={
+            "POWERTOOLS_SERVICE_NAME": props.folder,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **props.environment,
+        },
+        on_failure=destinations.SqsDestination(dead_letters),
+        retry_attempts=2,
+        reserved_concurrent_executions=props.reserved_concurrency,
+        recursive_loop=lambda_.RecursiveLoop.TERMINATE,
+        tracing=lambda_.Tracing.ACTIVE,
+    )
+    acknowledge(
+        function,
+        "Serverless-LambdaDLQ",
+        "Asynchronous failures go to an on-failure destination (the SQS queue), which supersedes a DLQ and "
+        "records the request, response and error.",
+    )
+    resource = function.node.default_child
+    skip_checkov(
+        log_group.node.default_child,
+        "CKV_AWS_158",
+        "CloudWatch encrypts these logs at rest with service keys; a customer key adds cost and key policy for "
+        "operational logs that hold object keys and run ids, not ratings.",
+    )
+    skip_checkov(
+        resource,
+        "CKV_AWS_116",
+        "Asynchronous failures go to the on-failure destination (SQS) in the EventInvokeConfig, which checkov "
+        "does not read.",
+    )
+    skip_checkov(
+        resource,
+        "CKV_AWS_117",
+        "The function calls only AWS APIs; inside the VPC it would need more paid interface endpoints and gain "
+        "no isolation.",
+    )
+    skip_checkov(
+        resource,
+        "CKV_AWS_173",
+        "The environment holds no secrets (bucket names, the cluster template); Lambda encrypts it at rest.",
+    )
+    if props.reserved_concurrency is None:
+        skip_checkov(
+            resource,
+            "CKV_AWS_115",
+            "Reserved concurrency is the setting lambda_reserved_concurrency, off by default: new accounts "
+            "have a quota of 10 and reserving would fail the deploy.",
+        )
+    skip_cfn_lint(
+        resource,
+        "W3005",
+        "CDK declares DependsOn the role and its default policy so the policy exists before the first call.",
+    )
+    role = function_role(function)
+    acknowledge(
+        role,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        "AWS's basic execution policy only lets the function write to its own CloudWatch log streams.",
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Only actions without resource-level permissions use '*': X-Ray PutTraceSegments/PutTelemetryRecords "
+        "(active tracing)" + props.unscoped_actions + ".",
+    )
+    return function
+
+
+def function_role(function: lambda_.Function) -> iam.IRole:
+    """The execution role a Function creates for itself (one is always created when none is given)."""
+    if function.role is None:
+        raise ValueError(f"{function.node.path} has no execution role")
+    return function.role

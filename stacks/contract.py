@@ -1,0 +1,215 @@
+"""The runtime contract between the stacks and the code they deploy: one definition of every shared fact.
+
+Owned by the CDK side and imported by it, by the Lambda functions and by the tools; plain Python (standard library
+only, Python 3.11 and the functions' 3.14), no CDK. Each function's asset carries a copy of this file at the same
+import path (``stacks/contract.py``, added when the asset is bundled, see ``stacks/constructs/lambda_function.py``),
+so ``from stacks.contract import ...`` works unchanged in Lambda, in the tests and in the type checker.
+
+The Spark job ships as one file and keeps its own copies of ``FORMATS`` and ``RUN_ID_PATTERN``;
+``tests/test_contract.py`` pins them to the ones here.
+
+What it holds: the bucket layout (prefixes); the cluster modes; which upload suffix is read as which format; how run
+ids, cluster names and step names are made and recognised; the tag keys that mark the project's resources; the
+weekday names and the working-hours format; the AWS error codes worth a retry; and, per function, the names of the
+environment variables the stacks set and the function requires at cold start.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields
+from datetime import time
+from typing import Any, Self
+
+# ---------------------------------------------------------------------------------------------- bucket layout
+RATINGS_PREFIX = "ratings/"  # ratings bucket: uploads here start the job
+RESULTS_RUNS_PREFIX = "runs/"  # results bucket: one folder per run id
+OUTCOMES_PREFIX = "outcomes/"  # results bucket: one record per EMR step or cluster outcome
+EMR_LOGS_PREFIX = "emr/"  # logs bucket
+FLOW_LOGS_PREFIX = "vpc-flow-logs/"  # logs bucket
+ACCESS_LOGS_PREFIX = "s3-access/"  # logs bucket: S3 server access logs of the other buckets
+CHECKPOINTS_PREFIX = "checkpoints/"  # artifacts bucket: Spark checkpoints
+
+# ---------------------------------------------------------------------------------------------- the job
+CLUSTER_MODES: tuple[str, ...] = ("transient", "standing")
+
+# Upload suffix -> the Spark job's --format value (the job's FORMATS has exactly these formats).
+FORMATS_BY_SUFFIX: Mapping[str, str] = {
+    ".data": "udata",  # MovieLens 100K u.data (tab separated)
+    ".base": "udata",  # MovieLens 100K u1.base ... ua.base splits
+    ".test": "udata",  # MovieLens 100K u1.test ... ua.test splits
+    ".csv": "csv",  # MovieLens ratings.csv with a header line
+    ".dat": "dat",  # MovieLens 1M ratings.dat ("::" separated)
+}
+RATINGS_SUFFIXES: tuple[str, ...] = tuple(FORMATS_BY_SUFFIX)
+
+# Any run id the job accepts (--run-id); the ids submit_job generates are a subset (GENERATED_RUN_ID).
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+GENERATED_RUN_ID = re.compile(r"\d{8}-[0-9a-f]{12}")
+STEP_NAME_INFIX = "-als-"
+
+
+def generated_run_id(event_date: str, digest: str) -> str:
+    """The run id submit_job gives an upload: its S3 event date (YYYYMMDD) and 12 hex of its identity's sha256."""
+    run_id = f"{event_date}-{digest[:12]}"
+    if not GENERATED_RUN_ID.fullmatch(run_id):
+        raise ValueError(f"not a generated run id: {run_id!r}")
+    return run_id
+
+
+def transient_cluster_name(name_prefix: str, run_id: str) -> str:
+    """A transient cluster is named for the one run it exists for."""
+    return f"{name_prefix}-{run_id}"
+
+
+def standing_cluster_name(name_prefix: str) -> str:
+    return f"{name_prefix}-standing"
+
+
+def step_name(name_prefix: str, run_id: str) -> str:
+    return f"{name_prefix}{STEP_NAME_INFIX}{run_id}"
+
+
+# ---------------------------------------------------------------------------------------------- tags and hours
+PROJECT_TAG_KEY = "project"
+STAGE_TAG_KEY = "stage"
+WEEKDAYS: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")  # index = datetime.weekday()
+WORKING_HOURS_FORMAT = r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])"  # HH:MM-HH:MM, 24 h
+_WORKING_HOURS = re.compile(WORKING_HOURS_FORMAT)
+
+
+def parse_working_hours(text: str) -> tuple[time, time]:
+    """'07:00-19:00' -> (07:00, 19:00), end exclusive; ValueError unless HH:MM-HH:MM with start before end."""
+    match = _WORKING_HOURS.fullmatch(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"working hours must look like 07:00-19:00 (24h), not {text!r}")
+    h1, m1, h2, m2 = (int(group) for group in match.groups())
+    start, end = time(h1, m1), time(h2, m2)
+    if start >= end:
+        raise ValueError(f"working hours {text!r} must start before they end")
+    return start, end
+
+
+def working_hours_per_day(text: str) -> float:
+    start, end = parse_working_hours(text)
+    return (end.hour - start.hour) + (end.minute - start.minute) / 60
+
+
+# ---------------------------------------------------------------------------------------------- AWS errors
+# Error codes after which the same request can succeed later (throttling, service-side failures).
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "InternalServerError",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True for throttling, 5xx and connection failures: the same request may succeed when Lambda retries."""
+    from botocore.exceptions import ClientError, ConnectionError  # only the functions call this; synth needs no boto
+
+    if isinstance(error, ConnectionError):
+        return True
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in RETRYABLE_ERROR_CODES or status >= 500
+    return False
+
+
+def parse_working_days(text: str) -> frozenset[int]:
+    """'MON,TUE,WED' -> weekday numbers (Monday = 0); ValueError naming the bad entry."""
+    days = [part.strip().upper() for part in text.split(",") if part.strip()] if isinstance(text, str) else []
+    bad = [day for day in days if day not in WEEKDAYS]
+    if not days or bad:
+        raise ValueError(f"working days must be a comma-separated list of {', '.join(WEEKDAYS)}, not {text!r}")
+    return frozenset(WEEKDAYS.index(day) for day in days)
+
+
+# ---------------------------------------------------------------------------------------------- function environments
+class MissingEnvironment(RuntimeError):
+    """A function was deployed without a variable its contract requires: a deployment bug, raised at cold start."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionEnvironment:
+    """A function's environment: each field is one variable, named as the field in upper case.
+
+    The stacks build it with keyword arguments and pass ``variables()`` to the function; the function reads it back
+    with ``from_variables(os.environ)`` at cold start, which names every variable that is missing. Fields with a
+    default may be empty or absent.
+    """
+
+    def variables(self) -> dict[str, str]:
+        return {field.name.upper(): getattr(self, field.name) for field in fields(self)}
+
+    @classmethod
+    def variable_names(cls) -> tuple[str, ...]:
+        return tuple(field.name.upper() for field in fields(cls))
+
+    @classmethod
+    def from_variables(cls, environ: Mapping[str, str]) -> Self:
+        values: dict[str, Any] = {}
+        missing = []
+        for field in fields(cls):
+            value = environ.get(field.name.upper())
+            if field.default is not MISSING:
+                values[field.name] = value or field.default
+            elif value:
+                values[field.name] = value
+            else:
+                missing.append(field.name.upper())
+        if missing:
+            raise MissingEnvironment(
+                f"{cls.__name__}: missing environment variable(s) {', '.join(missing)}; the stack sets them "
+                "(stacks/constructs/job_automation.py), so this deployment is broken: redeploy it"
+            )
+        return cls(**values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitJobEnvironment(FunctionEnvironment):
+    cluster_mode: str  # one of CLUSTER_MODES
+    job_flow_template: str  # JSON RunJobFlow arguments without Name and Steps
+    step_template: str  # JSON EMR step without Name; the job's arguments are appended
+    standing_cluster_id: str = ""  # standing mode only
+    cluster_name_prefix: str
+    results_uri: str
+    ratings_prefix: str
+    input_bucket: str
+    idempotency_table: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmrEventsEnvironment(FunctionEnvironment):
+    results_bucket: str
+    outcomes_prefix: str
+    results_uri: str
+    log_uri: str
+    topic_arn: str
+    cluster_name_prefix: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpendGuardEnvironment(FunctionEnvironment):
+    project_tag_key: str
+    project_tag_value: str
+    stage_tag_key: str
+    stage_tag_value: str
+    max_cluster_age_hours: str
+    max_idle_minutes: str
+    workstation_instance_id: str = ""  # empty when the app has no workstation
+    working_hours: str  # parse_working_hours
+    working_days: str  # parse_working_days
+    working_timezone: str  # an IANA time zone name

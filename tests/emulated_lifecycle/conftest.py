@@ -1,0 +1,90 @@
+"""Fixtures for the offline lifecycle tests: the app synthesised by the real CDK CLI, and moto on 127.0.0.1.
+
+The app is synthesised once per session and cluster mode (``transient``, cdk.json's default, and ``standing``;
+into temporary directories, never the shared ``cdk.out``), before the tests are collected, because which steps
+the lifecycle test runs (its id) depends on the stacks the app has.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import lifecycle_support as lifecycle  # noqa: E402  (a plain module next to this file)
+
+_ASSEMBLY: dict[str, lifecycle.Assembly] = {}
+
+
+def session_assembly(config: pytest.Config, cluster_mode: str = "transient") -> lifecycle.Assembly:
+    """`cdk synth -c account=123456789012` (plus the mode's context, lifecycle.CLUSTER_MODE_CONTEXT) of the app
+    as it is in the working tree; once per session and cluster mode."""
+    if cluster_mode not in _ASSEMBLY:
+        workdir = Path(tempfile.mkdtemp(prefix=f"lifecycle-synth-{cluster_mode}-"))
+        config.add_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
+        # Synthesis needs no AWS; a closed loopback port makes any accidental lookup fail fast, offline.
+        env = lifecycle.offline_env("http://127.0.0.1:9", workdir)
+        _ASSEMBLY[cluster_mode] = lifecycle.synth(workdir / "cdk.out", env, lifecycle.CLUSTER_MODE_CONTEXT[cluster_mode])
+    return _ASSEMBLY[cluster_mode]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The lifecycle test runs once per cluster mode; its id says the mode, the scope and the stacks deployed."""
+    if "scope" in metafunc.fixturenames:
+        params, ids = [], []
+        for cluster_mode in lifecycle.CLUSTER_MODE_CONTEXT:
+            assembly = session_assembly(metafunc.config, cluster_mode)
+            scope = "full-pipeline" if lifecycle.has_automation(assembly) else "storage-only-no-automation-stack"
+            params.append((cluster_mode, scope))
+            ids.append(f"{cluster_mode}-{scope}[{'+'.join(assembly.stack_names())}]")
+        metafunc.parametrize(("cluster_mode", "scope"), params, ids=ids)
+
+
+@pytest.fixture(scope="session")
+def assembly(request: pytest.FixtureRequest) -> lifecycle.Assembly:
+    """The app as cdk.json configures it (transient cluster mode)."""
+    return session_assembly(request.config)
+
+
+@pytest.fixture
+def deployment(request: pytest.FixtureRequest, cluster_mode: str) -> lifecycle.Assembly:
+    """The app synthesised for the lifecycle test's cluster mode."""
+    return session_assembly(request.config, cluster_mode)
+
+
+@pytest.fixture(scope="session")
+def variants(request: pytest.FixtureRequest) -> dict[str, lifecycle.Assembly]:
+    """Every synthesised variant, by cluster mode."""
+    return {mode: session_assembly(request.config, mode) for mode in lifecycle.CLUSTER_MODE_CONTEXT}
+
+
+@pytest.fixture
+def any_assembly(request: pytest.FixtureRequest) -> Callable[[str], lifecycle.Assembly]:
+    """The first of the synthesised variants (transient, then standing) whose templates have a resource type."""
+
+    def with_type(resource_type: str) -> lifecycle.Assembly:
+        for cluster_mode in lifecycle.CLUSTER_MODE_CONTEXT:
+            candidate = session_assembly(request.config, cluster_mode)
+            if resource_type in candidate.types():
+                return candidate
+        pytest.skip(f"the app has no {resource_type} in any cluster mode")
+
+    return with_type
+
+
+@pytest.fixture
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lifecycle.Emulator]:
+    """A fresh moto server for each test (each deployment); stopped in the finaliser whatever happens in the test."""
+    server = lifecycle.Emulator(tmp_path_factory.mktemp("emulator") / "moto.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        assert not server.is_running()

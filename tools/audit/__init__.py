@@ -1,0 +1,1 @@
+"""Offline audit of a synthesised cloud assembly: run with ``python -m tools.audit``."""
