@@ -26,9 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "lambda_functions"
 RESULTS = ROOT / "bench" / "results"
 # The client factories each handler caches; calling them measures client construction (no AWS call is made).
-CLIENT_FACTORIES = {"submit_job": ["emr_client", "submit_once"], "emr_events": ["s3_client", "sns_client"],
-                    "spend_guard": ["emr_client", "ec2_client"], "peer_boto3": ["s3_client"]}
-PEER_HANDLER = '''import boto3
+CLIENT_FACTORIES = {
+    "submit_job": ["emr_client", "submit_once"],
+    "emr_events": ["s3_client", "sns_client"],
+    "spend_guard": ["emr_client", "ec2_client"],
+    "peer_boto3": ["s3_client"],
+}
+PEER_HANDLER = """import boto3
 
 _s3 = None
 
@@ -41,7 +45,7 @@ def s3_client():
 
 def lambda_handler(event, context):
     return {"ok": True}
-'''
+"""
 PROBE = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
@@ -81,7 +85,11 @@ def cold_import(folder: Path, factories: list[str]) -> tuple[float, float]:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}, **ENV}
     output = subprocess.run(
         [sys.executable, "-c", PROBE, str(folder), *factories],
-        capture_output=True, text=True, check=True, env=env, cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=tempfile.gettempdir(),
     ).stdout.split()
     return float(output[0]), float(output[1])
 
@@ -108,26 +116,32 @@ def main() -> None:
     for name, runs in samples.items():
         imports = [s[0] for s in runs]
         totals = [s[1] for s in runs]
-        rows.append({
-            "function": name,
-            "zip_bytes": sizes[name][0],
-            "files": sizes[name][1],
-            "import_ms_median": round(statistics.median(imports) * 1000, 1),
-            "import_ms_min": round(min(imports) * 1000, 1),
-            "import_ms_max": round(max(imports) * 1000, 1),
-            "import_and_clients_ms_median": round(statistics.median(totals) * 1000, 1),
-            "x_peer_import": round(statistics.median(imports) / peer_import, 2),
-            "runs": len(runs),
-        })
+        rows.append(
+            {
+                "function": name,
+                "zip_bytes": sizes[name][0],
+                "files": sizes[name][1],
+                "import_ms_median": round(statistics.median(imports) * 1000, 1),
+                "import_ms_min": round(min(imports) * 1000, 1),
+                "import_ms_max": round(max(imports) * 1000, 1),
+                "import_and_clients_ms_median": round(statistics.median(totals) * 1000, 1),
+                "x_peer_import": round(statistics.median(imports) / peer_import, 2),
+                "runs": len(runs),
+            }
+        )
 
     header = f"{'function':<12} {'zip bytes':>9} {'files':>5} {'import ms (min-max)':>22} {'import+clients ms':>17} {'x peer':>6}"
-    print(f"Python {sys.version.split()[0]}, median of {args.runs} fresh interpreters; peer = bare `import boto3` handler")
+    print(
+        f"Python {sys.version.split()[0]}, median of {args.runs} fresh interpreters; peer = bare `import boto3` handler"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
         spread = f"{row['import_ms_median']:.1f} ({row['import_ms_min']:.0f}-{row['import_ms_max']:.0f})"
-        print(f"{row['function']:<12} {row['zip_bytes']:>9} {row['files']:>5} {spread:>22} "
-              f"{row['import_and_clients_ms_median']:>17.1f} {row['x_peer_import']:>6.2f}")
+        print(
+            f"{row['function']:<12} {row['zip_bytes']:>9} {row['files']:>5} {spread:>22} "
+            f"{row['import_and_clients_ms_median']:>17.1f} {row['x_peer_import']:>6.2f}"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "lambda_bench.json").write_text(json.dumps(rows, indent=2) + "\n")
 

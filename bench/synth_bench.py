@@ -27,12 +27,20 @@ app.synth()
 
 
 def synth_seconds(app_command: str, cwd: Path, outdir: Path) -> float:
-    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
-           "CDK_DISABLE_VERSION_CHECK": "1", "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+    }
     start = time.perf_counter()
     subprocess.run(
         [str(CDK), "synth", "--quiet", "--app", app_command, "--output", str(outdir)],
-        cwd=cwd, env=env, check=True, capture_output=True, text=True,
+        cwd=cwd,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return time.perf_counter() - start
 

@@ -6,6 +6,7 @@ EMR ships Amazon builds ("3.5.6-amzn-2"); only the upstream version is kept here
 what the local pyspark pin in requirements.txt must match. Only releases checked against that
 table are listed; add a row when a newer release is confirmed, then bump the pyspark pin.
 """
+
 from __future__ import annotations
 
 EMR_RELEASES: dict[str, str] = {

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from stacks.contract import (
     CLUSTER_MODES,
@@ -131,7 +132,7 @@ class Settings:
 
     # ------------------------------------------------------------------ reading context
     @classmethod
-    def from_context(cls, get: Callable[[str], Any]) -> "Settings":
+    def from_context(cls, get: Callable[[str], Any]) -> Settings:
         """Read and validate every setting. ``get(key)`` returns the context value or None."""
         reader = _ContextReader(get)
         defaults = cls()
@@ -214,7 +215,9 @@ class Settings:
             working_hours=reader.working_hours("working_hours", defaults.working_hours),
             working_days=reader.choice_list("working_days", defaults.working_days, WEEKDAYS),
             working_timezone=reader.pattern(
-                "working_timezone", defaults.working_timezone, re.compile(r"^[A-Za-z_]+(/[A-Za-z_+\-]+)*$"),
+                "working_timezone",
+                defaults.working_timezone,
+                re.compile(r"^[A-Za-z_]+(/[A-Za-z_+\-]+)*$"),
                 "an IANA time zone such as Europe/London",
             ),
             lambda_reserved_concurrency=reader.optional_integer("lambda_reserved_concurrency", 1, 100),
@@ -310,9 +313,7 @@ class _ContextReader:
             return default
         bad = [item for item in value if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", item)]
         if bad:
-            raise SettingsError(
-                f"context key {key!r}: {', '.join(map(repr, bad))} not a region name such as eu-west-2"
-            )
+            raise SettingsError(f"context key {key!r}: {', '.join(map(repr, bad))} not a region name such as eu-west-2")
         return tuple(dict.fromkeys(value))
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ if (VENV / "bin" / "node").exists():
 if (VENV / "java-home").exists():
     os.environ.setdefault("JAVA_HOME", str(VENV / "java-home"))
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+
 
 def cdk_json_context() -> dict[str, Any]:
     """The context defaults a user gets from cdk.json."""
@@ -37,9 +39,7 @@ class SynthesisedApp:
         self.settings = Settings.from_context(app.node.try_get_context)
         self.stacks = build_app(app, self.settings, nag=nag)
         self.assembly = app.synth()
-        self.templates: dict[str, dict[str, Any]] = {
-            stack.stack_name: stack.template for stack in self.assembly.stacks
-        }
+        self.templates: dict[str, dict[str, Any]] = {stack.stack_name: stack.template for stack in self.assembly.stacks}
         self.outdir = outdir
 
     def template(self, stack_attr: str) -> dict[str, Any]:

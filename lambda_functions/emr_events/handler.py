@@ -19,10 +19,10 @@ import os
 from typing import Any
 
 import boto3
+import outcomes
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import outcomes
 from stacks.contract import EmrEventsEnvironment
 
 logger = Logger()

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import guard
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-import guard
 from stacks.contract import SpendGuardEnvironment, is_retryable
 
 logger = Logger()
@@ -53,7 +53,7 @@ def ec2_client() -> Any:
 
 def utc_now() -> datetime:
     """The clock, a separate function so tests can move it."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def project_clusters(tags: dict[str, str]) -> list[guard.ClusterView]:

@@ -18,6 +18,7 @@ import os
 from typing import Any
 
 import boto3
+import submission
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.idempotency import (
@@ -25,15 +26,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-import submission
 from stacks.contract import SubmitJobEnvironment, is_retryable
 
 logger = Logger()
@@ -41,7 +41,7 @@ logger = Logger()
 SubmitJobEnvironment.from_variables(os.environ)
 
 
-def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:  # noqa: ARG001 (Powertools' signature)
+def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
     """Called by Powertools only when it returns a stored result instead of running the submission."""
     return {**response, "duplicate": True}
 
@@ -111,7 +111,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             summary["rejected"].append({"reason": rejected.reason, "record": index})
             continue
         except (IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError) as error:
-            logger.warning("retry wanted", extra={"reason": "retry_wanted", "error": type(error).__name__, "record": index})
+            logger.warning(
+                "retry wanted", extra={"reason": "retry_wanted", "error": type(error).__name__, "record": index}
+            )
             retry_error = retry_error or error
             continue
         except Exception as error:

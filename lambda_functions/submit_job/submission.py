@@ -31,6 +31,8 @@ MAX_KEY_BYTES = 1024  # S3's own limit on key length
 # Hadoop reads these as glob or URI syntax, so such a key would silently read other objects or fail in Spark.
 SPARK_UNSAFE_CHARS = frozenset("*?[]{}\\:")
 BAD_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 class RejectedRecord(Exception):
     """A record that must not start a job; `reason` is a stable machine-readable code."""
 

@@ -66,4 +66,3 @@ def skip_checkov(construct: IConstruct | None, check: str, reason: str) -> None:
     if not re.match(r"^CKV2?_AWS_[0-9]+$", check) or not is_real_reason(reason):
         raise ValueError(f"checkov skip needs a check id and a real reason: {check!r}, {reason!r}")
     _append_metadata(resource, ("checkov", "skip"), {"id": check, "comment": reason})
-

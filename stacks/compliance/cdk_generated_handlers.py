@@ -40,8 +40,12 @@ def _record_audit_exceptions(handler: CfnResource) -> None:
         "CDK generates this handler with both DependsOn and GetAtt on its role; redundant, harmless, not ours.",
     )
     # checkov's Lambda checks do not fit handlers that only CloudFormation calls, during deploy and destroy.
-    skip_checkov(handler, "CKV_AWS_116", "CDK-generated custom resource handler, called synchronously by CloudFormation only.")
-    skip_checkov(handler, "CKV_AWS_117", "CDK-generated custom resource handler; it calls only the S3 API, no VPC needed.")
+    skip_checkov(
+        handler, "CKV_AWS_116", "CDK-generated custom resource handler, called synchronously by CloudFormation only."
+    )
+    skip_checkov(
+        handler, "CKV_AWS_117", "CDK-generated custom resource handler; it calls only the S3 API, no VPC needed."
+    )
     skip_checkov(handler, "CKV_AWS_115", "CDK-generated custom resource handler, runs only during deploy and destroy.")
 
 

@@ -52,7 +52,9 @@ class DataBuckets(Construct):
             "This is the access-log target bucket; logging it into itself would create a feedback loop.",
         )
         logs_resource = self.logs.node.default_child
-        skip_checkov(logs_resource, "CKV_AWS_18", "This is the access-log target bucket; logging it into itself would loop.")
+        skip_checkov(
+            logs_resource, "CKV_AWS_18", "This is the access-log target bucket; logging it into itself would loop."
+        )
         skip_checkov(
             logs_resource, "CKV_AWS_21", "Append-only logs that expire by lifecycle; versions would keep expired logs."
         )
@@ -101,7 +103,9 @@ class DataBuckets(Construct):
         access_logs: str | None,
         expiry: Duration | None = None,
     ) -> s3.Bucket:
-        rules = [s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7))]
+        rules = [
+            s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7))
+        ]
         if versioned:
             rules.append(
                 s3.LifecycleRule(

@@ -25,7 +25,9 @@ FUNCTIONS_DIR = ROOT / "lambda_functions"
 CONTRACT_FILE = ROOT / "stacks" / "contract.py"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 # Powertools for AWS Lambda (Python) v3, the official public layer (account 017000801446), pinned by version.
-POWERTOOLS_LAYER_ARN = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-x86_64:{version}"
+POWERTOOLS_LAYER_ARN = (
+    "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-x86_64:{version}"
+)
 POWERTOOLS_LAYER_VERSION = 27
 RETENTION_NAMES = {
     1: "ONE_DAY",

@@ -12,6 +12,7 @@ from constructs import Construct
 from stacks.compliance.acknowledgements import acknowledge
 from stacks.constructs.data_buckets import DataBuckets
 
+
 def arn_export_name(name_prefix: str, bucket: str) -> str:
     return f"{name_prefix}-{bucket}-bucket-arn"
 
@@ -64,7 +65,9 @@ class SharedBuckets(Construct):
         exactly, because the wildcard is confined to the prefix the role works in.
         """
         target = self.by_name()[bucket]
-        role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[target.arn_for_objects(f"{prefix}*")]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=actions, resources=[target.arn_for_objects(f"{prefix}*")])
+        )
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::{arn_export_name(self._name_prefix, bucket)}/{prefix}*]",

@@ -313,8 +313,14 @@ class SparkJobCluster(Construct):
         buckets.grant_prefix(role, "artifacts", CHECKPOINTS_PREFIX, read_write, list_prefix=True)
         buckets.grant_prefix(role, "logs", EMR_LOGS_PREFIX, ["s3:PutObject"], list_prefix=False)
         self.grant_read_job_script(role)
-        key_use = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-                   "kms:DescribeKey"]
+        key_use = [
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+            "kms:DescribeKey",
+        ]
         for principal in (self.instance_role, self.service_role):
             principal.add_to_policy(iam.PolicyStatement(actions=key_use, resources=[self.local_disk_key.key_arn]))
             # EBS encryption: EC2 creates the grant on the role's behalf, and only for AWS resources.
@@ -395,7 +401,9 @@ class SparkJobCluster(Construct):
         for key, value in properties.items():
             if key not in ("Name", "ReleaseLabel", "LogUri", "JobFlowRole", "ServiceRole", "SecurityConfiguration"):
                 cluster.add_property_override(key, value)
-        task_fleets = [f for f in self.job_flow_template["Instances"]["InstanceFleets"] if f["InstanceFleetType"] == "TASK"]
+        task_fleets = [
+            f for f in self.job_flow_template["Instances"]["InstanceFleets"] if f["InstanceFleetType"] == "TASK"
+        ]
         for fleet in task_fleets:
             task = emr.CfnInstanceFleetConfig(
                 self, "TaskFleet", cluster_id=cluster.ref, instance_fleet_type="TASK", name=fleet["Name"]
@@ -416,4 +424,3 @@ class SparkJobCluster(Construct):
             "submitted through the AWS API, which IAM authenticates.",
         )
         return cluster
-

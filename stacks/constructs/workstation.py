@@ -127,7 +127,9 @@ class Workstation(Construct):
             block_devices=[
                 ec2.BlockDevice(
                     device_name="/dev/xvda",
-                    volume=ec2.BlockDeviceVolume.ebs(props.root_volume_gb, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3),
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        props.root_volume_gb, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3
+                    ),
                 )
             ],
         )

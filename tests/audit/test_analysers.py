@@ -31,38 +31,93 @@ TEMPLATE = {
         "Sg": {
             "Type": "AWS::EC2::SecurityGroup",
             "Metadata": _path("App/Sg/Resource"),
-            "Properties": {"VpcId": {"Ref": "Vpc"}, "SecurityGroupIngress": [
-                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}]},
+            "Properties": {
+                "VpcId": {"Ref": "Vpc"},
+                "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}],
+            },
         },
-        "SgIn": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
-            "GroupId": {"Fn::GetAtt": ["Sg", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-            "SourceSecurityGroupId": {"Fn::GetAtt": ["Sg", "GroupId"]}}},
+        "SgIn": {
+            "Type": "AWS::EC2::SecurityGroupIngress",
+            "Properties": {
+                "GroupId": {"Fn::GetAtt": ["Sg", "GroupId"]},
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "SourceSecurityGroupId": {"Fn::GetAtt": ["Sg", "GroupId"]},
+            },
+        },
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": False}},
-        "Role": {"Type": "AWS::IAM::Role", "Metadata": _path("App/Role/Resource"), "Properties": {
-            "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                        "Principal": {"Service": "lambda.amazonaws.com"}}]},
-            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"],
-            "Policies": [{"PolicyName": "inline", "PolicyDocument": {"Statement": [
-                {"Effect": "Allow", "Action": "s3:*", "Resource": {"Fn::ImportValue": "store-data-arn"}}]}}]}},
-        "Policy": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": [{"Ref": "Role"}], "PolicyDocument": {
-            "Statement": [{"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": {"Fn::GetAtt": ["Queue", "Arn"]}},
-                          {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}]}}},
-        "Fn": {"Type": "AWS::Lambda::Function", "Metadata": _path("App/Fn/Resource"), "Properties": {
-            "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "VpcConfig": {"SubnetIds": [{"Ref": "Subnet"}]}}},
-        "Host": {"Type": "AWS::EC2::Instance", "Properties": {
-            "InstanceType": "t3.large", "SubnetId": {"Ref": "Subnet"},
-            "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 30, "Encrypted": False}}]}},
-        "Endpoint": {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
-            "VpcEndpointType": "Interface", "SubnetIds": [{"Ref": "Subnet"}, "subnet-2"]}},
+        "Role": {
+            "Type": "AWS::IAM::Role",
+            "Metadata": _path("App/Role/Resource"),
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                        }
+                    ]
+                },
+                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+                "Policies": [
+                    {
+                        "PolicyName": "inline",
+                        "PolicyDocument": {
+                            "Statement": [
+                                {"Effect": "Allow", "Action": "s3:*", "Resource": {"Fn::ImportValue": "store-data-arn"}}
+                            ]
+                        },
+                    }
+                ],
+            },
+        },
+        "Policy": {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "Roles": [{"Ref": "Role"}],
+                "PolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["sqs:SendMessage"],
+                            "Resource": {"Fn::GetAtt": ["Queue", "Arn"]},
+                        },
+                        {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"},
+                    ]
+                },
+            },
+        },
+        "Fn": {
+            "Type": "AWS::Lambda::Function",
+            "Metadata": _path("App/Fn/Resource"),
+            "Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}, "VpcConfig": {"SubnetIds": [{"Ref": "Subnet"}]}},
+        },
+        "Host": {
+            "Type": "AWS::EC2::Instance",
+            "Properties": {
+                "InstanceType": "t3.large",
+                "SubnetId": {"Ref": "Subnet"},
+                "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 30, "Encrypted": False}}],
+            },
+        },
+        "Endpoint": {
+            "Type": "AWS::EC2::VPCEndpoint",
+            "Properties": {"VpcEndpointType": "Interface", "SubnetIds": [{"Ref": "Subnet"}, "subnet-2"]},
+        },
     }
 }
 
 
 def assembly() -> CloudAssembly:
-    return CloudAssembly(Path("."), [
-        StackTemplate("Store", "store", Path("Store.template.json"), EXPORTER),
-        StackTemplate("App", "app", Path("App.template.json"), TEMPLATE),
-    ])
+    return CloudAssembly(
+        Path("."),
+        [
+            StackTemplate("Store", "store", Path("Store.template.json"), EXPORTER),
+            StackTemplate("App", "app", Path("App.template.json"), TEMPLATE),
+        ],
+    )
 
 
 def test_iam_statements_are_attributed_to_roles_and_wide_grants_flagged() -> None:
@@ -73,7 +128,7 @@ def test_iam_statements_are_attributed_to_roles_and_wide_grants_flagged() -> Non
     assert flags[("s3:*",)] == ["action s3:*"]
     assert flags[("sqs:SendMessage",)] == []
     assert flags[("ec2:DescribeInstances",)] == ["resource *"]
-    assert [s["resources"] for s in role["statements"]][0] == ["import:store-data-arn"]
+    assert next(s["resources"] for s in role["statements"]) == ["import:store-data-arn"]
 
 
 def test_network_exposure_lists_ingress_and_public_paths() -> None:
@@ -119,7 +174,10 @@ def test_diagram_has_nodes_iam_vpc_and_cross_stack_edges() -> None:
 
 def test_an_instance_type_without_price_is_named_not_guessed() -> None:
     prices = audit_cost.load_prices()
-    prices = {**prices, "ec2_on_demand_hour": {k: v for k, v in prices["ec2_on_demand_hour"].items() if k != "m5.xlarge"}}
+    prices = {
+        **prices,
+        "ec2_on_demand_hour": {k: v for k, v in prices["ec2_on_demand_hour"].items() if k != "m5.xlarge"},
+    }
     cost = audit_cost.estimate(assembly(), Settings(), prices)
     emr = next(item for item in cost["items"] if "EMR" in item["what"])
     assert emr["hourly"] is None and emr["monthly_worst_case"] is None and "NO PRICE" in emr["formula"]

@@ -74,7 +74,8 @@ def test_report_on_the_real_app(lab, tmp_path: Path) -> None:
     # Every acknowledgement in the templates is listed with its reason.
     in_templates = sum(
         len(resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []))
-        for template in lab.templates.values() for resource in template["Resources"].values()
+        for template in lab.templates.values()
+        for resource in template["Resources"].values()
     )
     assert len(data["acknowledged"]["cdk-nag"]) == in_templates
     assert all(item["reason"] for items in data["acknowledged"].values() for item in items)
@@ -129,20 +130,37 @@ def test_checkov_failures_block_and_skips_in_metadata_are_listed(lab, tmp_path: 
     shutil.copytree(lab.outdir, cdk_out, ignore=shutil.ignore_patterns("asset.*"))
     stack = next(iter(lab.templates))
     template_file = next(
-        path for path in cdk_out.glob("*.template.json")
-        if json.loads((cdk_out / "manifest.json").read_text())["artifacts"][path.name.removesuffix(".template.json")]
-        ["properties"].get("stackName") == stack
+        path
+        for path in cdk_out.glob("*.template.json")
+        if json.loads((cdk_out / "manifest.json").read_text())["artifacts"][path.name.removesuffix(".template.json")][
+            "properties"
+        ].get("stackName")
+        == stack
     )
     template = json.loads(template_file.read_text())
     bucket_id = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::S3::Bucket")
     metadata = template["Resources"][bucket_id].setdefault("Metadata", {})
-    metadata["checkov"] = {"skip": [{"id": "CKV_AWS_21", "comment": "Versioning is off on purpose: see the design notes"}]}
+    metadata["checkov"] = {
+        "skip": [{"id": "CKV_AWS_21", "comment": "Versioning is off on purpose: see the design notes"}]
+    }
     template_file.write_text(json.dumps(template))
-    failed = [{"check_id": "CKV_AWS_999", "check_name": "Invented check", "file_path": f"/{template_file.name}",
-               "resource": f"AWS::S3::Bucket.{bucket_id}"}]
+    failed = [
+        {
+            "check_id": "CKV_AWS_999",
+            "check_name": "Invented check",
+            "file_path": f"/{template_file.name}",
+            "resource": f"AWS::S3::Bucket.{bucket_id}",
+        }
+    ]
 
-    status, data, _ = run_audit(cdk_out, tmp_path / "reports", stub_checkov(tmp_path, failed), "--skip-compliance",
-                                "--cfn-lint", str(stub_cfn_lint(tmp_path)))
+    status, data, _ = run_audit(
+        cdk_out,
+        tmp_path / "reports",
+        stub_checkov(tmp_path, failed),
+        "--skip-compliance",
+        "--cfn-lint",
+        str(stub_cfn_lint(tmp_path)),
+    )
 
     assert status == 1
     assert [(f["tool"], f["rule"], f["stack"], f["resource"]) for f in data["blocking"]] == [
@@ -155,8 +173,9 @@ def test_checkov_failures_block_and_skips_in_metadata_are_listed(lab, tmp_path: 
 
 
 def test_a_missing_checkov_is_a_blocking_tool_error(lab, tmp_path: Path) -> None:
-    status, data, _ = run_audit(lab.outdir, tmp_path, tmp_path / "no-checkov", "--skip-compliance",
-                                "--cfn-lint", str(stub_cfn_lint(tmp_path)))
+    status, data, _ = run_audit(
+        lab.outdir, tmp_path, tmp_path / "no-checkov", "--skip-compliance", "--cfn-lint", str(stub_cfn_lint(tmp_path))
+    )
     assert status == 1
     assert any(f["tool"] == "checkov" and f["rule"] == "TOOL-ERROR" for f in data["blocking"])
 

@@ -9,8 +9,8 @@ import copy
 import json
 from pathlib import Path
 
-from tools.snapshots.normalisation import normalise_template
 from tools.snapshots import diff as snapshot_diff
+from tools.snapshots.normalisation import normalise_template
 
 
 def current_templates(lab) -> dict[str, tuple[str, dict]]:

@@ -16,7 +16,11 @@ from stacks import contract
 from stacks.contract import EmrEventsEnvironment, SpendGuardEnvironment, SubmitJobEnvironment
 
 ROOT = Path(__file__).resolve().parents[2]
-ENVIRONMENTS = {"submit_job": SubmitJobEnvironment, "emr_events": EmrEventsEnvironment, "spend_guard": SpendGuardEnvironment}
+ENVIRONMENTS = {
+    "submit_job": SubmitJobEnvironment,
+    "emr_events": EmrEventsEnvironment,
+    "spend_guard": SpendGuardEnvironment,
+}
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"}
 
 
@@ -60,7 +64,9 @@ def test_uploads_notify_the_submit_function_for_exactly_the_contract_suffixes(la
 
 
 def test_every_function_asset_carries_the_contract_at_its_import_path(lab) -> None:
-    assets = [path for path in lab.outdir.iterdir() if path.name.startswith("asset.") and (path / "handler.py").exists()]
+    assets = [
+        path for path in lab.outdir.iterdir() if path.name.startswith("asset.") and (path / "handler.py").exists()
+    ]
     assert len(assets) == len(ENVIRONMENTS)
     source = (ROOT / "stacks" / "contract.py").read_bytes()
     for asset in assets:
@@ -76,7 +82,9 @@ def _load_handler(folder: str, environ: dict[str, str], monkeypatch: pytest.Monk
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
     monkeypatch.syspath_prepend(str(ROOT / "lambda_functions" / folder))
-    spec = importlib.util.spec_from_file_location(f"contract_test_{folder}", ROOT / "lambda_functions" / folder / "handler.py")
+    spec = importlib.util.spec_from_file_location(
+        f"contract_test_{folder}", ROOT / "lambda_functions" / folder / "handler.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -84,7 +92,7 @@ def _load_handler(folder: str, environ: dict[str, str], monkeypatch: pytest.Monk
 
 
 def _complete_environment(environment: type[contract.FunctionEnvironment]) -> dict[str, str]:
-    return {name: "x" for name in environment.variable_names()}
+    return dict.fromkeys(environment.variable_names(), "x")
 
 
 @pytest.mark.parametrize(
@@ -115,9 +123,12 @@ def test_the_variables_round_trip_through_the_environment() -> None:
     values = {name.lower(): f"value of {name}" for name in SpendGuardEnvironment.variable_names()}
     environment = SpendGuardEnvironment(**values)
     assert SpendGuardEnvironment.from_variables(environment.variables()) == environment
-    assert SubmitJobEnvironment.from_variables(
-        {**_complete_environment(SubmitJobEnvironment), "STANDING_CLUSTER_ID": ""}
-    ).standing_cluster_id == ""
+    assert (
+        SubmitJobEnvironment.from_variables(
+            {**_complete_environment(SubmitJobEnvironment), "STANDING_CLUSTER_ID": ""}
+        ).standing_cluster_id
+        == ""
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the Spark job

@@ -10,14 +10,14 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import lifecycle_support as lifecycle  # noqa: E402  (a plain module next to this file)
+import lifecycle_support as lifecycle
 
 _ASSEMBLY: dict[str, lifecycle.Assembly] = {}
 
@@ -30,7 +30,9 @@ def session_assembly(config: pytest.Config, cluster_mode: str = "transient") -> 
         config.add_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
         # Synthesis needs no AWS; a closed loopback port makes any accidental lookup fail fast, offline.
         env = lifecycle.offline_env("http://127.0.0.1:9", workdir)
-        _ASSEMBLY[cluster_mode] = lifecycle.synth(workdir / "cdk.out", env, lifecycle.CLUSTER_MODE_CONTEXT[cluster_mode])
+        _ASSEMBLY[cluster_mode] = lifecycle.synth(
+            workdir / "cdk.out", env, lifecycle.CLUSTER_MODE_CONTEXT[cluster_mode]
+        )
     return _ASSEMBLY[cluster_mode]
 
 

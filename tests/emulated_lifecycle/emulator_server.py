@@ -65,7 +65,9 @@ def _patch_kms_key_tags() -> None:
 
     original = Key.create_from_cloudformation_json.__func__  # classmethod -> function
 
-    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         properties = dict(cloudformation_json.get("Properties", {}))
         tags = properties.get("Tags")
         if tags and all("Key" in tag for tag in tags):
@@ -128,15 +130,33 @@ def _patch_flow_log_s3_prefix() -> None:
 
     original = FlowLogsBackend.create_flow_logs
 
-    def create_flow_logs(self: Any, resource_type: str, resource_ids: list, traffic_type: str, permission_arn: str,
-                         destination_type: str, destination: str, *args: Any) -> Any:
+    def create_flow_logs(
+        self: Any,
+        resource_type: str,
+        resource_ids: list,
+        traffic_type: str,
+        permission_arn: str,
+        destination_type: str,
+        destination: str,
+        *args: Any,
+    ) -> Any:
         if destination_type == "s3" and destination and "/" in destination.split(":", 5)[-1]:
-            flow_logs, unsuccessful = original(self, resource_type, resource_ids, traffic_type, permission_arn,
-                                               destination_type, destination.split("/", 1)[0], *args)
+            flow_logs, unsuccessful = original(
+                self,
+                resource_type,
+                resource_ids,
+                traffic_type,
+                permission_arn,
+                destination_type,
+                destination.split("/", 1)[0],
+                *args,
+            )
             for flow_log in flow_logs:
                 flow_log.log_destination = destination
             return flow_logs, unsuccessful
-        return original(self, resource_type, resource_ids, traffic_type, permission_arn, destination_type, destination, *args)
+        return original(
+            self, resource_type, resource_ids, traffic_type, permission_arn, destination_type, destination, *args
+        )
 
     FlowLogsBackend.create_flow_logs = create_flow_logs
 
@@ -163,7 +183,9 @@ def _patch_emr_cluster_properties() -> None:
     def flag(value: Any) -> bool:
         return str(value).lower() == "true"  # a template boolean may arrive as "true"/"false"
 
-    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         properties = dict(cloudformation_json.get("Properties", {}))
         instances = dict(properties.get("Instances", {}))  # a copy: moto adds its own keys to what it is given
         # read by moto's Cluster under RunJobFlow's snake-case names only; without them it terminates the new
@@ -198,7 +220,9 @@ def _patch_missing_ec2_deletes() -> None:
         ec2.delete_vpc_endpoints([self.id])
 
     VPCEndPoint.delete = delete_endpoint
-    RouteTable.delete = lambda self, account_id, region_name: backend(account_id, region_name).delete_route_table(self.id)
+    RouteTable.delete = lambda self, account_id, region_name: backend(account_id, region_name).delete_route_table(
+        self.id
+    )
     FlowLogs.delete = lambda self, account_id, region_name: backend(account_id, region_name).delete_flow_logs([self.id])
 
 
@@ -219,13 +243,20 @@ def _add_single_region_global_table() -> None:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[misc]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
         ) -> Table:
             properties = dict(cloudformation_json["Properties"])
             replicas = properties.pop("Replicas", [])
             regions = [replica.get("Region") for replica in replicas]
             if regions != [region_name]:
-                raise NotImplementedError(f"emulator: global table replicas {regions} (only [{region_name}] is adapted)")
+                raise NotImplementedError(
+                    f"emulator: global table replicas {regions} (only [{region_name}] is adapted)"
+                )
             properties["Tags"] = replicas[0].get("Tags", [])
             table = Table.create_from_cloudformation_json(
                 resource_name, {**cloudformation_json, "Properties": properties}, account_id, region_name, **kwargs

@@ -14,9 +14,10 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from stacks.contract import EmrEventsEnvironment, SubmitJobEnvironment
@@ -85,7 +86,9 @@ def refuse_non_loopback(request: Any, **_: Any) -> None:
     """botocore ``before-send`` hook: a request to anything but the emulator is a test bug, never sent."""
     host = urlparse(request.url).hostname
     if host not in LOOPBACK_HOSTS:
-        raise RuntimeError(f"lifecycle test safety net: refused a request to {request.url!r} (only 127.0.0.1 is allowed)")
+        raise RuntimeError(
+            f"lifecycle test safety net: refused a request to {request.url!r} (only 127.0.0.1 is allowed)"
+        )
 
 
 def loopback_session(endpoint: str) -> Any:
@@ -126,7 +129,7 @@ class Emulator:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "Emulator":
+    def start(self, timeout: float = 60.0) -> Emulator:
         log = self.log_path.open("wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_EC2_METADATA_DISABLED="true", AWS_ACCESS_KEY_ID=FAKE_KEY_ID, AWS_SECRET_ACCESS_KEY=FAKE_SECRET)
@@ -190,7 +193,7 @@ class Emulator:
 def run_cdk(args: list[str], env: dict[str, str], *, timeout: float = 600) -> subprocess.CompletedProcess:
     """Runs the project's pinned CDK CLI; raises with its whole output when it fails."""
     command = [str(CDK), *args, "--no-notices", "--no-color"]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     if result.returncode != 0:
         raise AssertionError(
             f"`cdk {' '.join(args)}` exited {result.returncode}\n--- stdout\n{result.stdout[-6000:]}"
@@ -215,7 +218,7 @@ CLUSTER_MODE_CONTEXT: dict[str, dict[str, str]] = {
 }
 
 
-def synth(outdir: Path, env: dict[str, str], context: dict[str, str] | None = None) -> "Assembly":
+def synth(outdir: Path, env: dict[str, str], context: dict[str, str] | None = None) -> Assembly:
     """`cdk synth` into ``outdir`` with the emulator's account (and ``context`` given as ``-c key=value``);
     fails when the app still needs a lookup."""
     context_file = ROOT / "cdk.context.json"
@@ -259,7 +262,11 @@ class Assembly:
                 artifact_id=artifact_id,
                 stack_name=properties.get("stackName", artifact_id),
                 template=json.loads((outdir / properties["templateFile"]).read_text()),
-                dependencies=[d for d in artifact.get("dependencies", []) if artifacts.get(d, {}).get("type") == "aws:cloudformation:stack"],
+                dependencies=[
+                    d
+                    for d in artifact.get("dependencies", [])
+                    if artifacts.get(d, {}).get("type") == "aws:cloudformation:stack"
+                ],
             )
         ordered: list[StackArtifact] = []
         while len(ordered) < len(stacks):
@@ -319,18 +326,24 @@ def _not_found(error: Exception) -> bool:
         return False
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status == 404 or "NotFound" in code or "NoSuch" in code or code in {
-        "ResourceNotFoundException",
-        "InvalidRequestException",
-        "AWS.SimpleQueueService.NonExistentQueue",
-        "InvalidVpcID.NotFound",
-        "InvalidSubnetID.NotFound",
-        "InvalidGroup.NotFound",
-        "InvalidVpcEndpointId.NotFound",
-        "InvalidInstanceID.NotFound",
-        "NotFoundException",
-        "ValidationError",
-    }
+    return (
+        status == 404
+        or "NotFound" in code
+        or "NoSuch" in code
+        or code
+        in {
+            "ResourceNotFoundException",
+            "InvalidRequestException",
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "InvalidVpcID.NotFound",
+            "InvalidSubnetID.NotFound",
+            "InvalidGroup.NotFound",
+            "InvalidVpcEndpointId.NotFound",
+            "InvalidInstanceID.NotFound",
+            "NotFoundException",
+            "ValidationError",
+        }
+    )
 
 
 def _name(physical_id: str) -> str:
@@ -389,7 +402,7 @@ def exists(clients: Clients, resource_type: str, physical_id: str) -> bool | Non
         return None
     try:
         return check(clients, physical_id)
-    except Exception as error:  # noqa: BLE001 - only not-found errors mean "gone"
+    except Exception as error:
         if _not_found(error):
             return False
         raise
@@ -427,7 +440,9 @@ class DeployedStack:
         matches = [
             self.physical_ids[logical_id]
             for logical_id, resource in self.stack.resources.items()
-            if logical_id.startswith(logical_prefix) and resource["Type"] == resource_type and logical_id in self.physical_ids
+            if logical_id.startswith(logical_prefix)
+            and resource["Type"] == resource_type
+            and logical_id in self.physical_ids
         ]
         assert len(matches) == 1, f"{self.stack.stack_name}: {len(matches)} {resource_type} named {logical_prefix}*"
         return matches[0]
@@ -470,7 +485,10 @@ def empty_bucket(clients: Clients, bucket: str) -> int:
     deleted = 0
     paginator = clients.s3.get_paginator("list_object_versions")
     for page in paginator.paginate(Bucket=bucket):
-        objects = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        objects = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
         if objects:
             clients.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
             deleted += len(objects)
@@ -493,7 +511,10 @@ def project_leftovers(clients: Clients, markers: list[str]) -> dict[str, list[st
         if ours(f["FunctionName"])
     ]
     found["iam roles"] = [
-        r["RoleName"] for page in clients.iam.get_paginator("list_roles").paginate() for r in page["Roles"] if ours(r["RoleName"])
+        r["RoleName"]
+        for page in clients.iam.get_paginator("list_roles").paginate()
+        for r in page["Roles"]
+        if ours(r["RoleName"])
     ]
     found["iam instance profiles"] = [
         p["InstanceProfileName"]
@@ -531,7 +552,7 @@ def project_network(clients: Clients, vpc_ids: list[str]) -> dict[str, list[str]
     """Non-default VPC resources the project created (by id, since VPC resources carry no names)."""
     found: dict[str, list[str]] = {}
     for vpc_id in vpc_ids:
-        for service, call, key, id_key in (
+        for service, call, _key, id_key in (
             ("vpcs", c_vpcs, "Vpcs", "VpcId"),
             ("subnets", c_subnets, "Subnets", "SubnetId"),
             ("security groups", c_sgs, "SecurityGroups", "GroupId"),
@@ -540,7 +561,8 @@ def project_network(clients: Clients, vpc_ids: list[str]) -> dict[str, list[str]
             ("instances", c_instances, "Instances", "InstanceId"),
         ):
             items = [
-                item for item in call(clients, vpc_id)
+                item
+                for item in call(clients, vpc_id)
                 if item.get("GroupName") != "default" and str(item.get("State", "")).lower() != "deleted"
             ]
             if items:
@@ -571,6 +593,9 @@ def c_endpoints(c: Clients, vpc_id: str) -> list[dict]:
 
 def c_instances(c: Clients, vpc_id: str) -> list[dict]:
     reservations = c.ec2.describe_instances(
-        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+        ]
     )["Reservations"]
     return [i for r in reservations for i in r["Instances"]]

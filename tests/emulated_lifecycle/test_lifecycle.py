@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlparse
 
-import pytest
-
-import lifecycle_support as lifecycle
 import emulator_server as emulator_script
+import lifecycle_support as lifecycle
+import pytest
 import unmodelled_support as unmodelled
 
 pytestmark = pytest.mark.emulated
@@ -72,8 +71,12 @@ def test_lifecycle(
     clients = lifecycle.Clients(emulator.endpoint)
 
     # 1. bootstrap + deploy with the real CLI -------------------------------------------------------------
-    lifecycle.run_cdk(["bootstrap", f"aws://{lifecycle.ACCOUNT}/{lifecycle.REGION}", "--app", str(assembly.outdir)], env)
-    assert clients.cloudformation.describe_stacks(StackName="CDKToolkit")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    lifecycle.run_cdk(
+        ["bootstrap", f"aws://{lifecycle.ACCOUNT}/{lifecycle.REGION}", "--app", str(assembly.outdir)], env
+    )
+    assert (
+        clients.cloudformation.describe_stacks(StackName="CDKToolkit")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    )
     lifecycle.run_cdk(["deploy", "--all", "--app", str(assembly.outdir), "--require-approval", "never"], env)
 
     deployed = {stack.stack_name: lifecycle.describe_deployed(clients, stack) for stack in assembly.stacks}
@@ -88,13 +91,16 @@ def test_lifecycle(
         standing = clients.emr.describe_cluster(ClusterId=next(iter(standing_clusters)))["Cluster"]
         assert standing["Status"]["State"] == "WAITING", standing["Status"]
         assert standing["Name"].endswith("-standing") and not standing["AutoTerminate"], standing
-        assert standing["SecurityConfiguration"] in physical_ids_of(deployed, "AWS::EMR::SecurityConfiguration"), standing
+        assert standing["SecurityConfiguration"] in physical_ids_of(deployed, "AWS::EMR::SecurityConfiguration"), (
+            standing
+        )
         assert "AWS::EMR::InstanceFleetConfig" in assembly.types(), "standing variant without its Spot task fleet"
         report["standing_cluster"] = standing["Id"]
     else:
         assert not standing_clusters and "AWS::EMR::Cluster" not in assembly.types(), standing_clusters
     report["created_and_verified_by_service_api"] = {
-        name: sorted({s.stack.resources[lid]["Type"] for lid, ok in s.verified.items() if ok}) for name, s in deployed.items()
+        name: sorted({s.stack.resources[lid]["Type"] for lid, ok in s.verified.items() if ok})
+        for name, s in deployed.items()
     }
 
     # 2. what the emulator skipped, and that each skipped type is asserted from the template instead -------
@@ -115,9 +121,13 @@ def test_lifecycle(
     report["custom_resources_never_run"] = sorted(custom)
     report["s3_bucket_properties_ignored_by_emulator"] = sorted(property_gaps)
     uncovered = (unmodelled_by_moto | custom) - set(unmodelled.TYPE_ASSERTIONS)
-    assert not uncovered, f"the emulator does not model {sorted(uncovered)}: add template assertions to unmodelled_support.py"
+    assert not uncovered, (
+        f"the emulator does not model {sorted(uncovered)}: add template assertions to unmodelled_support.py"
+    )
     uncovered_properties = property_gaps - set(unmodelled.BUCKET_PROPERTY_ASSERTIONS)
-    assert not uncovered_properties, f"the emulator ignores bucket properties {sorted(uncovered_properties)}: assert them"
+    assert not uncovered_properties, (
+        f"the emulator ignores bucket properties {sorted(uncovered_properties)}: assert them"
+    )
 
     # 3. the ratings upload, and with the automation stack the whole pipeline ----------------------------
     storage = stack_with(deployed, "BucketsRatings", "AWS::S3::Bucket")
@@ -125,7 +135,17 @@ def test_lifecycle(
     results_bucket = storage.physical_id("BucketsResults", "AWS::S3::Bucket")
     if scope == "full-pipeline":
         run_pipeline(
-            cluster_mode, assembly, deployed, clients, emulator, env, ratings_bucket, results_bucket, tmp_path, monkeypatch, report
+            cluster_mode,
+            assembly,
+            deployed,
+            clients,
+            emulator,
+            env,
+            ratings_bucket,
+            results_bucket,
+            tmp_path,
+            monkeypatch,
+            report,
         )
     else:
         assert not lifecycle.has_automation(assembly)
@@ -140,29 +160,50 @@ def test_lifecycle(
     # 4. destroy, then nothing of the project may remain --------------------------------------------------
     emptied = {}
     for stack in deployed.values():
-        for lid, resource in stack.stack.resources.items():
+        for resource in stack.stack.resources.values():
             if resource["Type"] == "Custom::S3AutoDeleteObjects":
                 bucket_ref = resource["Properties"]["BucketName"]["Ref"]
                 bucket = stack.physical_ids[bucket_ref]
                 emptied[bucket] = lifecycle.empty_bucket(clients, bucket)
     report["emptied_for_auto_delete_objects"] = emptied
-    vpcs = [pid for s in deployed.values() for lid, pid in s.physical_ids.items() if s.stack.resources[lid]["Type"] == "AWS::EC2::VPC"]
+    vpcs = [
+        pid
+        for s in deployed.values()
+        for lid, pid in s.physical_ids.items()
+        if s.stack.resources[lid]["Type"] == "AWS::EC2::VPC"
+    ]
     try:
         lifecycle.run_cdk(["destroy", "--all", "--app", str(assembly.outdir), "--force"], env)
     except AssertionError as failure:
         network = lifecycle.project_network(clients, vpcs)
-        interfaces = clients.ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": vpcs}])["NetworkInterfaces"]
+        interfaces = clients.ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": vpcs}])[
+            "NetworkInterfaces"
+        ]
         tables = clients.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": vpcs}])["RouteTables"]
         network["route table details"] = [json.dumps(t, default=str)[:1500] for t in tables]
         raise AssertionError(
             f"{failure}\nstill in the VPCs: {network}\nnetwork interfaces: "
-            + json.dumps([(i["NetworkInterfaceId"], i.get("Description"), i.get("InterfaceType"), i.get("Attachment", {}).get("InstanceId")) for i in interfaces])
+            + json.dumps(
+                [
+                    (
+                        i["NetworkInterfaceId"],
+                        i.get("Description"),
+                        i.get("InterfaceType"),
+                        i.get("Attachment", {}).get("InstanceId"),
+                    )
+                    for i in interfaces
+                ]
+            )
         ) from None
 
     kept: dict[str, str] = {}
     leaked: dict[str, str] = {}
     for name, stack in deployed.items():
-        statuses = [s["StackStatus"] for s in clients.cloudformation.describe_stacks().get("Stacks", []) if s["StackName"] == name]
+        statuses = [
+            s["StackStatus"]
+            for s in clients.cloudformation.describe_stacks().get("Stacks", [])
+            if s["StackName"] == name
+        ]
         assert statuses in ([], ["DELETE_COMPLETE"]), f"{name}: {statuses}"
         retained = lifecycle.retained(stack.stack)
         for lid, pid in stack.physical_ids.items():
@@ -177,7 +218,9 @@ def test_lifecycle(
         state = clients.emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"]
         assert state == "TERMINATED", f"standing cluster {cluster_id} after cdk destroy: {state}"
         report["standing_cluster_after_destroy"] = state
-    retained_names = {pid for s in deployed.values() for lid, pid in s.physical_ids.items() if lid in lifecycle.retained(s.stack)}
+    retained_names = {
+        pid for s in deployed.values() for lid, pid in s.physical_ids.items() if lid in lifecycle.retained(s.stack)
+    }
     markers = [*assembly.stack_names(), name_prefix()]
     leftovers = {
         service: [n for n in names if not any(pid and pid in n for pid in retained_names)]
@@ -190,7 +233,8 @@ def test_lifecycle(
         f"/aws/lambda/{pid}"
         for s in deployed.values()
         for lid, pid in s.physical_ids.items()
-        if s.stack.resources[lid]["Type"] == "AWS::Lambda::Function" and "LoggingConfig" not in s.stack.resources[lid]["Properties"]
+        if s.stack.resources[lid]["Type"] == "AWS::Lambda::Function"
+        and "LoggingConfig" not in s.stack.resources[lid]["Properties"]
     }
     left_by_lambda = sorted(set(leftovers.get("log groups", [])) & runtime_log_groups)
     leftovers["log groups"] = [g for g in leftovers.get("log groups", []) if g not in runtime_log_groups]
@@ -225,20 +269,26 @@ def run_pipeline(
     assert submit_env["INPUT_BUCKET"] == ratings_bucket
     assert urlparse(submit_env["RESULTS_URI"]).netloc == results_bucket
     assert events_env["RESULTS_BUCKET"] == results_bucket
-    assert clients.dynamodb.describe_table(TableName=submit_env["IDEMPOTENCY_TABLE"])["Table"]["TableStatus"] == "ACTIVE"
+    assert (
+        clients.dynamodb.describe_table(TableName=submit_env["IDEMPOTENCY_TABLE"])["Table"]["TableStatus"] == "ACTIVE"
+    )
     assert clients.sns.get_topic_attributes(TopicArn=events_env["TOPIC_ARN"])
 
     # The bucket notification is a Lambda-backed custom resource the emulator never ran: the bucket has none, so the
     # test delivers the S3 ObjectCreated notification itself (and unmodelled_support asserts the configuration).
     notifications = clients.s3.get_bucket_notification_configuration(Bucket=ratings_bucket)
-    assert not notifications.get("LambdaFunctionConfigurations"), "the emulator ran the notifications resource after all"
+    assert not notifications.get("LambdaFunctionConfigurations"), (
+        "the emulator ran the notifications resource after all"
+    )
     key = f"{submit_env['RATINGS_PREFIX']}lifecycle/u.data"
     clients.s3.put_object(Bucket=ratings_bucket, Key=key, Body=sample_ratings())
     head = clients.s3.head_object(Bucket=ratings_bucket, Key=key)
     assert submit_env["CLUSTER_MODE"] == cluster_mode, submit_env["CLUSTER_MODE"]
     standing_id = submit_env.get("STANDING_CLUSTER_ID", "")
     if cluster_mode == "standing":
-        assert standing_id == stack_with(deployed, "Spark", "AWS::EMR::Cluster").physical_id("Spark", "AWS::EMR::Cluster")
+        assert standing_id == stack_with(deployed, "Spark", "AWS::EMR::Cluster").physical_id(
+            "Spark", "AWS::EMR::Cluster"
+        )
         assert clients.emr.list_steps(ClusterId=standing_id)["Steps"] == []
     clusters_before = {c["Id"] for c in clients.emr.list_clusters()["Clusters"]}
     summary = invoke(monkeypatch, emulator, "submit_job", submit_fn, submit_env, s3_event(ratings_bucket, key, head))
@@ -279,7 +329,9 @@ def run_pipeline(
     clients.iam.get_role(RoleName=service_role)
     clients.iam.get_instance_profile(InstanceProfileName=instance_profile)
     security_configuration = cluster.get("SecurityConfiguration")
-    assert security_configuration in physical_ids_of(deployed, "AWS::EMR::SecurityConfiguration"), security_configuration
+    assert security_configuration in physical_ids_of(deployed, "AWS::EMR::SecurityConfiguration"), (
+        security_configuration
+    )
     clients.emr.describe_security_configuration(Name=security_configuration)
 
     # the Spark step, run by local Spark: every s3:// argument maps to a local mirror (work/s3/<bucket>/<key>), the
@@ -298,7 +350,7 @@ def run_pipeline(
     local_ratings.parent.mkdir(parents=True, exist_ok=True)
     local_ratings.write_bytes(clients.s3.get_object(Bucket=ratings_bucket, Key=key)["Body"].read())
     job_args = [str(local(a)) if a.startswith("s3://") else a for a in args[args.index(script_uri) + 1 :]]
-    for index, arg in enumerate(args[args.index(script_uri) + 1 :]):
+    for _index, arg in enumerate(args[args.index(script_uri) + 1 :]):
         if arg.startswith("s3://") and arg.endswith("/"):
             local(arg).mkdir(parents=True, exist_ok=True)
     spark_conf = {
@@ -309,14 +361,23 @@ def run_pipeline(
     }
     spark = subprocess.run(
         [
-            str(lifecycle.VENV_BIN / "spark-submit"), "--master", "local[2]",
+            str(lifecycle.VENV_BIN / "spark-submit"),
+            "--master",
+            "local[2]",
             *[arg for key, value in spark_conf.items() for arg in ("--conf", f"{key}={value}")],
-            str(local_script), *job_args,
+            str(local_script),
+            *job_args,
         ],
-        env={**env, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"},
+        env={
+            **env,
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        },
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     problems = [line for line in spark.stderr.splitlines() if " ERROR " in line or "Error" in line or "error:" in line]
     assert spark.returncode == 0, (
@@ -332,12 +393,16 @@ def run_pipeline(
     uploaded = 0
     for path in sorted(run_dir.rglob("*")):
         if path.is_file() and not path.name.endswith(".crc"):
-            clients.s3.upload_file(str(path), results_bucket, f"{results_prefix}{run_id}/{path.relative_to(run_dir).as_posix()}")
+            clients.s3.upload_file(
+                str(path), results_bucket, f"{results_prefix}{run_id}/{path.relative_to(run_dir).as_posix()}"
+            )
             uploaded += 1
 
     # the step's EventBridge event: matched by the deployed rule, delivered to the outcome handler
     event = emr_step_event(cluster["Id"], step["Id"], step_name, step["ActionOnFailure"])
-    assert rule_targets_for(clients, event) >= {events_fn_arn(clients, events_fn)}, "no deployed rule sends this event to the handler"
+    assert rule_targets_for(clients, event) >= {events_fn_arn(clients, events_fn)}, (
+        "no deployed rule sends this event to the handler"
+    )
     outcome = invoke(monkeypatch, emulator, "emr_events", events_fn, events_env, event)
     assert outcome["status"] == "succeeded", outcome
     outcome_bucket, outcome_key = s3_parts(outcome["recorded"])
@@ -370,9 +435,11 @@ def run_pipeline(
 def sample_ratings() -> bytes:
     """The first SAMPLE_ROWS rows of the bundled MovieLens-format sample (u.data: user, item, rating, time)."""
     if not SAMPLE.exists():  # a checkout without the sample data: small deterministic rows of the same format
-        return "".join(f"{u}\t{i}\t{1 + (u * i) % 5}\t88{u:04d}{i:04d}\n" for u in range(1, 51) for i in range(1, 41)).encode()
+        return "".join(
+            f"{u}\t{i}\t{1 + (u * i) % 5}\t88{u:04d}{i:04d}\n" for u in range(1, 51) for i in range(1, 41)
+        ).encode()
     with SAMPLE.open("rb") as sample:
-        return b"".join(line for _, line in zip(range(SAMPLE_ROWS), sample))
+        return b"".join(line for _, line in zip(range(SAMPLE_ROWS), sample, strict=False))
 
 
 def name_prefix() -> str:
@@ -380,9 +447,12 @@ def name_prefix() -> str:
     return f"{context['project']}-{context['stage']}"
 
 
-def stack_with(deployed: dict[str, lifecycle.DeployedStack], logical_prefix: str, resource_type: str) -> lifecycle.DeployedStack:
+def stack_with(
+    deployed: dict[str, lifecycle.DeployedStack], logical_prefix: str, resource_type: str
+) -> lifecycle.DeployedStack:
     found = [
-        s for s in deployed.values()
+        s
+        for s in deployed.values()
         if any(lid.startswith(logical_prefix) and r["Type"] == resource_type for lid, r in s.stack.resources.items())
     ]
     assert len(found) == 1, f"{len(found)} stacks have a {resource_type} {logical_prefix}*"
@@ -391,11 +461,16 @@ def stack_with(deployed: dict[str, lifecycle.DeployedStack], logical_prefix: str
 
 def physical_ids_of(deployed: dict[str, lifecycle.DeployedStack], resource_type: str) -> set[str]:
     return {
-        pid for s in deployed.values() for lid, pid in s.physical_ids.items() if s.stack.resources[lid]["Type"] == resource_type
+        pid
+        for s in deployed.values()
+        for lid, pid in s.physical_ids.items()
+        if s.stack.resources[lid]["Type"] == resource_type
     }
 
 
-def deployed_function(assembly: lifecycle.Assembly, deployed: dict[str, lifecycle.DeployedStack], contract: tuple[str, ...]) -> str:
+def deployed_function(
+    assembly: lifecycle.Assembly, deployed: dict[str, lifecycle.DeployedStack], contract: tuple[str, ...]
+) -> str:
     found = assembly.functions_with_env(*contract)
     assert len(found) == 1, f"{len(found)} functions have the environment {contract}"
     stack, logical_id = found[0]
@@ -447,7 +522,12 @@ def s3_parts(uri: str) -> tuple[str, str]:
 
 def s3_event(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
     """The S3 ObjectCreated notification for ``key``, shaped as S3 sends it to Lambda."""
-    obj = {"key": quote_plus(key, safe="/"), "size": head["ContentLength"], "eTag": head["ETag"].strip('"'), "sequencer": "0065A1B2C3D4E5F601"}
+    obj = {
+        "key": quote_plus(key, safe="/"),
+        "size": head["ContentLength"],
+        "eTag": head["ETag"].strip('"'),
+        "sequencer": "0065A1B2C3D4E5F601",
+    }
     if head.get("VersionId") and head["VersionId"] != "null":
         obj["versionId"] = head["VersionId"]
     return {
@@ -456,7 +536,7 @@ def s3_event(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
                 "eventVersion": "2.1",
                 "eventSource": "aws:s3",
                 "awsRegion": lifecycle.REGION,
-                "eventTime": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "eventName": "ObjectCreated:Put",
                 "userIdentity": {"principalId": "AWS:AIDAE2ETEST"},
                 "requestParameters": {"sourceIPAddress": "127.0.0.1"},
@@ -464,7 +544,11 @@ def s3_event(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
                 "s3": {
                     "s3SchemaVersion": "1.0",
                     "configurationId": "lifecycle",
-                    "bucket": {"name": bucket, "ownerIdentity": {"principalId": "E2E"}, "arn": f"arn:aws:s3:::{bucket}"},
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "E2E"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
                     "object": obj,
                 },
             }
@@ -479,7 +563,7 @@ def emr_step_event(cluster_id: str, step_id: str, step_name: str, action_on_fail
         "detail-type": "EMR Step Status Change",
         "source": "aws.emr",
         "account": lifecycle.ACCOUNT,
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": lifecycle.REGION,
         "resources": [],
         "detail": {
@@ -541,7 +625,9 @@ def invoke(
         boto3.DEFAULT_SESSION.events.register("before-send", lifecycle.refuse_non_loopback)
         folder_path = str(FUNCTIONS / folder)
         patch.syspath_prepend(folder_path)
-        spec = importlib.util.spec_from_file_location(f"lifecycle_{folder}_handler_{uuid.uuid4().hex}", FUNCTIONS / folder / "handler.py")
+        spec = importlib.util.spec_from_file_location(
+            f"lifecycle_{folder}_handler_{uuid.uuid4().hex}", FUNCTIONS / folder / "handler.py"
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module.lambda_handler(event, LambdaContext(function_name))
@@ -557,6 +643,22 @@ def s3_property_gaps(clients: lifecycle.Clients, deployed: dict[str, lifecycle.D
         except ClientError:
             return None
 
+    def property_checks(s3: Any, bucket: str, props: dict[str, Any]) -> dict[str, Callable[[], bool]]:
+        return {
+            "VersioningConfiguration": lambda: (
+                read(s3.get_bucket_versioning, Bucket=bucket).get("Status")
+                == props["VersioningConfiguration"]["Status"]
+            ),
+            "BucketEncryption": lambda: read(s3.get_bucket_encryption, Bucket=bucket) is not None,
+            "PublicAccessBlockConfiguration": lambda: (
+                (read(s3.get_public_access_block, Bucket=bucket) or {}).get("PublicAccessBlockConfiguration")
+                == props["PublicAccessBlockConfiguration"]
+            ),
+            "LifecycleConfiguration": lambda: read(s3.get_bucket_lifecycle_configuration, Bucket=bucket) is not None,
+            "LoggingConfiguration": lambda: "LoggingEnabled" in (read(s3.get_bucket_logging, Bucket=bucket) or {}),
+            "OwnershipControls": lambda: read(s3.get_bucket_ownership_controls, Bucket=bucket) is not None,
+        }
+
     gaps: set[str] = set()
     for stack in deployed.values():
         for lid, resource in stack.stack.resources.items():
@@ -564,19 +666,7 @@ def s3_property_gaps(clients: lifecycle.Clients, deployed: dict[str, lifecycle.D
                 continue
             bucket = stack.physical_ids[lid]
             props = resource.get("Properties", {})
-            s3 = clients.s3
-            checks = {
-                "VersioningConfiguration": lambda: read(s3.get_bucket_versioning, Bucket=bucket).get("Status")
-                == props["VersioningConfiguration"]["Status"],
-                "BucketEncryption": lambda: read(s3.get_bucket_encryption, Bucket=bucket) is not None,
-                "PublicAccessBlockConfiguration": lambda: (read(s3.get_public_access_block, Bucket=bucket) or {}).get(
-                    "PublicAccessBlockConfiguration"
-                )
-                == props["PublicAccessBlockConfiguration"],
-                "LifecycleConfiguration": lambda: read(s3.get_bucket_lifecycle_configuration, Bucket=bucket) is not None,
-                "LoggingConfiguration": lambda: "LoggingEnabled" in (read(s3.get_bucket_logging, Bucket=bucket) or {}),
-                "OwnershipControls": lambda: read(s3.get_bucket_ownership_controls, Bucket=bucket) is not None,
-            }
+            checks = property_checks(clients.s3, bucket, props)
             for prop, check in checks.items():
                 if prop in props and not check():
                     gaps.add(prop)

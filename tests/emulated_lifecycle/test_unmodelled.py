@@ -6,17 +6,18 @@ A green lifecycle run proves only what moto models; these tests cover the rest o
 from __future__ import annotations
 
 import json
-from typing import Callable
-
-import pytest
+from collections.abc import Callable
 
 import lifecycle_support as lifecycle
+import pytest
 import unmodelled_support as unmodelled
 
 pytestmark = pytest.mark.emulated
 
 
-def test_every_type_the_emulator_does_not_model_has_template_assertions(variants: dict[str, lifecycle.Assembly]) -> None:
+def test_every_type_the_emulator_does_not_model_has_template_assertions(
+    variants: dict[str, lifecycle.Assembly],
+) -> None:
     unmodelled_types = {
         t
         for assembly in variants.values()

@@ -10,7 +10,8 @@ entry here; test_unmodelled.py runs the entries.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import lifecycle_support as lifecycle
 
@@ -66,14 +67,16 @@ def bucket_policies(assembly: lifecycle.Assembly) -> None:
     for stack in assembly.stacks:
         buckets = {lid for lid, r in stack.resources.items() if r["Type"] == "AWS::S3::Bucket"}
         policies = {
-            r["Properties"]["Bucket"]["Ref"]: r for _, _, r in resources(assembly, "AWS::S3::BucketPolicy")
+            r["Properties"]["Bucket"]["Ref"]: r
+            for _, _, r in resources(assembly, "AWS::S3::BucketPolicy")
             if isinstance(r["Properties"]["Bucket"], dict) and r["Properties"]["Bucket"].get("Ref") in buckets
         }
         assert set(policies) == buckets, f"{stack.stack_name}: buckets without a policy: {buckets - set(policies)}"
         for bucket, policy in policies.items():
             assert denies_insecure_transport(policy, "s3:*"), f"{bucket}: no Deny for aws:SecureTransport=false"
             assert any(
-                s["Effect"] == "Deny" and float(s.get("Condition", {}).get("NumericLessThan", {}).get("s3:TlsVersion", 0)) == 1.2
+                s["Effect"] == "Deny"
+                and float(s.get("Condition", {}).get("NumericLessThan", {}).get("s3:TlsVersion", 0)) == 1.2
                 for s in statements(policy)
             ), f"{bucket}: no Deny for TLS < 1.2"
             assert not service_allows_are_scoped(policy), f"{bucket}: unscoped service Allow"
@@ -107,7 +110,10 @@ def budgets(assembly: lifecycle.Assembly) -> None:
     props = budget["Properties"]
     assert props["Budget"]["BudgetType"] == "COST" and props["Budget"]["TimeUnit"] == "MONTHLY"
     assert props["Budget"]["BudgetLimit"] == {"Amount": context()["budget_monthly_usd"], "Unit": "USD"}
-    kinds = {(n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in props["NotificationsWithSubscribers"]}
+    kinds = {
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"])
+        for n in props["NotificationsWithSubscribers"]
+    }
     assert kinds == {("ACTUAL", 80), ("FORECASTED", 100)}, kinds
     for notification in props["NotificationsWithSubscribers"]:
         topics = [s["Address"]["Ref"] for s in notification["Subscribers"] if s["SubscriptionType"] == "SNS"]
@@ -119,7 +125,7 @@ def global_tables(assembly: lifecycle.Assembly) -> None:
     the Powertools key ("id") and TTL attribute ("expiration")."""
     found = list(resources(assembly, "AWS::DynamoDB::GlobalTable"))
     assert found
-    for stack, lid, table in found:
+    for _stack, lid, table in found:
         props = table["Properties"]
         assert [r["Region"] for r in props["Replicas"]] == [lifecycle.REGION], lid
         assert props["Replicas"][0]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, lid
@@ -152,7 +158,7 @@ def instance_fleet_configs(assembly: lifecycle.Assembly) -> None:
 
 def security_group_egress(assembly: lifecycle.Assembly) -> None:
     """Egress rules name a destination security group or prefix list and a port range, never 0.0.0.0/0 all ports."""
-    for stack, lid, rule in resources(assembly, "AWS::EC2::SecurityGroupEgress"):
+    for _stack, lid, rule in resources(assembly, "AWS::EC2::SecurityGroupEgress"):
         props = rule["Properties"]
         assert props.get("IpProtocol") != "-1", f"{lid}: all protocols"
         assert props.get("CidrIp") != "0.0.0.0/0" and props.get("CidrIpv6") != "::/0", f"{lid}: open to the internet"
@@ -164,12 +170,14 @@ def event_invoke_configs(assembly: lifecycle.Assembly) -> None:
     """Each of the project's functions (handler.lambda_handler) keeps failed async events in an SQS queue."""
     for stack in assembly.stacks:
         functions = {
-            lid for lid, r in stack.resources.items()
+            lid
+            for lid, r in stack.resources.items()
             if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "handler.lambda_handler"
         }
         configs = {
             r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
-            for lid, r in stack.resources.items() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+            for lid, r in stack.resources.items()
+            if r["Type"] == "AWS::Lambda::EventInvokeConfig"
         }
         assert set(configs) == functions, (stack.stack_name, functions, set(configs))
         for function, config in configs.items():
@@ -193,7 +201,8 @@ def auto_delete_objects(assembly: lifecycle.Assembly) -> None:
         assert set(handled) == deletable, (stack.stack_name, set(handled), deletable)
         for bucket, r in handled.items():
             policies = [
-                lid for lid, p in stack.resources.items()
+                lid
+                for lid, p in stack.resources.items()
                 if p["Type"] == "AWS::S3::BucketPolicy" and p["Properties"]["Bucket"] == {"Ref": bucket}
             ]
             assert set(policies) <= set(as_list(r.get("DependsOn", []))), (bucket, policies)
@@ -208,8 +217,10 @@ def bucket_notifications(assembly: lifecycle.Assembly) -> None:
     assert len(submit) == 1
     submit_stack, submit_fn = submit[0]
     submit_env = submit_stack.resources[submit_fn]["Properties"]["Environment"]["Variables"]
-    for stack, lid, r in found:
-        assert "ratings-bucket" in json.dumps(r["Properties"]["BucketName"]) or "BucketsRatings" in json.dumps(r["Properties"]["BucketName"]), lid
+    for _stack, lid, r in found:
+        assert "ratings-bucket" in json.dumps(r["Properties"]["BucketName"]) or "BucketsRatings" in json.dumps(
+            r["Properties"]["BucketName"]
+        ), lid
         configs = r["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
         assert r["Properties"]["NotificationConfiguration"].keys() == {"LambdaFunctionConfigurations"}, lid
         suffixes = set()
@@ -221,7 +232,9 @@ def bucket_notifications(assembly: lifecycle.Assembly) -> None:
             suffixes.add(rules["suffix"])
         assert suffixes == SUPPORTED_SUFFIXES, suffixes
     permissions = [
-        r["Properties"] for _, _, r in resources(assembly, "AWS::Lambda::Permission") if r["Properties"]["Principal"] == "s3.amazonaws.com"
+        r["Properties"]
+        for _, _, r in resources(assembly, "AWS::Lambda::Permission")
+        if r["Properties"]["Principal"] == "s3.amazonaws.com"
     ]
     assert permissions and all(p.get("SourceAccount") and p.get("SourceArn") for p in permissions), permissions
 
@@ -242,7 +255,7 @@ TYPE_ASSERTIONS: dict[str, Callable[[lifecycle.Assembly], None]] = {
 
 # ------------------------------------------------------------------------------------------- bucket properties
 def buckets(assembly: lifecycle.Assembly) -> Iterator[tuple[str, dict[str, Any]]]:
-    for stack, lid, r in resources(assembly, "AWS::S3::Bucket"):
+    for _stack, lid, r in resources(assembly, "AWS::S3::Bucket"):
         yield lid, r["Properties"]
 
 
@@ -264,7 +277,9 @@ def _lifecycle(assembly: lifecycle.Assembly) -> None:
 def _public_access(assembly: lifecycle.Assembly) -> None:
     for lid, props in buckets(assembly):
         block = props["PublicAccessBlockConfiguration"]
-        assert block == {k: True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")}, lid
+        assert block == dict.fromkeys(
+            ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+        ), lid
 
 
 def _encryption(assembly: lifecycle.Assembly) -> None:
@@ -274,7 +289,7 @@ def _encryption(assembly: lifecycle.Assembly) -> None:
 
 
 def _logging(assembly: lifecycle.Assembly) -> None:
-    for stack, lid, r in resources(assembly, "AWS::S3::Bucket"):
+    for _stack, lid, r in resources(assembly, "AWS::S3::Bucket"):
         logging = r["Properties"].get("LoggingConfiguration")
         if lid.startswith("BucketsLogs"):
             assert logging is None, lid

@@ -9,8 +9,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -66,7 +66,10 @@ JOB_FLOW_TEMPLATE: dict[str, Any] = {
     "Tags": PROJECT_TAGS,
     "VisibleToAllUsers": True,
 }
-STEP_TEMPLATE = {"ActionOnFailure": "TERMINATE_CLUSTER", "HadoopJarStep": {"Jar": "command-runner.jar", "Args": JOB_ARGS}}
+STEP_TEMPLATE = {
+    "ActionOnFailure": "TERMINATE_CLUSTER",
+    "HadoopJarStep": {"Jar": "command-runner.jar", "Args": JOB_ARGS},
+}
 
 ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -4,7 +4,7 @@ nothing starts, nothing is written, and the reason is logged."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -107,7 +107,7 @@ def test_bad_event_is_rejected_by_every_handler(
     aws = shared_aws
     lambda_env.setenv("TOPIC_ARN", aws.topic_arn)
     event = json.loads(path.read_text(encoding="utf-8"))
-    monkeypatch.setattr(spend_guard, "utc_now", lambda: datetime.now(timezone.utc) + timedelta(days=1))
+    monkeypatch.setattr(spend_guard, "utc_now", lambda: datetime.now(UTC) + timedelta(days=1))
 
     start = len(logs)
     summary = submit_job.lambda_handler(json.loads(json.dumps(event)), context)

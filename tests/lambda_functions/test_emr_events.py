@@ -80,7 +80,9 @@ def test_cluster_terminated_with_errors_is_a_failure(emr_events, aws, events, co
 
 
 def test_standing_cluster_terminated_is_recorded_under_its_cluster_id(emr_events, aws, events, context):
-    event = events.emr("EMR Cluster State Change", cluster_detail(events, "TERMINATED", name=f"{events.prefix}-standing"))
+    event = events.emr(
+        "EMR Cluster State Change", cluster_detail(events, "TERMINATED", name=f"{events.prefix}-standing")
+    )
     emr_events.lambda_handler(event, context)
 
     record = stored(aws, events, f"outcomes/{CLUSTER_ID}/{event['id']}.json")
@@ -96,8 +98,13 @@ def test_redelivery_overwrites_the_same_object(emr_events, aws, events, context)
 
 @pytest.mark.parametrize(
     ("detail_type", "state"),
-    [("EMR Step Status Change", "RUNNING"), ("EMR Step Status Change", "PENDING"), ("EMR Cluster State Change", "STARTING"),
-     ("EMR Cluster State Change", "RUNNING"), ("EMR Cluster State Change", "WAITING")],
+    [
+        ("EMR Step Status Change", "RUNNING"),
+        ("EMR Step Status Change", "PENDING"),
+        ("EMR Cluster State Change", "STARTING"),
+        ("EMR Cluster State Change", "RUNNING"),
+        ("EMR Cluster State Change", "WAITING"),
+    ],
 )
 def test_in_progress_states_are_ignored_with_a_debug_log(emr_events, aws, events, context, logs, detail_type, state):
     build = step_detail if detail_type.startswith("EMR Step") else cluster_detail

@@ -33,7 +33,9 @@ def expected_args(events, decoded_key: str, fmt: str, run_id: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("raw_key", "decoded_key", "fmt"), UPLOADS, ids=[u[0] for u in UPLOADS])
-def test_transient_mode_starts_one_cluster_with_the_als_step(submit_job, aws, events, context, raw_key, decoded_key, fmt):
+def test_transient_mode_starts_one_cluster_with_the_als_step(
+    submit_job, aws, events, context, raw_key, decoded_key, fmt
+):
     summary = submit_job.lambda_handler(events.s3(raw_key), context)
 
     assert summary["duplicates"] == 0 and summary["rejected"] == []
@@ -123,7 +125,10 @@ class FailingEmr:
         if self.failures:
             self.failures -= 1
             raise ClientError(
-                {"Error": {"Code": self.code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": self.status}},
+                {
+                    "Error": {"Code": self.code, "Message": "injected"},
+                    "ResponseMetadata": {"HTTPStatusCode": self.status},
+                },
                 "RunJobFlow",
             )
         return self.real.run_job_flow(**kwargs)

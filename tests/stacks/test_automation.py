@@ -12,7 +12,9 @@ def resources(template: dict, kind: str) -> dict[str, dict]:
 
 
 def functions(app) -> dict[str, dict]:
-    return {k: r for k, r in resources(app.template("automation"), "AWS::Lambda::Function").items() if k.startswith("Jobs")}
+    return {
+        k: r for k, r in resources(app.template("automation"), "AWS::Lambda::Function").items() if k.startswith("Jobs")
+    }
 
 
 def test_three_functions_latest_runtime_with_timeouts_memory_and_powertools(lab) -> None:
@@ -36,7 +38,9 @@ def test_reserved_concurrency_is_a_setting(synth) -> None:
 
 
 def test_explicit_log_groups_with_retention_removed_on_destroy(lab) -> None:
-    groups = {k: g for k, g in resources(lab.template("automation"), "AWS::Logs::LogGroup").items() if k.startswith("Jobs")}
+    groups = {
+        k: g for k, g in resources(lab.template("automation"), "AWS::Logs::LogGroup").items() if k.startswith("Jobs")
+    }
     assert len(groups) == 3
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == 30
@@ -57,9 +61,7 @@ def test_async_failures_go_to_an_encrypted_queue(lab) -> None:
 def test_upload_notifications_one_per_suffix_under_the_ratings_prefix(lab) -> None:
     notifications = next(iter(resources(lab.template("automation"), "Custom::S3BucketNotifications").values()))
     configs = notifications["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
-    filters = sorted(
-        tuple(sorted((r["Name"], r["Value"]) for r in c["Filter"]["Key"]["FilterRules"])) for c in configs
-    )
+    filters = sorted(tuple(sorted((r["Name"], r["Value"]) for r in c["Filter"]["Key"]["FilterRules"])) for c in configs)
     assert filters == sorted((("prefix", "ratings/"), ("suffix", s)) for s in RATINGS_SUFFIXES)
     assert all(c["Events"] == ["s3:ObjectCreated:*"] for c in configs)
     assert "ml-lab-dev-ratings-bucket-arn" in json.dumps(notifications["Properties"]["BucketName"])
@@ -85,7 +87,14 @@ def test_submit_function_gets_the_shared_cluster_definition(lab) -> None:
     env = submit["Properties"]["Environment"]["Variables"]
     assert env["CLUSTER_MODE"] == "transient" and env["RATINGS_PREFIX"] == "ratings/"
     template_json = json.dumps(env["JOB_FLOW_TEMPLATE"])
-    for field in ("SecurityConfiguration", "JobFlowRole", "ServiceRole", "LogUri", "Ec2SubnetIds", "AutoTerminationPolicy"):
+    for field in (
+        "SecurityConfiguration",
+        "JobFlowRole",
+        "ServiceRole",
+        "LogUri",
+        "Ec2SubnetIds",
+        "AutoTerminationPolicy",
+    ):
         assert field in template_json
     assert "TERMINATE_CLUSTER" in json.dumps(env["STEP_TEMPLATE"])
 
@@ -118,7 +127,10 @@ def test_standing_mode_adds_steps_to_that_cluster_only(synth) -> None:
 def test_spend_guard_terminates_only_tagged_clusters_and_stops_only_the_workstation(lab) -> None:
     statements = role_statements(lab, "JobsSpendGuard")
     terminate = next(s for s in statements if s["Action"] == "elasticmapreduce:TerminateJobFlows")
-    assert terminate["Condition"]["StringEquals"] == {"aws:ResourceTag/project": "ml-lab", "aws:ResourceTag/stage": "dev"}
+    assert terminate["Condition"]["StringEquals"] == {
+        "aws:ResourceTag/project": "ml-lab",
+        "aws:ResourceTag/stage": "dev",
+    }
     stop = next(s for s in statements if s["Action"] == "ec2:StopInstances")
     assert "instance/" in json.dumps(stop["Resource"]) and stop["Resource"] != "*"
 

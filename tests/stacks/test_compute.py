@@ -95,7 +95,9 @@ def test_standing_cluster_uses_the_shared_definition(synth) -> None:
     assert len(clusters) == 1
     props = next(iter(clusters.values()))["Properties"]
     spark = app.stacks.compute.spark
-    expected = json.loads(json.dumps(app.stacks.compute.resolve(cfn_cluster_properties(spark.job_flow_template, name="x"))))
+    expected = json.loads(
+        json.dumps(app.stacks.compute.resolve(cfn_cluster_properties(spark.job_flow_template, name="x")))
+    )
     expected.pop("Name")
     for key, value in expected.items():
         assert props[key] == value, key
@@ -103,7 +105,9 @@ def test_standing_cluster_uses_the_shared_definition(synth) -> None:
     assert props["Instances"]["TerminationProtected"] is False  # dev
     assert props["AutoTerminationPolicy"] == {"IdleTimeout": 3600}
     assert props["LogUri"]["Fn::Join"][1][-1] == "/emr/"
-    assert props["SecurityConfiguration"] == {"Ref": next(iter(resources(app.template("compute"), "AWS::EMR::SecurityConfiguration")))}
+    assert props["SecurityConfiguration"] == {
+        "Ref": next(iter(resources(app.template("compute"), "AWS::EMR::SecurityConfiguration")))
+    }
     for key in ("EmrManagedMasterSecurityGroup", "EmrManagedSlaveSecurityGroup", "ServiceAccessSecurityGroup"):
         assert "GroupId" in json.dumps(props["Instances"][key])
     assert spark.step_template["ActionOnFailure"] == "CONTINUE"
@@ -113,7 +117,9 @@ def test_standing_cluster_uses_the_shared_definition(synth) -> None:
 
 
 def test_primary_and_core_on_demand(lab) -> None:
-    fleets = {f["InstanceFleetType"]: f for f in lab.stacks.compute.spark.job_flow_template["Instances"]["InstanceFleets"]}
+    fleets = {
+        f["InstanceFleetType"]: f for f in lab.stacks.compute.spark.job_flow_template["Instances"]["InstanceFleets"]
+    }
     assert set(fleets) == {"MASTER", "CORE"}
     assert fleets["MASTER"]["TargetOnDemandCapacity"] == 1 and "TargetSpotCapacity" not in fleets["MASTER"]
     assert fleets["CORE"]["TargetOnDemandCapacity"] == 2 and "TargetSpotCapacity" not in fleets["CORE"]
@@ -179,7 +185,9 @@ def test_workstation_imdsv2_encrypted_root_no_public_ip_no_key(lab) -> None:
     assert interfaces is None or all(not i.get("AssociatePublicIpAddress") for i in interfaces)
     group = next(g for k, g in resources(template, "AWS::EC2::SecurityGroup").items() if k.startswith("Workstation"))
     assert "SecurityGroupIngress" not in group["Properties"]
-    assert "resolve:ssm" in json.dumps(template["Parameters"]) or "AWS::SSM::Parameter" in json.dumps(template["Parameters"])
+    assert "resolve:ssm" in json.dumps(template["Parameters"]) or "AWS::SSM::Parameter" in json.dumps(
+        template["Parameters"]
+    )
 
 
 def test_ssh_only_from_the_configured_range_with_a_key(synth) -> None:
@@ -189,8 +197,13 @@ def test_ssh_only_from_the_configured_range_with_a_key(synth) -> None:
     assert instance["KeyName"] == "lab-key"
     group = next(g for k, g in resources(template, "AWS::EC2::SecurityGroup").items() if k.startswith("Workstation"))
     assert group["Properties"]["SecurityGroupIngress"] == [
-        {"CidrIp": "203.0.113.10/32", "Description": "SSH from the configured range", "FromPort": 22,
-         "IpProtocol": "tcp", "ToPort": 22}
+        {
+            "CidrIp": "203.0.113.10/32",
+            "Description": "SSH from the configured range",
+            "FromPort": 22,
+            "IpProtocol": "tcp",
+            "ToPort": 22,
+        }
     ]
 
 
@@ -220,7 +233,9 @@ def test_job_script_is_an_asset_read_only_by_exact_object(lab) -> None:
             (statement["Action"], json.dumps(resource))
             for name, statement in policy_statements(lab.template("compute"))
             if name.startswith(role_prefix)
-            for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+            for resource in (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
             if "cdk-hnb659fds-assets" in json.dumps(resource)
         ]
         assert len(asset_grants) == 1, role_prefix

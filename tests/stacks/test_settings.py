@@ -74,7 +74,11 @@ BAD_SETTINGS = [
     ("emr_task_instance_types", "m5.xlarge,x1.32xlarge", r"'emr_task_instance_types': 'x1.32xlarge' not allowed"),
     ("emr_idle_timeout_minutes", 0, r"'emr_idle_timeout_minutes': 0 is not allowed; expected a whole number 1..1440"),
     ("emr_max_cluster_age_hours", 1000, r"'emr_max_cluster_age_hours': 1000 is not allowed"),
-    ("emr_in_transit_encryption", "yes", r"'emr_in_transit_encryption': 'yes' is not allowed; allowed values: true, false"),
+    (
+        "emr_in_transit_encryption",
+        "yes",
+        r"'emr_in_transit_encryption': 'yes' is not allowed; allowed values: true, false",
+    ),
     ("emr_in_transit_encryption", True, r"'emr_tls_certificates_s3_uri': required when 'emr_in_transit_encryption'"),
     ("spark_defaults", '{"executor.memory": "4g"}', r"'spark_defaults': expected an object of spark.\* properties"),
     ("spark_defaults", "{oops", r"'spark_defaults': '\{oops' is not a JSON object"),
@@ -103,7 +107,9 @@ def test_ssh_open_to_the_world_is_refused(cidr: str) -> None:
 def test_ssh_needs_both_key_pair_and_cidr() -> None:
     with pytest.raises(SettingsError, match=r"'workstation_ssh_cidr' and 'workstation_key_pair': set both"):
         settings_from(workstation_ssh_cidr="203.0.113.10/32")
-    assert settings_from(workstation_ssh_cidr="203.0.113.10/32", workstation_key_pair="lab").workstation_key_pair == "lab"
+    assert (
+        settings_from(workstation_ssh_cidr="203.0.113.10/32", workstation_key_pair="lab").workstation_key_pair == "lab"
+    )
 
 
 def test_prod_requires_a_budget_email() -> None:

@@ -13,7 +13,7 @@ def buckets(template: dict) -> dict[str, dict]:
 
 def test_four_buckets_with_generated_names(lab) -> None:
     found = buckets(lab.template("storage"))
-    assert sorted(k[: -8] for k in found) == ["BucketsArtifacts", "BucketsLogs", "BucketsRatings", "BucketsResults"]
+    assert sorted(k[:-8] for k in found) == ["BucketsArtifacts", "BucketsLogs", "BucketsRatings", "BucketsResults"]
     assert all("BucketName" not in r["Properties"] for r in found.values())
 
 
@@ -49,7 +49,8 @@ def test_every_bucket_policy_denies_requests_without_tls(lab) -> None:
 
 def test_versioning_on_input_and_results_only(lab) -> None:
     versioned = {
-        k[:-8] for k, r in buckets(lab.template("storage")).items()
+        k[:-8]
+        for k, r in buckets(lab.template("storage")).items()
         if r["Properties"].get("VersioningConfiguration") == {"Status": "Enabled"}
     }
     assert versioned == {"BucketsRatings", "BucketsResults"}
@@ -114,7 +115,7 @@ def test_every_resource_is_tagged(lab) -> None:
             tags = resource.get("Properties", {}).get("Tags")
             if tags is None:
                 continue
-            as_dict = dict((t["Key"], t["Value"]) for t in tags) if isinstance(tags, list) else tags
+            as_dict = {t["Key"]: t["Value"] for t in tags} if isinstance(tags, list) else tags
             for key, value in expected.items():
                 assert as_dict.get(key) == value, f"{name} lacks tag {key}"
 
@@ -122,9 +123,9 @@ def test_every_resource_is_tagged(lab) -> None:
 def test_every_template_carries_the_residency_rule(lab) -> None:
     for name, template in lab.templates.items():
         assertion = template["Rules"]["RegionResidency"]["Assertions"][0]
-        assert assertion["Assert"] == {
-            "Fn::Contains": [list(lab.settings.allowed_regions), {"Ref": "AWS::Region"}]
-        }, name
+        assert assertion["Assert"] == {"Fn::Contains": [list(lab.settings.allowed_regions), {"Ref": "AWS::Region"}]}, (
+            name
+        )
 
 
 def test_logs_bucket_grants_flow_log_delivery_only_under_its_prefix(lab) -> None:
@@ -150,7 +151,8 @@ def test_kms_keys_are_deleted_with_dev_and_retained_in_prod(lab, synth) -> None:
 def test_cdk_generated_handlers_get_a_log_group_removed_on_destroy(lab) -> None:
     for template in lab.templates.values():
         handlers = {
-            k for k, r in template["Resources"].items()
+            k
+            for k, r in template["Resources"].items()
             if r["Type"] == "AWS::Lambda::Function" and "LoggingConfig" not in r["Properties"]
         }
         groups = {

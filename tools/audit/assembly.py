@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 @dataclass
@@ -131,7 +132,7 @@ def render(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(render(item) for item in value)
     if isinstance(value, dict) and len(value) == 1:
-        (function, argument), = value.items()
+        ((function, argument),) = value.items()
         if function == "Ref":
             return "${" + str(argument) + "}"
         if function == "Fn::GetAtt":
@@ -159,7 +160,7 @@ def references(value: Any) -> set[str]:
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             if len(node) == 1:
-                (function, argument), = node.items()
+                ((function, argument),) = node.items()
                 if function == "Ref" and isinstance(argument, str):
                     found.add(argument)
                     return

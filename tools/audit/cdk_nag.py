@@ -18,11 +18,17 @@ def nag_acknowledgements(assembly: CloudAssembly) -> list[dict[str, Any]]:
     for stack in assembly.stacks:
         for logical_id, resource in stack.resources.items():
             for rule in ((resource.get("Metadata") or {}).get("cdk_nag") or {}).get("rules_to_suppress") or []:
-                found.append({
-                    "tool": "cdk-nag", "rule": rule.get("id", "?"), "stack": stack.stack_name,
-                    "resource": logical_id, "path": stack.path_of(logical_id), "reason": rule.get("reason", ""),
-                    "applies_to": rule.get("applies_to") or rule.get("appliesTo") or [],
-                })
+                found.append(
+                    {
+                        "tool": "cdk-nag",
+                        "rule": rule.get("id", "?"),
+                        "stack": stack.stack_name,
+                        "resource": logical_id,
+                        "path": stack.path_of(logical_id),
+                        "reason": rule.get("reason", ""),
+                        "applies_to": rule.get("applies_to") or rule.get("appliesTo") or [],
+                    }
+                )
     return found
 
 
@@ -37,18 +43,24 @@ def parse_validation_report(assembly: CloudAssembly, report_file: Path) -> list[
             for construct in violation.get("violatingConstructs") or []:
                 path = construct.get("constructPath", "")
                 stack, logical_id = stack_of_path(assembly, path)
-                found.append({
-                    "pack": plugin.get("pluginName", "?"), "rule": violation.get("ruleName", "?"),
-                    "description": violation.get("description", ""), "stack": stack, "resource": logical_id,
-                    "path": path,
-                })
+                found.append(
+                    {
+                        "pack": plugin.get("pluginName", "?"),
+                        "rule": violation.get("ruleName", "?"),
+                        "description": violation.get("description", ""),
+                        "stack": stack,
+                        "resource": logical_id,
+                        "path": path,
+                    }
+                )
     return found
 
 
 def nag_gate_findings(assembly: CloudAssembly) -> list[dict[str, Any]]:
     """Blocking: any violation in the assembly's own validation report (the synth gate should have stopped it)."""
     return [
-        finding("cdk-nag", item["rule"], item["stack"], item["resource"], item["path"], item["description"],
-                blocking=True)
+        finding(
+            "cdk-nag", item["rule"], item["stack"], item["resource"], item["path"], item["description"], blocking=True
+        )
         for item in parse_validation_report(assembly, assembly.directory / "validation-report.json")
     ]

@@ -18,13 +18,21 @@ def cfn_lint_exceptions(assembly: CloudAssembly) -> list[dict[str, Any]]:
         for logical_id, resource in stack.resources.items():
             metadata = resource.get("Metadata") or {}
             ignored = ((metadata.get("cfn-lint") or {}).get("config") or {}).get("ignore_checks") or []
-            reasons = {item.get("id"): item.get("reason", "") for item in
-                       (metadata.get("audit-exceptions") or {}).get("cfn-lint") or []}
+            reasons = {
+                item.get("id"): item.get("reason", "")
+                for item in (metadata.get("audit-exceptions") or {}).get("cfn-lint") or []
+            }
             for rule in ignored:
-                found.append({
-                    "tool": "cfn-lint", "rule": rule, "stack": stack.stack_name, "resource": logical_id,
-                    "path": stack.path_of(logical_id), "reason": reasons.get(rule, ""),
-                })
+                found.append(
+                    {
+                        "tool": "cfn-lint",
+                        "rule": rule,
+                        "stack": stack.stack_name,
+                        "resource": logical_id,
+                        "path": stack.path_of(logical_id),
+                        "reason": reasons.get(rule, ""),
+                    }
+                )
     return found
 
 
@@ -33,8 +41,7 @@ def run_cfn_lint(assembly: CloudAssembly, cfn_lint: Path, regions: list[str]) ->
     if not assembly.stacks:
         return [], None
     by_file = {stack.template_file.resolve(): stack for stack in assembly.stacks}
-    command = [str(cfn_lint), "--regions", *regions, "--format", "json", "--",
-               *(str(path) for path in by_file)]
+    command = [str(cfn_lint), "--regions", *regions, "--format", "json", "--", *(str(path) for path in by_file)]
     try:
         completed = subprocess.run(command, capture_output=True, text=True, check=False)
     except OSError as error:
@@ -49,12 +56,18 @@ def run_cfn_lint(assembly: CloudAssembly, cfn_lint: Path, regions: list[str]) ->
         location = (match.get("Location") or {}).get("Path") or []
         logical_id = location[1] if len(location) > 1 and location[0] == "Resources" else ""
         level = (match.get("Level") or "Error").lower()
-        found.append(finding(
-            "cfn-lint", (match.get("Rule") or {}).get("Id", "?"),
-            stack.stack_name if stack else match.get("Filename", "?"), logical_id,
-            stack.path_of(logical_id) if stack and logical_id else "/".join(map(str, location)),
-            match.get("Message", ""), blocking=level == "error", level=level,
-        ))
+        found.append(
+            finding(
+                "cfn-lint",
+                (match.get("Rule") or {}).get("Id", "?"),
+                stack.stack_name if stack else match.get("Filename", "?"),
+                logical_id,
+                stack.path_of(logical_id) if stack and logical_id else "/".join(map(str, location)),
+                match.get("Message", ""),
+                blocking=level == "error",
+                level=level,
+            )
+        )
     return found, None
 
 

@@ -18,10 +18,16 @@ def checkov_skips(assembly: CloudAssembly) -> list[dict[str, Any]]:
     for stack in assembly.stacks:
         for logical_id, resource in stack.resources.items():
             for skip in ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip") or []:
-                found.append({
-                    "tool": "checkov", "rule": skip.get("id", "?"), "stack": stack.stack_name,
-                    "resource": logical_id, "path": stack.path_of(logical_id), "reason": skip.get("comment", ""),
-                })
+                found.append(
+                    {
+                        "tool": "checkov",
+                        "rule": skip.get("id", "?"),
+                        "stack": stack.stack_name,
+                        "resource": logical_id,
+                        "path": stack.path_of(logical_id),
+                        "reason": skip.get("comment", ""),
+                    }
+                )
     return found
 
 
@@ -37,8 +43,9 @@ def run_checkov(assembly: CloudAssembly, checkov: Path) -> tuple[list[dict], dic
         command += ["-f", str(stack.template_file.resolve())]
     env = dict(os.environ, BC_SKIP_MAPPING="TRUE", CHECKOV_NO_OUTPUT_TRUNCATION="TRUE")
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, check=False, env=env,
-                                   cwd=assembly.directory)
+        completed = subprocess.run(
+            command, capture_output=True, text=True, check=False, env=env, cwd=assembly.directory
+        )
     except OSError as error:
         return [], {}, f"checkov could not run: {error}"
     try:
@@ -58,12 +65,17 @@ def run_checkov(assembly: CloudAssembly, checkov: Path) -> tuple[list[dict], dic
         for check in results.get("failed_checks") or []:
             failed_in = by_name.get(Path(check.get("file_path", "")).name)
             logical_id = str(check.get("resource", "")).split(".", 1)[-1]
-            found.append(finding(
-                "checkov", check.get("check_id", "?"),
-                failed_in.stack_name if failed_in else check.get("file_path", "?"),
-                logical_id, failed_in.path_of(logical_id) if failed_in else logical_id, check.get("check_name", ""),
-                blocking=True,
-            ))
+            found.append(
+                finding(
+                    "checkov",
+                    check.get("check_id", "?"),
+                    failed_in.stack_name if failed_in else check.get("file_path", "?"),
+                    logical_id,
+                    failed_in.path_of(logical_id) if failed_in else logical_id,
+                    check.get("check_name", ""),
+                    blocking=True,
+                )
+            )
         for check in results.get("skipped_checks") or []:
             honoured_skips.append(
                 {"rule": check.get("check_id"), "resource": str(check.get("resource", "")).split(".", 1)[-1]}

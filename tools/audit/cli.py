@@ -48,17 +48,27 @@ def _settings(overrides: dict[str, Any]) -> Settings:
 
 
 def build_arguments() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.audit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.audit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
     parser.add_argument("--checkov", type=Path, default=ROOT / ".venv-checkov" / "bin" / "checkov")
     parser.add_argument("--cfn-lint", type=Path, default=Path(sys.executable).with_name("cfn-lint"))
     parser.add_argument("--report-dir", type=Path, default=Path("reports"))
     parser.add_argument("--prices", type=Path, default=cost.PRICES_FILE)
-    parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
-                        help="the same -c context cdk.out was synthesised with (default: cdk.json's context)")
-    parser.add_argument("--skip-compliance", action="store_true",
-                        help="do not run the informational HIPAA / NIST synthesis (the report says so)")
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the same -c context cdk.out was synthesised with (default: cdk.json's context)",
+    )
+    parser.add_argument(
+        "--skip-compliance",
+        action="store_true",
+        help="do not run the informational HIPAA / NIST synthesis (the report says so)",
+    )
     return parser
 
 
@@ -71,7 +81,8 @@ def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     with tempfile.TemporaryDirectory(prefix="audit-compliance-") as scratch:
         compliance_run = (
             compliance.ComplianceRun(None, Path(scratch), error="skipped (--skip-compliance)")
-            if args.skip_compliance else compliance.start_compliance_synth(Path(scratch) / "cdk.out", overrides)
+            if args.skip_compliance
+            else compliance.start_compliance_synth(Path(scratch) / "cdk.out", overrides)
         )
         try:
             regions = cfn_lint.regions_of(assembly.stacks, manifest, settings.region)
@@ -97,12 +108,22 @@ def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
             skip["honoured"] = (skip["rule"], skip["resource"]) in honoured
     tool_errors = [
         finding(tool, "TOOL-ERROR", "*", "", "*", error, blocking=True)
-        for tool, error in (("cfn-lint", lint_error), ("checkov", checkov_error)) if error
+        for tool, error in (("cfn-lint", lint_error), ("checkov", checkov_error))
+        if error
     ]
     missing_reasons = [
-        finding(item["tool"], item["rule"], item["stack"], item["resource"], item["path"],
-                               "exception recorded without a reason", blocking=True)
-        for items in acknowledged.values() for item in items if not is_real_reason(item.get("reason"))
+        finding(
+            item["tool"],
+            item["rule"],
+            item["stack"],
+            item["resource"],
+            item["path"],
+            "exception recorded without a reason",
+            blocking=True,
+        )
+        for items in acknowledged.values()
+        for item in items
+        if not is_real_reason(item.get("reason"))
     ]
     lint_errors = [f for f in lint if f["blocking"]]
     blocking = gate + lint_errors + checkov_failed + tool_errors + missing_reasons
@@ -116,8 +137,13 @@ def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         {"check": "cfn-lint errors", "blocking": "yes", "result": verdict(lint_errors, lint_error)},
         {"check": "checkov (cloudformation)", "blocking": "yes", "result": verdict(checkov_failed, checkov_error)},
         {"check": "every exception has a reason", "blocking": "yes", "result": verdict(missing_reasons)},
-        {"check": "cdk-nag HIPAA Security + NIST 800-53 rev5", "blocking": "no (informational)",
-         "result": f"{compliance_total} finding(s)" if compliance_result["ran"] else f"not run: {compliance_result['error']}"},
+        {
+            "check": "cdk-nag HIPAA Security + NIST 800-53 rev5",
+            "blocking": "no (informational)",
+            "result": f"{compliance_total} finding(s)"
+            if compliance_result["ran"]
+            else f"not run: {compliance_result['error']}",
+        },
         {"check": "cfn-lint warnings", "blocking": "no", "result": f"{len(lint) - len(lint_errors)} warning(s)"},
     ]
     data = {
@@ -126,8 +152,13 @@ def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         "checks": checks,
         "blocking": blocking,
         "stacks": [
-            {"name": stack.stack_name, "artifact_id": stack.artifact_id, "template": stack.template_file.name,
-             "resource_count": len(stack.resources), "resources_by_type": stack.resource_counts()}
+            {
+                "name": stack.stack_name,
+                "artifact_id": stack.artifact_id,
+                "template": stack.template_file.name,
+                "resource_count": len(stack.resources),
+                "resources_by_type": stack.resource_counts(),
+            }
             for stack in assembly.stacks
         ],
         "acknowledged": acknowledged,
@@ -139,7 +170,9 @@ def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         "cost": costs,
         "diagram": mermaid,
         "settings": {
-            "stage": settings.stage, "region": settings.region, "cluster_mode": settings.cluster_mode,
+            "stage": settings.stage,
+            "region": settings.region,
+            "cluster_mode": settings.cluster_mode,
             "context_overrides": overrides,
         },
     }
@@ -165,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     if status:
         print(f"\naudit FAILED: {len(data['blocking'])} blocking finding(s):", file=sys.stderr)
         for item in data["blocking"]:
-            print(f"  {item['tool']} {item['rule']} stack={item['stack']} path={item['path']}: {item['message']}",
-                  file=sys.stderr)
+            print(
+                f"  {item['tool']} {item['rule']} stack={item['stack']} path={item['path']}: {item['message']}",
+                file=sys.stderr,
+            )
     return status
 
 

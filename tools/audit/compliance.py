@@ -36,18 +36,29 @@ def start_compliance_synth(outdir: Path, context_overrides: dict[str, Any]) -> C
     java_home = Path(sys.executable).parent.parent / "java-home"
     if java_home.exists():
         env.setdefault("JAVA_HOME", str(java_home))
-    command = [sys.executable, "-m", "tools.audit.compliance_synth", "--outdir", str(outdir),
-               "--context-json", json.dumps(context_overrides)]
+    command = [
+        sys.executable,
+        "-m",
+        "tools.audit.compliance_synth",
+        "--outdir",
+        str(outdir),
+        "--context-json",
+        json.dumps(context_overrides),
+    ]
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env['PYTHONPATH']}" if env.get("PYTHONPATH") else str(ROOT)
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return ComplianceRun(process, outdir)
 
 
 def finish_compliance_synth(run: ComplianceRun, assembly: CloudAssembly) -> dict[str, Any]:
     """Findings per pack and rule (informational), and whether the re-synthesised templates match cdk.out."""
-    result: dict[str, Any] = {"ran": False, "packs": {}, "findings": [], "templates_match_cdk_out": None,
-                              "error": run.error}
+    result: dict[str, Any] = {
+        "ran": False,
+        "packs": {},
+        "findings": [],
+        "templates_match_cdk_out": None,
+        "error": run.error,
+    }
     if run.process is None:
         return result
     output, _ = run.process.communicate()
@@ -56,7 +67,8 @@ def finish_compliance_synth(run: ComplianceRun, assembly: CloudAssembly) -> dict
         return result
     result["ran"] = True
     violations = [
-        item for item in parse_validation_report(assembly, run.outdir / "validation-report.json")
+        item
+        for item in parse_validation_report(assembly, run.outdir / "validation-report.json")
         if item["pack"] in INFORMATIONAL_NAG_PACKS
     ]
     result["findings"] = violations

@@ -85,8 +85,11 @@ def _vpcs_through_network(stack: StackTemplate, properties: dict[str, Any]) -> s
     for name in references(properties):
         resource = stack.resources.get(name) or {}
         if resource.get("Type") in _NETWORK:
-            vpcs |= {v for v in references((resource.get("Properties") or {}).get("VpcId"))
-                     if stack.resources.get(v, {}).get("Type") == "AWS::EC2::VPC"}
+            vpcs |= {
+                v
+                for v in references((resource.get("Properties") or {}).get("VpcId"))
+                if stack.resources.get(v, {}).get("Type") == "AWS::EC2::VPC"
+            }
     return vpcs
 
 
@@ -104,7 +107,9 @@ def mermaid(assembly: CloudAssembly) -> str:
         lines.append(f'  subgraph {_node_id(stack, "stack")}["{stack.stack_name}"]')
         for logical_id in nodes:
             kind, open_, close = NODE_TYPES[stack.resources[logical_id]["Type"]]
-            lines.append(f'    {_node_id(stack, logical_id)}{open_}"{_label(stack, logical_id)}<br/><i>{kind}</i>"{close}')
+            lines.append(
+                f'    {_node_id(stack, logical_id)}{open_}"{_label(stack, logical_id)}<br/><i>{kind}</i>"{close}'
+            )
         lines.append("  end")
         for logical_id in nodes:
             properties = stack.resources[logical_id].get("Properties") or {}
@@ -112,7 +117,9 @@ def mermaid(assembly: CloudAssembly) -> str:
             for name in references(properties):
                 if _is_node(stack, name):
                     add(source, _node_id(stack, name), "ref")
-            documents = [document for role in _roles_of(stack, properties) for document in _policy_documents(stack, role)]
+            documents = [
+                document for role in _roles_of(stack, properties) for document in _policy_documents(stack, role)
+            ]
             for name in references(documents):
                 if _is_node(stack, name):
                     add(source, _node_id(stack, name), "IAM")
@@ -127,16 +134,30 @@ def mermaid(assembly: CloudAssembly) -> str:
                         if _is_node(exporter, name):
                             add(source, _node_id(exporter, name), label)
         # Attachments that point at their owner: the owner is the edge's source.
-        for logical_id, resource in stack.resources.items():
+        for resource in stack.resources.values():
             resource_type, properties = resource.get("Type"), resource.get("Properties") or {}
             if resource_type == "AWS::Lambda::Permission":
-                pairs = [(references(properties.get("SourceArn")), references(properties.get("FunctionName")), "invokes")]
+                pairs = [
+                    (references(properties.get("SourceArn")), references(properties.get("FunctionName")), "invokes")
+                ]
             elif resource_type == "AWS::SNS::Subscription":
                 pairs = [(references(properties.get("TopicArn")), references(properties.get("Endpoint")), "notifies")]
             elif resource_type == "AWS::Lambda::EventSourceMapping":
-                pairs = [(references(properties.get("EventSourceArn")), references(properties.get("FunctionName")), "triggers")]
+                pairs = [
+                    (
+                        references(properties.get("EventSourceArn")),
+                        references(properties.get("FunctionName")),
+                        "triggers",
+                    )
+                ]
             elif resource_type == "Custom::S3BucketNotifications":
-                pairs = [(references(properties.get("BucketName")), references(properties.get("NotificationConfiguration")), "notifies")]
+                pairs = [
+                    (
+                        references(properties.get("BucketName")),
+                        references(properties.get("NotificationConfiguration")),
+                        "notifies",
+                    )
+                ]
             else:
                 continue
             for sources, targets, label in pairs:
@@ -146,12 +167,17 @@ def mermaid(assembly: CloudAssembly) -> str:
                             add(_node_id(stack, a), _node_id(stack, b), label)
     # Transient clusters are not in any template: draw one, launched by what uses the EMR security configuration.
     has_cluster = any(True for stack in assembly.stacks for _ in stack.of_type("AWS::EMR::Cluster"))
-    configurations = {_node_id(stack, logical_id) for stack in assembly.stacks
-                      for logical_id, _ in stack.of_type("AWS::EMR::SecurityConfiguration")}
+    configurations = {
+        _node_id(stack, logical_id)
+        for stack in assembly.stacks
+        for logical_id, _ in stack.of_type("AWS::EMR::SecurityConfiguration")
+    }
     if not has_cluster and configurations:
-        lines.append('  transient_emr_cluster[/"EMR cluster, transient<br/><i>launched per job, not in a template</i>"/]')
+        lines.append(
+            '  transient_emr_cluster[/"EMR cluster, transient<br/><i>launched per job, not in a template</i>"/]'
+        )
         lines.append("  style transient_emr_cluster stroke-dasharray: 5 5")
-        for (source, target) in list(edges):
+        for source, target in list(edges):
             if target in configurations:
                 add(source, "transient_emr_cluster", "launches")
                 add("transient_emr_cluster", target, "uses")

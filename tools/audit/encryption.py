@@ -42,13 +42,22 @@ def _transit(stack: StackTemplate, policy_type: str, target_key: str, logical_id
 
 
 def _row(stack: StackTemplate, logical_id: str, store: str, at_rest: str, in_transit: str, ok: bool) -> dict[str, Any]:
-    return {"stack": stack.stack_name, "resource": logical_id, "path": stack.path_of(logical_id), "store": store,
-            "at_rest": at_rest, "in_transit": in_transit, "ok": ok}
+    return {
+        "stack": stack.stack_name,
+        "resource": logical_id,
+        "path": stack.path_of(logical_id),
+        "store": store,
+        "at_rest": at_rest,
+        "in_transit": in_transit,
+        "ok": ok,
+    }
 
 
 def _ebs(mappings: Any) -> tuple[str, bool]:
     volumes: list[dict[str, Any]] = [
-        mapping["Ebs"] for mapping in as_list(mappings) if isinstance(mapping, dict) and isinstance(mapping.get("Ebs"), dict)
+        mapping["Ebs"]
+        for mapping in as_list(mappings)
+        if isinstance(mapping, dict) and isinstance(mapping.get("Ebs"), dict)
     ]
     if not volumes:
         return "no block device mapping: root volume follows the account's EBS encryption-by-default", False
@@ -57,8 +66,10 @@ def _ebs(mappings: Any) -> tuple[str, bool]:
         encrypted = volume.get("Encrypted") in (True, "true")
         ok &= encrypted
         key = f", key {render(volume['KmsKeyId'])}" if volume.get("KmsKeyId") else ""
-        parts.append(f"{render(volume.get('VolumeType', 'gp2?'))} {render(volume.get('VolumeSize', '?'))} GiB "
-                     f"{'encrypted' + key if encrypted else 'NOT encrypted'}")
+        parts.append(
+            f"{render(volume.get('VolumeType', 'gp2?'))} {render(volume.get('VolumeSize', '?'))} GiB "
+            f"{'encrypted' + key if encrypted else 'NOT encrypted'}"
+        )
     return "; ".join(parts), ok
 
 
@@ -73,7 +84,8 @@ def stores(assembly: CloudAssembly) -> list[dict[str, Any]]:
                 default = (rules[0].get("ServerSideEncryptionByDefault") or {}) if rules else {}
                 algorithm = render(default.get("SSEAlgorithm", ""))
                 at_rest = {"AES256": "SSE-S3", "aws:kms": "SSE-KMS", "aws:kms:dsse": "DSSE-KMS"}.get(
-                    algorithm, "SSE-S3 (S3 default since 2023)")
+                    algorithm, "SSE-S3 (S3 default since 2023)"
+                )
                 if default.get("KMSMasterKeyID"):
                     at_rest += f" key {render(default['KMSMasterKeyID'])}"
                 transit = _transit(stack, "AWS::S3::BucketPolicy", "Bucket", logical_id)
@@ -92,12 +104,15 @@ def stores(assembly: CloudAssembly) -> list[dict[str, Any]]:
                 else:
                     at_rest = "SSE-SQS (service-managed)"
                 transit = _transit(stack, "AWS::SQS::QueuePolicy", "Queues", logical_id)
-                rows.append(_row(stack, logical_id, "SQS queue", at_rest, transit, "NOT" not in at_rest and "TLS" in transit))
+                rows.append(
+                    _row(stack, logical_id, "SQS queue", at_rest, transit, "NOT" not in at_rest and "TLS" in transit)
+                )
             elif kind in ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
                 sse = properties.get("SSESpecification") or {}
                 replica_keys = [
                     (replica.get("SSESpecification") or {}).get("KMSMasterKeyId")
-                    for replica in as_list(properties.get("Replicas")) if isinstance(replica, dict)
+                    for replica in as_list(properties.get("Replicas"))
+                    if isinstance(replica, dict)
                 ]
                 if sse.get("SSEEnabled") in (True, "true"):
                     key = sse.get("KMSMasterKeyId") or next((k for k in replica_keys if k), None)
@@ -117,19 +132,30 @@ def stores(assembly: CloudAssembly) -> list[dict[str, Any]]:
                     rows.append(_row(stack, logical_id, "launch template volumes", at_rest, "n/a", ok))
             elif kind == "AWS::EC2::Volume":
                 encrypted = properties.get("Encrypted") in (True, "true")
-                rows.append(_row(stack, logical_id, "EBS volume", "encrypted" if encrypted else "NOT encrypted", "n/a",
-                                 encrypted))
+                rows.append(
+                    _row(
+                        stack, logical_id, "EBS volume", "encrypted" if encrypted else "NOT encrypted", "n/a", encrypted
+                    )
+                )
             elif kind == "AWS::EMR::SecurityConfiguration":
                 rows.append(_emr(stack, logical_id, properties))
             elif kind == "AWS::Logs::LogGroup":
                 key = properties.get("KmsKeyId")
-                rows.append(_row(stack, logical_id, "log group",
-                                 f"KMS key {render(key)}" if key else "CloudWatch Logs service-managed encryption",
-                                 "HTTPS API endpoints", True))
+                rows.append(
+                    _row(
+                        stack,
+                        logical_id,
+                        "log group",
+                        f"KMS key {render(key)}" if key else "CloudWatch Logs service-managed encryption",
+                        "HTTPS API endpoints",
+                        True,
+                    )
+                )
             elif kind == "AWS::KMS::Key":
                 rotation = properties.get("EnableKeyRotation") in (True, "true")
-                rows.append(_row(stack, logical_id, "KMS key", "rotation on" if rotation else "rotation OFF", "n/a",
-                                 rotation))
+                rows.append(
+                    _row(stack, logical_id, "KMS key", "rotation on" if rotation else "rotation OFF", "n/a", rotation)
+                )
     return rows
 
 

@@ -7,11 +7,18 @@ from typing import Any
 from tools.audit.assembly import CloudAssembly
 
 
-def finding(tool: str, rule: str, stack: str, resource: str, path: str, message: str, *, blocking: bool,
-            level: str = "error") -> dict[str, Any]:
+def finding(
+    tool: str, rule: str, stack: str, resource: str, path: str, message: str, *, blocking: bool, level: str = "error"
+) -> dict[str, Any]:
     return {
-        "tool": tool, "rule": rule, "stack": stack, "resource": resource, "path": path,
-        "message": message, "blocking": blocking, "level": level,
+        "tool": tool,
+        "rule": rule,
+        "stack": stack,
+        "resource": resource,
+        "path": path,
+        "message": message,
+        "blocking": blocking,
+        "level": level,
     }
 
 

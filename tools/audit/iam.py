@@ -11,7 +11,9 @@ from tools.audit.assembly import CloudAssembly, StackTemplate, as_list, referenc
 _SERVICE_WILDCARD = re.compile(r"^[a-z0-9-]+:\*$")
 
 
-def _flags(effect: str, actions: list[str], not_actions: list[str], resources: list[str], not_resources: list[str]) -> list[str]:
+def _flags(
+    effect: str, actions: list[str], not_actions: list[str], resources: list[str], not_resources: list[str]
+) -> list[str]:
     if effect != "Allow":
         return []
     flags = []
@@ -38,11 +40,20 @@ def statements(document: Any, source: str) -> list[dict[str, Any]]:
         resources = [render(resource) for resource in as_list(statement.get("Resource"))]
         not_resources = [render(resource) for resource in as_list(statement.get("NotResource"))]
         flags = _flags(effect, actions, not_actions, resources, not_resources)
-        rows.append({
-            "source": source, "sid": statement.get("Sid"), "effect": effect, "actions": actions,
-            "not_actions": not_actions, "resources": resources, "not_resources": not_resources,
-            "condition": statement.get("Condition"), "wide": bool(flags), "flags": flags,
-        })
+        rows.append(
+            {
+                "source": source,
+                "sid": statement.get("Sid"),
+                "effect": effect,
+                "actions": actions,
+                "not_actions": not_actions,
+                "resources": resources,
+                "not_resources": not_resources,
+                "condition": statement.get("Condition"),
+                "wide": bool(flags),
+                "flags": flags,
+            }
+        )
     return rows
 
 
@@ -60,7 +71,9 @@ def _trusted(document: Any) -> list[str]:
 
 def _managed_policy_arn(stack: StackTemplate, value: Any) -> tuple[str, str | None]:
     """(readable ARN, logical id of an AWS::IAM::ManagedPolicy in this template when the ARN refers to one)."""
-    refs = [name for name in references(value) if stack.resources.get(name, {}).get("Type") == "AWS::IAM::ManagedPolicy"]
+    refs = [
+        name for name in references(value) if stack.resources.get(name, {}).get("Type") == "AWS::IAM::ManagedPolicy"
+    ]
     text = render(value).replace("arn:${AWS::Partition}:", "arn:aws:")
     return text, (refs[0] if refs else None)
 
@@ -74,8 +87,10 @@ def roles(assembly: CloudAssembly) -> list[dict[str, Any]]:
             for role in as_list(properties.get("Roles")):
                 for role_id in references(role):
                     attached.setdefault(role_id, []).extend(
-                        statements(properties.get("PolicyDocument"), f"{resource['Type'].split('::')[-1]} "
-                                   f"{stack.path_of(logical_id)}")
+                        statements(
+                            properties.get("PolicyDocument"),
+                            f"{resource['Type'].split('::')[-1]} {stack.path_of(logical_id)}",
+                        )
                     )
         for logical_id, resource in stack.of_type("AWS::IAM::Role"):
             properties = resource.get("Properties") or {}
@@ -91,18 +106,27 @@ def roles(assembly: CloudAssembly) -> list[dict[str, Any]]:
             # A customer-managed policy in this template referenced by ARN from the role (not via its Roles list).
             for arn in as_list(properties.get("ManagedPolicyArns")):
                 _, local = _managed_policy_arn(stack, arn)
-                if local and logical_id not in {r for value in as_list(
-                        (stack.resources[local].get("Properties") or {}).get("Roles")) for r in references(value)}:
-                    rows += statements((stack.resources[local].get("Properties") or {}).get("PolicyDocument"),
-                                       f"ManagedPolicy {stack.path_of(local)}")
+                if local and logical_id not in {
+                    r
+                    for value in as_list((stack.resources[local].get("Properties") or {}).get("Roles"))
+                    for r in references(value)
+                }:
+                    rows += statements(
+                        (stack.resources[local].get("Properties") or {}).get("PolicyDocument"),
+                        f"ManagedPolicy {stack.path_of(local)}",
+                    )
             rows += attached.get(logical_id, [])
-            report.append({
-                "stack": stack.stack_name, "resource": logical_id, "path": stack.path_of(logical_id),
-                "trusted": _trusted(properties.get("AssumeRolePolicyDocument")),
-                "managed_policy_arns": managed,
-                "statements": rows,
-                "wide": any(row["wide"] for row in rows) or any(_wide_managed(arn) for arn in managed),
-            })
+            report.append(
+                {
+                    "stack": stack.stack_name,
+                    "resource": logical_id,
+                    "path": stack.path_of(logical_id),
+                    "trusted": _trusted(properties.get("AssumeRolePolicyDocument")),
+                    "managed_policy_arns": managed,
+                    "statements": rows,
+                    "wide": any(row["wide"] for row in rows) or any(_wide_managed(arn) for arn in managed),
+                }
+            )
     return report
 
 

@@ -30,8 +30,13 @@ def _source(rule: dict[str, Any]) -> str:
 def _row(stack: StackTemplate, logical_id: str, group: str, rule: dict[str, Any]) -> dict[str, Any]:
     source = _source(rule)
     return {
-        "stack": stack.stack_name, "resource": logical_id, "path": stack.path_of(logical_id), "group": group,
-        "ports": _ports(rule), "source": source, "description": render(rule.get("Description", "")),
+        "stack": stack.stack_name,
+        "resource": logical_id,
+        "path": stack.path_of(logical_id),
+        "group": group,
+        "ports": _ports(rule),
+        "source": source,
+        "description": render(rule.get("Description", "")),
         "from_internet": any(source.endswith("=" + cidr) for cidr in _ANYWHERE),
     }
 

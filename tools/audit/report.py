@@ -19,7 +19,7 @@ def _text(value: Any) -> str:
 
 def _code(value: Any) -> str:
     """Code spans (one per list item) for identifiers, ARNs, actions and paths."""
-    if value is None or value == "" or value == []:
+    if value is None or value in ("", []):
         return ""
     if isinstance(value, list):
         return "<br>".join(_code(item) for item in value)
@@ -32,7 +32,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
         return ["_none_", ""]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join("" if cell is None else str(cell) for cell in row) + " |" for row in rows]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _paths(paths: list[str]) -> str:
@@ -50,31 +50,51 @@ def _details(summary: str, body: list[str]) -> list[str]:
 def render_markdown(data: dict[str, Any]) -> str:
     out: list[str] = []
     blocking = data["blocking"]
-    verdict = "✅ **PASS**: no blocking finding" if not blocking else f"❌ **FAIL**: {len(blocking)} blocking finding(s)"
+    verdict = (
+        "✅ **PASS**: no blocking finding" if not blocking else f"❌ **FAIL**: {len(blocking)} blocking finding(s)"
+    )
     out += ["# Infrastructure audit", "", verdict, ""]
     names = ", ".join(_code(stack["name"]) for stack in data["stacks"])
-    out += [f"Cloud assembly: {_code(data['cdk_out'])}; stacks: {names}. "
-            "How to read this report: `docs/audit.md` in the repository.", ""]
-    out += table(["Check", "Blocking?", "Result"],
-                 [[_text(row["check"]), _text(row["blocking"]), _text(row["result"])] for row in data["checks"]])
+    out += [
+        f"Cloud assembly: {_code(data['cdk_out'])}; stacks: {names}. "
+        "How to read this report: `docs/audit.md` in the repository.",
+        "",
+    ]
+    out += table(
+        ["Check", "Blocking?", "Result"],
+        [[_text(row["check"]), _text(row["blocking"]), _text(row["result"])] for row in data["checks"]],
+    )
 
     if blocking:
         out += ["## Blocking findings", ""]
-        out += table(["Tool", "Rule", "Stack", "Construct path", "Message"],
-                     [[_text(f["tool"]), _code(f["rule"]), _text(f["stack"]), _code(f["path"]), _text(f["message"])]
-                      for f in blocking])
+        out += table(
+            ["Tool", "Rule", "Stack", "Construct path", "Message"],
+            [
+                [_text(f["tool"]), _code(f["rule"]), _text(f["stack"]), _code(f["path"]), _text(f["message"])]
+                for f in blocking
+            ],
+        )
 
     out += ["## Stacks and resources", ""]
     for stack in data["stacks"]:
         out += [f"### {_code(stack['name'])} ({stack['resource_count']} resources, {_code(stack['template'])})", ""]
-        out += table(["Resource type", "Count"], [[_code(kind), count] for kind, count in stack["resources_by_type"].items()])
+        out += table(
+            ["Resource type", "Count"], [[_code(kind), count] for kind, count in stack["resources_by_type"].items()]
+        )
 
-    out += ["## Acknowledged findings", "",
-            "Each exception names one rule, the constructs it covers and the reason recorded in the template beside "
-            "it. CDK writes an acknowledgement onto every resource under the acknowledged construct, so one reason "
-            "can cover several resources (the JSON report lists each one).", ""]
-    titles = {"cdk-nag": "cdk-nag and CDK validation acknowledgements", "cfn-lint": "cfn-lint ignores",
-              "checkov": "checkov skips"}
+    out += [
+        "## Acknowledged findings",
+        "",
+        "Each exception names one rule, the constructs it covers and the reason recorded in the template beside "
+        "it. CDK writes an acknowledgement onto every resource under the acknowledged construct, so one reason "
+        "can cover several resources (the JSON report lists each one).",
+        "",
+    ]
+    titles = {
+        "cdk-nag": "cdk-nag and CDK validation acknowledgements",
+        "cfn-lint": "cfn-lint ignores",
+        "checkov": "checkov skips",
+    }
     for tool, items in data["acknowledged"].items():
         groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for item in items:
@@ -85,8 +105,9 @@ def render_markdown(data: dict[str, Any]) -> str:
             warning = ""
             if any(member.get("honoured") is False for member in members):
                 warning = " ⚠️ <b>not honoured by checkov: check the id</b>"
-            rows.append([_code(rule), _text(stack), _paths([member["path"] for member in members]),
-                         _text(reason) + warning])
+            rows.append(
+                [_code(rule), _text(stack), _paths([member["path"] for member in members]), _text(reason) + warning]
+            )
         out += table(["Rule", "Stack", "Construct paths", "Reason"], rows)
 
     info = data["informational"]
@@ -96,71 +117,150 @@ def render_markdown(data: dict[str, Any]) -> str:
         out += [f"HIPAA Security / NIST 800-53 rev5: **not run** ({_text(compliance.get('error') or 'skipped')}).", ""]
     else:
         if compliance["templates_match_cdk_out"] is False:
-            out += ["> ⚠️ The templates re-synthesised for these packs differ from cdk.out: cdk.out was probably "
-                    "synthesised with other context (`-c`); pass the same `-c key=value` to `tools.audit`.", ""]
+            out += [
+                "> ⚠️ The templates re-synthesised for these packs differ from cdk.out: cdk.out was probably "
+                "synthesised with other context (`-c`); pass the same `-c key=value` to `tools.audit`.",
+                "",
+            ]
         for pack, rules in compliance["packs"].items():
             total = sum(rule["count"] for rule in rules.values())
             out += [f"### cdk-nag {pack}: {total} finding(s) in {len(rules)} rule(s), informational", ""]
-            out += table(["Rule", "Findings", "Description"],
-                         [[_code(name), rule["count"], _text(rule["description"])] for name, rule in rules.items()])
+            out += table(
+                ["Rule", "Findings", "Description"],
+                [[_code(name), rule["count"], _text(rule["description"])] for name, rule in rules.items()],
+            )
     out += [f"### cfn-lint warnings and informational matches ({len(info['cfn_lint'])})", ""]
-    out += table(["Rule", "Level", "Stack", "Construct path", "Message"],
-                 [[_code(f["rule"]), _text(f["level"]), _text(f["stack"]), _code(f["path"]), _text(f["message"])]
-                  for f in info["cfn_lint"]])
+    out += table(
+        ["Rule", "Level", "Stack", "Construct path", "Message"],
+        [
+            [_code(f["rule"]), _text(f["level"]), _text(f["stack"]), _code(f["path"]), _text(f["message"])]
+            for f in info["cfn_lint"]
+        ],
+    )
     checkov = data["checkov"]
     if checkov:
-        out += [f"checkov: {checkov.get('passed', 0)} passed, {checkov.get('failed', 0)} failed, "
-                f"{checkov.get('skipped', 0)} skipped by template Metadata.", ""]
+        out += [
+            f"checkov: {checkov.get('passed', 0)} passed, {checkov.get('failed', 0)} failed, "
+            f"{checkov.get('skipped', 0)} skipped by template Metadata.",
+            "",
+        ]
 
-    out += ["## IAM: what each role may do", "",
-            "⚠️ marks a wide grant: action `*` or `service:*`, `NotAction`, resource `*` (Allow statements), or a "
-            "broad AWS managed policy. `${Logical.Arn}` refers to a resource of the same template, `import:<name>` "
-            "to an export of another stack.", ""]
-    out += table(["Role", "Stack", "Trusted by", "Statements", "Managed policies", "Wide?"],
-                 [[_code(r["path"]), _text(r["stack"]), _code(r["trusted"]), len(r["statements"]),
-                   _code(r["managed_policy_arns"]), "⚠️" if r["wide"] else ""] for r in data["iam"]])
+    out += [
+        "## IAM: what each role may do",
+        "",
+        "⚠️ marks a wide grant: action `*` or `service:*`, `NotAction`, resource `*` (Allow statements), or a "
+        "broad AWS managed policy. `${Logical.Arn}` refers to a resource of the same template, `import:<name>` "
+        "to an export of another stack.",
+        "",
+    ]
+    out += table(
+        ["Role", "Stack", "Trusted by", "Statements", "Managed policies", "Wide?"],
+        [
+            [
+                _code(r["path"]),
+                _text(r["stack"]),
+                _code(r["trusted"]),
+                len(r["statements"]),
+                _code(r["managed_policy_arns"]),
+                "⚠️" if r["wide"] else "",
+            ]
+            for r in data["iam"]
+        ],
+    )
     for role in data["iam"]:
-        rows = [[_text(s["effect"]), _code(s["actions"] or [f"NOT {a}" for a in s["not_actions"]]),
-                 _code(s["resources"] or [f"NOT {r}" for r in s["not_resources"]]),
-                 _code(json.dumps(s["condition"], sort_keys=True)) if s["condition"] else "",
-                 "⚠️ " + _text(", ".join(s["flags"])) if s["flags"] else "", _text(s["source"])]
-                for s in role["statements"]]
+        rows = [
+            [
+                _text(s["effect"]),
+                _code(s["actions"] or [f"NOT {a}" for a in s["not_actions"]]),
+                _code(s["resources"] or [f"NOT {r}" for r in s["not_resources"]]),
+                _code(json.dumps(s["condition"], sort_keys=True)) if s["condition"] else "",
+                "⚠️ " + _text(", ".join(s["flags"])) if s["flags"] else "",
+                _text(s["source"]),
+            ]
+            for s in role["statements"]
+        ]
         if rows:
-            out += _details(f"<code>{_text(role['path'])}</code>: {len(rows)} statement(s)"
-                            + (" ⚠️" if role["wide"] else ""),
-                            table(["Effect", "Actions", "Resources", "Condition", "Flags", "From"], rows))
+            out += _details(
+                f"<code>{_text(role['path'])}</code>: {len(rows)} statement(s)" + (" ⚠️" if role["wide"] else ""),
+                table(["Effect", "Actions", "Resources", "Condition", "Flags", "From"], rows),
+            )
 
     network = data["network"]
     out += ["## Network exposure", "", "### Security group ingress rules", ""]
-    out += table(["Security group / rule", "Stack", "Ports", "Source", "Description", "From internet?"],
-                 [[_code(r["path"]), _text(r["stack"]), _text(r["ports"]), _code(r["source"]), _text(r["description"]),
-                   "⚠️ yes" if r["from_internet"] else "no"] for r in network["ingress"]])
+    out += table(
+        ["Security group / rule", "Stack", "Ports", "Source", "Description", "From internet?"],
+        [
+            [
+                _code(r["path"]),
+                _text(r["stack"]),
+                _text(r["ports"]),
+                _code(r["source"]),
+                _text(r["description"]),
+                "⚠️ yes" if r["from_internet"] else "no",
+            ]
+            for r in network["ingress"]
+        ],
+    )
     out += ["### Public addresses and internet paths", ""]
-    out += table(["What", "Stack", "Construct path"],
-                 [[_text(p["what"]), _text(p["stack"]), _code(p["path"])] for p in network["public"]])
+    out += table(
+        ["What", "Stack", "Construct path"],
+        [[_text(p["what"]), _text(p["stack"]), _code(p["path"])] for p in network["public"]],
+    )
 
     out += ["## Encryption per data store", ""]
-    out += table(["Store", "Stack", "Construct path", "At rest", "In transit", ""],
-                 [[_text(e["store"]), _text(e["stack"]), _code(e["path"]), _text(e["at_rest"]), _text(e["in_transit"]),
-                   "" if e["ok"] else "⚠️"] for e in data["encryption"]])
+    out += table(
+        ["Store", "Stack", "Construct path", "At rest", "In transit", ""],
+        [
+            [
+                _text(e["store"]),
+                _text(e["stack"]),
+                _code(e["path"]),
+                _text(e["at_rest"]),
+                _text(e["in_transit"]),
+                "" if e["ok"] else "⚠️",
+            ]
+            for e in data["encryption"]
+        ],
+    )
 
     cost = data["cost"]
-    out += ["## Cost (estimate)", "",
-            f"Prices: `tools/prices.json`, region `{cost['region']}`, as of **{cost['prices_as_of']}**, "
-            "on-demand USD; re-check before relying on them.", ""]
-    out += table(["Resource", "Stack", "USD/hour", "Worst-case h/month", "Worst-case USD/month", "Formula"],
-                 [[_text(i["what"]), _text(i["stack"]), i["hourly"], i.get("worst_case_hours_month"),
-                   i["monthly_worst_case"], _text(i["formula"])] for i in cost["items"]])
+    out += [
+        "## Cost (estimate)",
+        "",
+        f"Prices: `tools/prices.json`, region `{cost['region']}`, as of **{cost['prices_as_of']}**, "
+        "on-demand USD; re-check before relying on them.",
+        "",
+    ]
+    out += table(
+        ["Resource", "Stack", "USD/hour", "Worst-case h/month", "Worst-case USD/month", "Formula"],
+        [
+            [
+                _text(i["what"]),
+                _text(i["stack"]),
+                i["hourly"],
+                i.get("worst_case_hours_month"),
+                i["monthly_worst_case"],
+                _text(i["formula"]),
+            ]
+            for i in cost["items"]
+        ],
+    )
     over = " ⚠️ above the monthly budget" if cost["over_budget"] else ""
-    out += [f"**Worst-case month: USD {cost['monthly_worst_case_total']:.2f}** "
-            f"(budget `budget_monthly_usd` = USD {cost['budget_monthly_usd']}){over}.", ""]
+    out += [
+        f"**Worst-case month: USD {cost['monthly_worst_case_total']:.2f}** "
+        f"(budget `budget_monthly_usd` = USD {cost['budget_monthly_usd']}){over}.",
+        "",
+    ]
     if cost["unknown_prices"]:
         out += [f"⚠️ No price in tools/prices.json for: {_text(', '.join(cost['unknown_prices']))}.", ""]
     out += ["Assumptions:", ""]
     out += [f"- {_text(line)}" for line in cost["assumptions"]]
     out += [f"- {_text(i['what'])}: {_text(i['assumption'])}." for i in cost["items"] if i.get("assumption")]
-    out += [f"- For comparison, a NAT gateway would cost USD {cost['nat_comparison_month_per_az']:.2f} a month per AZ "
-            "before data processing.", ""]
+    out += [
+        f"- For comparison, a NAT gateway would cost USD {cost['nat_comparison_month_per_az']:.2f} a month per AZ "
+        "before data processing.",
+        "",
+    ]
 
     out += ["## Architecture (generated from the templates)", "", "```mermaid", data["diagram"], "```", ""]
     return "\n".join(out)

@@ -61,7 +61,9 @@ def synthesise(context_overrides: dict[str, Any] | None = None) -> dict[str, tup
         templates = {stack.stack_name: stack.template for stack in assembly.stacks}
         from tools.audit.assembly import load_assembly
 
-        CONSTRUCT_PATHS.update({stack.stack_name: stack.construct_paths for stack in load_assembly(Path(outdir)).stacks})
+        CONSTRUCT_PATHS.update(
+            {stack.stack_name: stack.construct_paths for stack in load_assembly(Path(outdir)).stacks}
+        )
     return {
         attribute: (stack.stack_name, normalise_template(templates[stack.stack_name]))
         for attribute, stack in stack_attributes(stacks).items()
@@ -71,8 +73,11 @@ def synthesise(context_overrides: dict[str, Any] | None = None) -> dict[str, tup
 def stack_attributes(stacks: Any) -> dict[str, Any]:
     """``{"storage": <StorageStack>, ...}``: the names the snapshot tests parametrise on."""
     if dataclasses.is_dataclass(stacks):
-        return {field.name: getattr(stacks, field.name) for field in dataclasses.fields(stacks)
-                if getattr(stacks, field.name) is not None}
+        return {
+            field.name: getattr(stacks, field.name)
+            for field in dataclasses.fields(stacks)
+            if getattr(stacks, field.name) is not None
+        }
     return {name: value for name, value in vars(stacks).items() if value is not None}
 
 
@@ -98,13 +103,18 @@ def changed_paths(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, An
     if isinstance(old, dict) and isinstance(new, dict):
         found = []
         for key in sorted(set(old) | set(new), key=str):
-            found += changed_paths(old.get(key, _MISSING), new.get(key, _MISSING), f"{path}.{key}" if path else str(key))
+            found += changed_paths(
+                old.get(key, _MISSING), new.get(key, _MISSING), f"{path}.{key}" if path else str(key)
+            )
         return found
     if isinstance(old, list) and isinstance(new, list):
         found = []
         for index in range(max(len(old), len(new))):
-            found += changed_paths(old[index] if index < len(old) else _MISSING,
-                                   new[index] if index < len(new) else _MISSING, f"{path}[{index}]")
+            found += changed_paths(
+                old[index] if index < len(old) else _MISSING,
+                new[index] if index < len(new) else _MISSING,
+                f"{path}[{index}]",
+            )
         return found
     return [] if old == new else [(path, old, new)]
 
@@ -138,7 +148,9 @@ def diff_templates(old: dict[str, Any], new: dict[str, Any], paths: dict[str, st
     return lines
 
 
-def compare(current: dict[str, tuple[str, dict[str, Any]]], snapshots: dict[str, dict[str, Any]]) -> tuple[list[str], bool]:
+def compare(
+    current: dict[str, tuple[str, dict[str, Any]]], snapshots: dict[str, dict[str, Any]]
+) -> tuple[list[str], bool]:
     """(report lines, whether anything differs) for current templates {attribute: (stack name, template)}."""
     lines: list[str] = []
     differs = False
@@ -147,8 +159,10 @@ def compare(current: dict[str, tuple[str, dict[str, Any]]], snapshots: dict[str,
         if attribute not in snapshots:
             stack_name, template = current[attribute]
             differs = True
-            lines.append(f"{stack_name}: NEW stack, no reviewed snapshot ({snapshot_name}); "
-                         f"{len(template.get('Resources') or {})} resources")
+            lines.append(
+                f"{stack_name}: NEW stack, no reviewed snapshot ({snapshot_name}); "
+                f"{len(template.get('Resources') or {})} resources"
+            )
             continue
         if attribute not in current:
             differs = True
@@ -166,22 +180,25 @@ def compare(current: dict[str, tuple[str, dict[str, Any]]], snapshots: dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.snapshots.diff", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.snapshots.diff", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--snapshots", type=Path, default=SNAPSHOT_DIR)
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     overrides = dict(pair.split("=", 1) for pair in args.context if "=" in pair)
     try:
         current = synthesise(overrides)
-    except Exception as error:  # noqa: BLE001 - a failed synth (settings, cdk-nag) is reported, not a traceback
+    except Exception as error:
         print(f"snapshot_diff: synthesis failed: {error}", file=sys.stderr)
         return 2
     lines, differs = compare(current, load_snapshots(args.snapshots))
     print("\n".join(lines))
     if differs:
-        print("\nTemplates differ from the reviewed snapshots. If intended, update them on purpose "
-              "(`make snapshot-update`) and say why in the commit.")
+        print(
+            "\nTemplates differ from the reviewed snapshots. If intended, update them on purpose "
+            "(`make snapshot-update`) and say why in the commit."
+        )
     return 1 if differs else 0
 
 
