@@ -153,57 +153,51 @@ def render(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _intrinsics(value: Any) -> list[tuple[str, Any]]:
+    """Every (function, argument) of the intrinsic functions in ``value``; Fn::Sub's variable map is searched too."""
+    found: list[tuple[str, Any]] = []
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, dict):
+            if len(node) == 1 and next(iter(node)) in ("Ref", "Fn::GetAtt", "Fn::Sub", "Fn::ImportValue"):
+                ((function, argument),) = node.items()
+                found.append((function, argument))
+                if function == "Fn::Sub" and isinstance(argument, list) and len(argument) > 1:
+                    pending.append(argument[1])
+                elif function == "Fn::ImportValue":
+                    pending.append(argument)  # an export name built from references
+            else:
+                pending.extend(node.values())
+    return found
+
+
 def references(value: Any) -> set[str]:
     """Logical ids (or pseudo parameters) that ``value`` refers to with Ref, GetAtt or Sub."""
     found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if len(node) == 1:
-                ((function, argument),) = node.items()
-                if function == "Ref" and isinstance(argument, str):
-                    found.add(argument)
-                    return
-                if function == "Fn::GetAtt":
-                    parts = argument if isinstance(argument, list) else str(argument).split(".", 1)
-                    if parts and isinstance(parts[0], str):
-                        found.add(parts[0])
-                    return
-                if function == "Fn::Sub":
-                    template = argument[0] if isinstance(argument, list) else argument
-                    if isinstance(template, str):
-                        found.update(match.group(1) for match in _SUB_VARIABLE.finditer(template))
-                    if isinstance(argument, list) and len(argument) > 1:
-                        walk(argument[1])
-                    return
-            for item in node.values():
-                walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(value)
+    for function, argument in _intrinsics(value):
+        if function == "Ref" and isinstance(argument, str):
+            found.add(argument)
+        elif function == "Fn::GetAtt":
+            parts = argument if isinstance(argument, list) else str(argument).split(".", 1)
+            if parts and isinstance(parts[0], str):
+                found.add(parts[0])
+        elif function == "Fn::Sub":
+            template = argument[0] if isinstance(argument, list) else argument
+            if isinstance(template, str):
+                found.update(match.group(1) for match in _SUB_VARIABLE.finditer(template))
     return {name for name in found if not name.startswith("AWS::")}
 
 
 def imports(value: Any) -> set[str]:
     """Export names that ``value`` imports with ``Fn::ImportValue`` (only literal names)."""
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if len(node) == 1 and "Fn::ImportValue" in node:
-                name = node["Fn::ImportValue"]
-                found.add(name if isinstance(name, str) else render(name))
-                return
-            for item in node.values():
-                walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(value)
-    return found
+    return {
+        argument if isinstance(argument, str) else render(argument)
+        for function, argument in _intrinsics(value)
+        if function == "Fn::ImportValue"
+    }
 
 
 def as_list(value: Any) -> list[Any]:

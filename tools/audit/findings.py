@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tools.audit.assembly import CloudAssembly
@@ -33,3 +34,15 @@ def stack_of_path(assembly: CloudAssembly, construct_path: str) -> tuple[str, st
         if stack.artifact_id == top:
             return stack.stack_name, ""
     return top, ""
+
+
+def recorded_exceptions(
+    assembly: CloudAssembly, tool: str, entries: Callable[[dict[str, Any]], Iterable[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """One row per exception that ``entries`` reads from a resource's Metadata (each gives at least rule, reason)."""
+    return [
+        {"tool": tool, "stack": stack.stack_name, "resource": logical_id, "path": stack.path_of(logical_id), **entry}
+        for stack in assembly.stacks
+        for logical_id, resource in stack.resources.items()
+        for entry in entries(resource.get("Metadata") or {})
+    ]
