@@ -55,10 +55,10 @@ $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
 
 setup: $(VENV_STAMP) $(NODE_STAMP) $(AUDIT_STAMP)
 
+# One line on success; warnings, errors and cdk-nag findings pass through (tools/cdk_synth.py).
 synth: setup
 	rm -rf $(CDK_OUT)
-	$(CDK) synth --quiet --output $(CDK_OUT) $(CONTEXT)
-	@echo "synthesised into $(CDK_OUT)/"
+	$(PY) -m tools.cdk_synth --output $(CDK_OUT) $(CONTEXT)
 
 audit: synth
 	$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports $(CONTEXT)
@@ -120,5 +120,5 @@ bench: setup
 	$(PY) -m bench.lambda_bench
 
 clean:
-	rm -rf $(CDK_OUT) reports runs .pytest_cache
+	rm -rf $(CDK_OUT) .cdk.staging reports runs .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
