@@ -153,57 +153,52 @@ def render(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+_LEAVES = ("Ref", "Fn::GetAtt", "Fn::Sub")
+
+
+def _intrinsics(node: Any) -> Iterator[tuple[str, Any]]:
+    """Every Ref, GetAtt, Sub and ImportValue in ``node`` as (function, argument). A Ref's, GetAtt's or Sub's
+    argument is not searched further (but a Sub's variable map is); an ImportValue's is."""
+    if isinstance(node, dict):
+        if len(node) == 1:
+            ((function, argument),) = node.items()
+            if function in _LEAVES or function == "Fn::ImportValue":
+                yield function, argument
+            if function in _LEAVES:
+                if function == "Fn::Sub" and isinstance(argument, list) and len(argument) > 1:
+                    yield from _intrinsics(argument[1])
+                return
+        for item in node.values():
+            yield from _intrinsics(item)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _intrinsics(item)
+
+
 def references(value: Any) -> set[str]:
     """Logical ids (or pseudo parameters) that ``value`` refers to with Ref, GetAtt or Sub."""
     found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if len(node) == 1:
-                ((function, argument),) = node.items()
-                if function == "Ref" and isinstance(argument, str):
-                    found.add(argument)
-                    return
-                if function == "Fn::GetAtt":
-                    parts = argument if isinstance(argument, list) else str(argument).split(".", 1)
-                    if parts and isinstance(parts[0], str):
-                        found.add(parts[0])
-                    return
-                if function == "Fn::Sub":
-                    template = argument[0] if isinstance(argument, list) else argument
-                    if isinstance(template, str):
-                        found.update(match.group(1) for match in _SUB_VARIABLE.finditer(template))
-                    if isinstance(argument, list) and len(argument) > 1:
-                        walk(argument[1])
-                    return
-            for item in node.values():
-                walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(value)
+    for function, argument in _intrinsics(value):
+        if function == "Ref" and isinstance(argument, str):
+            found.add(argument)
+        elif function == "Fn::GetAtt":
+            parts = argument if isinstance(argument, list) else str(argument).split(".", 1)
+            if parts and isinstance(parts[0], str):
+                found.add(parts[0])
+        elif function == "Fn::Sub":
+            template = argument[0] if isinstance(argument, list) else argument
+            if isinstance(template, str):
+                found.update(match.group(1) for match in _SUB_VARIABLE.finditer(template))
     return {name for name in found if not name.startswith("AWS::")}
 
 
 def imports(value: Any) -> set[str]:
     """Export names that ``value`` imports with ``Fn::ImportValue`` (only literal names)."""
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if len(node) == 1 and "Fn::ImportValue" in node:
-                name = node["Fn::ImportValue"]
-                found.add(name if isinstance(name, str) else render(name))
-                return
-            for item in node.values():
-                walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(value)
-    return found
+    return {
+        argument if isinstance(argument, str) else render(argument)
+        for function, argument in _intrinsics(value)
+        if function == "Fn::ImportValue"
+    }
 
 
 def as_list(value: Any) -> list[Any]:

@@ -7,29 +7,25 @@ from pathlib import Path
 from typing import Any
 
 from tools.audit.assembly import CloudAssembly
-from tools.audit.findings import finding, stack_of_path
+from tools.audit.findings import finding, recorded_exceptions, stack_of_path
 
 INFORMATIONAL_NAG_PACKS = ("HIPAA.Security", "NIST.800.53.R5")
 
 
 def nag_acknowledgements(assembly: CloudAssembly) -> list[dict[str, Any]]:
     """Every acknowledged cdk-nag finding, as written into resource Metadata by write_suppressions_to_cloud_formation."""
-    found = []
-    for stack in assembly.stacks:
-        for logical_id, resource in stack.resources.items():
-            for rule in ((resource.get("Metadata") or {}).get("cdk_nag") or {}).get("rules_to_suppress") or []:
-                found.append(
-                    {
-                        "tool": "cdk-nag",
-                        "rule": rule.get("id", "?"),
-                        "stack": stack.stack_name,
-                        "resource": logical_id,
-                        "path": stack.path_of(logical_id),
-                        "reason": rule.get("reason", ""),
-                        "applies_to": rule.get("applies_to") or rule.get("appliesTo") or [],
-                    }
-                )
-    return found
+    return recorded_exceptions(
+        assembly,
+        "cdk-nag",
+        lambda metadata: (
+            (
+                rule.get("id", "?"),
+                rule.get("reason", ""),
+                {"applies_to": rule.get("applies_to") or rule.get("appliesTo") or []},
+            )
+            for rule in (metadata.get("cdk_nag") or {}).get("rules_to_suppress") or []
+        ),
+    )
 
 
 def parse_validation_report(assembly: CloudAssembly, report_file: Path) -> list[dict[str, Any]]:

@@ -8,32 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from tools.audit.assembly import CloudAssembly, StackTemplate
-from tools.audit.findings import finding
+from tools.audit.findings import finding, recorded_exceptions
 
 
 def cfn_lint_exceptions(assembly: CloudAssembly) -> list[dict[str, Any]]:
     """Resource-level cfn-lint ignores (``cfn-lint.config.ignore_checks``) with the reasons recorded beside them."""
-    found = []
-    for stack in assembly.stacks:
-        for logical_id, resource in stack.resources.items():
-            metadata = resource.get("Metadata") or {}
-            ignored = ((metadata.get("cfn-lint") or {}).get("config") or {}).get("ignore_checks") or []
-            reasons = {
-                item.get("id"): item.get("reason", "")
-                for item in (metadata.get("audit-exceptions") or {}).get("cfn-lint") or []
-            }
-            for rule in ignored:
-                found.append(
-                    {
-                        "tool": "cfn-lint",
-                        "rule": rule,
-                        "stack": stack.stack_name,
-                        "resource": logical_id,
-                        "path": stack.path_of(logical_id),
-                        "reason": reasons.get(rule, ""),
-                    }
-                )
-    return found
+
+    def entries(metadata: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        ignored = ((metadata.get("cfn-lint") or {}).get("config") or {}).get("ignore_checks") or []
+        reasons = {
+            item.get("id"): item.get("reason", "")
+            for item in (metadata.get("audit-exceptions") or {}).get("cfn-lint") or []
+        }
+        return [(rule, reasons.get(rule, ""), {}) for rule in ignored]
+
+    return recorded_exceptions(assembly, "cfn-lint", entries)
 
 
 def run_cfn_lint(assembly: CloudAssembly, cfn_lint: Path, regions: list[str]) -> tuple[list[dict], str | None]:

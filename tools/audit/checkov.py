@@ -9,26 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from tools.audit.assembly import CloudAssembly
-from tools.audit.findings import finding
+from tools.audit.findings import finding, recorded_exceptions
 
 
 def checkov_skips(assembly: CloudAssembly) -> list[dict[str, Any]]:
     """Skips declared in template Metadata, in checkov's own format (``checkov.skip: [{id, comment}]``)."""
-    found = []
-    for stack in assembly.stacks:
-        for logical_id, resource in stack.resources.items():
-            for skip in ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip") or []:
-                found.append(
-                    {
-                        "tool": "checkov",
-                        "rule": skip.get("id", "?"),
-                        "stack": stack.stack_name,
-                        "resource": logical_id,
-                        "path": stack.path_of(logical_id),
-                        "reason": skip.get("comment", ""),
-                    }
-                )
-    return found
+    return recorded_exceptions(
+        assembly,
+        "checkov",
+        lambda metadata: (
+            (skip.get("id", "?"), skip.get("comment", ""), {})
+            for skip in (metadata.get("checkov") or {}).get("skip") or []
+        ),
+    )
 
 
 def run_checkov(assembly: CloudAssembly, checkov: Path) -> tuple[list[dict], dict[str, Any], str | None]:

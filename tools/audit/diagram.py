@@ -27,20 +27,23 @@ from typing import Any
 
 from tools.audit.assembly import CloudAssembly, StackTemplate, as_list, imports, load_assembly, references
 
+# Mermaid shape (open, close) -> the resource types drawn with it, and what each is called.
+_SHAPES: dict[tuple[str, str], dict[str, str]] = {
+    ("[(", ")]"): {  # cylinders: where data rests
+        "AWS::S3::Bucket": "S3 bucket",
+        "AWS::DynamoDB::Table": "DynamoDB table",
+        "AWS::DynamoDB::GlobalTable": "DynamoDB table",
+        "AWS::SQS::Queue": "SQS queue",
+    },
+    ("([", "])"): {"AWS::SNS::Topic": "SNS topic"},
+    ("[[", "]]"): {"AWS::Lambda::Function": "Lambda function", "AWS::StepFunctions::StateMachine": "state machine"},
+    ("{{", "}}"): {"AWS::Events::Rule": "EventBridge rule", "AWS::Scheduler::Schedule": "EventBridge schedule"},
+    ("[/", "/]"): {"AWS::EMR::Cluster": "EMR cluster, standing", "AWS::EC2::Instance": "EC2 instance"},
+    ("[", "]"): {"AWS::Budgets::Budget": "AWS budget"},
+}
 # type -> (what it is, mermaid shape open, close)
 NODE_TYPES: dict[str, tuple[str, str, str]] = {
-    "AWS::S3::Bucket": ("S3 bucket", "[(", ")]"),
-    "AWS::DynamoDB::Table": ("DynamoDB table", "[(", ")]"),
-    "AWS::DynamoDB::GlobalTable": ("DynamoDB table", "[(", ")]"),
-    "AWS::SQS::Queue": ("SQS queue", "[(", ")]"),
-    "AWS::SNS::Topic": ("SNS topic", "([", "])"),
-    "AWS::Lambda::Function": ("Lambda function", "[[", "]]"),
-    "AWS::Events::Rule": ("EventBridge rule", "{{", "}}"),
-    "AWS::Scheduler::Schedule": ("EventBridge schedule", "{{", "}}"),
-    "AWS::EMR::Cluster": ("EMR cluster, standing", "[/", "/]"),
-    "AWS::EC2::Instance": ("EC2 instance", "[/", "/]"),
-    "AWS::Budgets::Budget": ("AWS budget", "[", "]"),
-    "AWS::StepFunctions::StateMachine": ("state machine", "[[", "]]"),
+    resource_type: (kind, *shape) for shape, kinds in _SHAPES.items() for resource_type, kind in kinds.items()
 }
 _CDK_INTERNAL = re.compile(r"Custom::|BucketNotificationsHandler|LogRetention|AWS679f53fac002430cb0da5b7982bd2287")
 TRANSIENT_CLUSTER = "emr_transient_cluster"

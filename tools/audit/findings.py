@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tools.audit.assembly import CloudAssembly
+
+# (rule, reason, extra fields) for each exception a tool records in one resource's Metadata
+ExceptionEntries = Callable[[dict[str, Any]], Iterable[tuple[str, str, dict[str, Any]]]]
 
 
 def finding(
@@ -33,3 +37,21 @@ def stack_of_path(assembly: CloudAssembly, construct_path: str) -> tuple[str, st
         if stack.artifact_id == top:
             return stack.stack_name, ""
     return top, ""
+
+
+def recorded_exceptions(assembly: CloudAssembly, tool: str, entries: ExceptionEntries) -> list[dict[str, Any]]:
+    """Every exception (acknowledgement, ignore, skip) ``entries`` reads from a resource's Metadata, with its reason."""
+    return [
+        {
+            "tool": tool,
+            "rule": rule,
+            "stack": stack.stack_name,
+            "resource": logical_id,
+            "path": stack.path_of(logical_id),
+            "reason": reason,
+            **extra,
+        }
+        for stack in assembly.stacks
+        for logical_id, resource in stack.resources.items()
+        for rule, reason, extra in entries(resource.get("Metadata") or {})
+    ]
