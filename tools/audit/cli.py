@@ -9,6 +9,10 @@ Blocking (exit 1, each printed as tool, rule id, stack, construct path):
   * a scanner that cannot run, and an exception (acknowledgement / ignore / skip) recorded without a reason.
 Informational: cdk-nag HIPAA Security + NIST 800-53 rev5 (a second, in-process synthesis in a child Python),
 cfn-lint warnings, IAM, network exposure, encryption, cost and the architecture diagram.
+
+With ``--base-cdk-out`` (``make audit BASE=main``) the report leads with the change against that assembly: CDK's
+template diff per stack, then the change in cost and in findings (``tools/audit/changes.py``); the full state
+follows, folded.
 Exit 2 when cdk.out is missing or the context is invalid. Never needs AWS credentials or network.
 """
 
@@ -61,7 +65,7 @@ def build_arguments() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="the same -c context cdk.out was synthesised with (default: cdk.json's context)",
+        help="context on top of what cdk.out was synthesised with (recorded by make synth; else cdk.json's)",
     )
     parser.add_argument(
         "--base-cdk-out",
@@ -180,7 +184,7 @@ def _changes(data: dict[str, Any], assembly: CloudAssembly, args: argparse.Names
     base_data = _scan(base, base_settings, args, skipped)
     try:
         stacks = changes.template_changes(assembly, base)
-    except (RuntimeError, subprocess.TimeoutExpired) as error:
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
         return {"base": label, "error": f"cdk diff could not run: {error}"}
     return {
         "base": label,
