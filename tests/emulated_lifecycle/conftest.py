@@ -10,7 +10,9 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,17 @@ import lifecycle_support as lifecycle
 _ASSEMBLY: dict[str, lifecycle.Assembly] = {}
 
 
+def progress(config: pytest.Config, message: str) -> None:
+    """A line on the terminal while the lifecycle runs (minutes): shown by `make test` and `make lifecycle`
+    without ``-s``, because it is written past pytest's output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+        reporter.write_line(f"[lifecycle] {message}")
+
+
 def session_assembly(config: pytest.Config, cluster_mode: str = "transient") -> lifecycle.Assembly:
     """`cdk synth -c account=123456789012` (plus the mode's context, lifecycle.CLUSTER_MODE_CONTEXT) of the app
     as it is in the working tree; once per session and cluster mode."""
@@ -30,9 +43,12 @@ def session_assembly(config: pytest.Config, cluster_mode: str = "transient") -> 
         config.add_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
         # Synthesis needs no AWS; a closed loopback port makes any accidental lookup fail fast, offline.
         env = lifecycle.offline_env("http://127.0.0.1:9", workdir)
+        started = time.monotonic()
+        progress(config, f"{cluster_mode}: cdk synth (for the emulated lifecycle) ...")
         _ASSEMBLY[cluster_mode] = lifecycle.synth(
             workdir / "cdk.out", env, lifecycle.CLUSTER_MODE_CONTEXT[cluster_mode]
         )
+        progress(config, f"{cluster_mode}: synthesised in {time.monotonic() - started:.0f} s")
     return _ASSEMBLY[cluster_mode]
 
 
@@ -78,6 +94,17 @@ def any_assembly(request: pytest.FixtureRequest) -> Callable[[str], lifecycle.As
         pytest.skip(f"the app has no {resource_type} in any cluster mode")
 
     return with_type
+
+
+@pytest.fixture
+def step(request: pytest.FixtureRequest, cluster_mode: str) -> Callable[[str], None]:
+    """``step("cdk deploy --all")``: says on the terminal which step of the lifecycle test starts, and when."""
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        progress(request.config, f"{cluster_mode} +{time.monotonic() - started:.0f} s: {message}")
+
+    return say
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ def test_lifecycle(
     emulator: lifecycle.Emulator,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    step: Callable[[str], None],
 ) -> None:
     assembly = deployment  # the app synthesised with this cluster mode's context
     report = Report(tmp_path / "lifecycle-report.json")
@@ -71,6 +72,7 @@ def test_lifecycle(
     clients = lifecycle.Clients(emulator.endpoint)
 
     # 1. bootstrap + deploy with the real CLI -------------------------------------------------------------
+    step(f"cdk bootstrap, then cdk deploy --all ({', '.join(assembly.stack_names())}) to moto at {emulator.endpoint}")
     lifecycle.run_cdk(
         ["bootstrap", f"aws://{lifecycle.ACCOUNT}/{lifecycle.REGION}", "--app", str(assembly.outdir)], env
     )
@@ -79,6 +81,7 @@ def test_lifecycle(
     )
     lifecycle.run_cdk(["deploy", "--all", "--app", str(assembly.outdir), "--require-approval", "never"], env)
 
+    step("deployed; checking each resource through its service's API")
     deployed = {stack.stack_name: lifecycle.describe_deployed(clients, stack) for stack in assembly.stacks}
     for name, stack in deployed.items():
         assert stack.status == "CREATE_COMPLETE", f"{name}: {stack.status}"
@@ -134,6 +137,7 @@ def test_lifecycle(
     ratings_bucket = storage.physical_id("BucketsRatings", "AWS::S3::Bucket")
     results_bucket = storage.physical_id("BucketsResults", "AWS::S3::Bucket")
     if scope == "full-pipeline":
+        step("pipeline: upload -> submit_job -> EMR request -> the step on local Spark -> emr_events -> outcome")
         run_pipeline(
             cluster_mode,
             assembly,
@@ -172,6 +176,7 @@ def test_lifecycle(
         for lid, pid in s.physical_ids.items()
         if s.stack.resources[lid]["Type"] == "AWS::EC2::VPC"
     ]
+    step("cdk destroy --all")
     try:
         lifecycle.run_cdk(["destroy", "--all", "--app", str(assembly.outdir), "--force"], env)
     except AssertionError as failure:
@@ -196,6 +201,7 @@ def test_lifecycle(
             )
         ) from None
 
+    step("destroyed; checking that nothing of the project is left")
     kept: dict[str, str] = {}
     leaked: dict[str, str] = {}
     for name, stack in deployed.items():
@@ -244,6 +250,7 @@ def test_lifecycle(
     assert not leftovers, f"project resources left in the emulator after cdk destroy: {leftovers}"
     report["kept_by_deletion_policy"] = kept
     report["remaining_project_resources"] = 0
+    step("passed: deployed, ran and destroyed cleanly")
     print(json.dumps(report.data, indent=2, sort_keys=True, default=str))
 
 

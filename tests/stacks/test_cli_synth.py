@@ -1,9 +1,10 @@
-"""The real CDK CLI: a bad context value fails `cdk synth` with a message naming the key and allowed values."""
+"""The real CDK CLI: a bad context value fails `cdk synth` naming the key and allowed values; a good one is quiet."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,50 @@ def test_cdk_synth_refuses_bad_context(tmp_path: Path, context: str, message: st
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not list((tmp_path / "cdk.out").glob("*.template.json"))
+
+
+@pytest.mark.slow
+def test_make_synth_prints_one_line_and_no_warning(tmp_path: Path) -> None:
+    """`make synth` (tools.cdk_synth) on the working tree: the summary line only, every stack written."""
+    from tools.cdk_synth import stack_ids
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.cdk_synth", "--output", str(tmp_path / "cdk.out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    stacks = stack_ids(tmp_path / "cdk.out")
+    assert set(stacks) >= {"Storage", "Compute", "Automation"}
+    assert result.stdout == f"synthesised {', '.join(stacks)} into {tmp_path / 'cdk.out'}/\n"
+    assert result.stderr == "", "make synth printed more than its summary:\n" + result.stderr
+
+
+def test_a_deprecated_cdk_api_fails_the_tests() -> None:
+    """JSII_DEPRECATED=fail (tests/conftest.py): a deprecated call raises rather than warns, in every test."""
+    from aws_cdk import App, CfnResource, Stack
+
+    stack = Stack(App(), "Probe")
+    first, second = (CfnResource(stack, name, type="AWS::SNS::Topic") for name in ("First", "Second"))
+    with pytest.raises(RuntimeError, match=r"CfnResource#addDependency is deprecated"):
+        first.add_dependency(second)
+    first.add_resource_dependency(second)  # the replacement passes
+
+
+def test_cli_chatter_filter_matches_the_pinned_cli_and_nothing_else() -> None:
+    """The two lines tools.cdk_synth drops are the ones the pinned CLI prints for a multi-stack synth."""
+    from tools.cdk_synth import CLI_CHATTER
+
+    cli = (ROOT / "node_modules" / "aws-cdk" / "lib" / "index.js").read_text()
+    assert "Successfully synthesized to " in cli and "Supply a stack id (" in cli
+    assert CLI_CHATTER.match("Successfully synthesized to /tmp/cdk.out")
+    assert CLI_CHATTER.match("Supply a stack id (Storage, Compute, Automation) to display its template.")
+    for kept in (
+        "[WARNING] aws-cdk-lib.CfnResource#addDependency is deprecated",
+        "[Error at /Storage/Buckets/Logs] AwsSolutions-S1: ...",
+        "Stack Storage: Supply a stack id",
+    ):
+        assert not CLI_CHATTER.match(kept)

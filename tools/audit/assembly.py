@@ -153,25 +153,26 @@ def render(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _intrinsics(value: Any) -> list[tuple[str, Any]]:
-    """Every (function, argument) of the intrinsic functions in ``value``; Fn::Sub's variable map is searched too."""
-    found: list[tuple[str, Any]] = []
-    pending = [value]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, list):
-            pending.extend(node)
-        elif isinstance(node, dict):
-            if len(node) == 1 and next(iter(node)) in ("Ref", "Fn::GetAtt", "Fn::Sub", "Fn::ImportValue"):
-                ((function, argument),) = node.items()
-                found.append((function, argument))
+_LEAVES = ("Ref", "Fn::GetAtt", "Fn::Sub")
+
+
+def _intrinsics(node: Any) -> Iterator[tuple[str, Any]]:
+    """Every Ref, GetAtt, Sub and ImportValue in ``node`` as (function, argument). A Ref's, GetAtt's or Sub's
+    argument is not searched further (but a Sub's variable map is); an ImportValue's is."""
+    if isinstance(node, dict):
+        if len(node) == 1:
+            ((function, argument),) = node.items()
+            if function in _LEAVES or function == "Fn::ImportValue":
+                yield function, argument
+            if function in _LEAVES:
                 if function == "Fn::Sub" and isinstance(argument, list) and len(argument) > 1:
-                    pending.append(argument[1])
-                elif function == "Fn::ImportValue":
-                    pending.append(argument)  # an export name built from references
-            else:
-                pending.extend(node.values())
-    return found
+                    yield from _intrinsics(argument[1])
+                return
+        for item in node.values():
+            yield from _intrinsics(item)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _intrinsics(item)
 
 
 def references(value: Any) -> set[str]:

@@ -13,20 +13,19 @@ INFORMATIONAL_NAG_PACKS = ("HIPAA.Security", "NIST.800.53.R5")
 
 
 def nag_acknowledgements(assembly: CloudAssembly) -> list[dict[str, Any]]:
-    """Every acknowledged cdk-nag finding, as written into Metadata by write_suppressions_to_cloud_formation."""
-
-    def entries(metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        rules = (metadata.get("cdk_nag") or {}).get("rules_to_suppress") or []
-        return [
-            {
-                "rule": rule.get("id", "?"),
-                "reason": rule.get("reason", ""),
-                "applies_to": rule.get("applies_to") or rule.get("appliesTo") or [],
-            }
-            for rule in rules
-        ]
-
-    return recorded_exceptions(assembly, "cdk-nag", entries)
+    """Every acknowledged cdk-nag finding, as written into resource Metadata by write_suppressions_to_cloud_formation."""
+    return recorded_exceptions(
+        assembly,
+        "cdk-nag",
+        lambda metadata: (
+            (
+                rule.get("id", "?"),
+                rule.get("reason", ""),
+                {"applies_to": rule.get("applies_to") or rule.get("appliesTo") or []},
+            )
+            for rule in (metadata.get("cdk_nag") or {}).get("rules_to_suppress") or []
+        ),
+    )
 
 
 def parse_validation_report(assembly: CloudAssembly, report_file: Path) -> list[dict[str, Any]]:

@@ -14,11 +14,13 @@ from tools.audit.findings import finding, recorded_exceptions
 def cfn_lint_exceptions(assembly: CloudAssembly) -> list[dict[str, Any]]:
     """Resource-level cfn-lint ignores (``cfn-lint.config.ignore_checks``) with the reasons recorded beside them."""
 
-    def entries(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    def entries(metadata: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ignored = ((metadata.get("cfn-lint") or {}).get("config") or {}).get("ignore_checks") or []
-        recorded = (metadata.get("audit-exceptions") or {}).get("cfn-lint") or []
-        reasons = {item.get("id"): item.get("reason", "") for item in recorded}
-        return [{"rule": rule, "reason": reasons.get(rule, "")} for rule in ignored]
+        reasons = {
+            item.get("id"): item.get("reason", "")
+            for item in (metadata.get("audit-exceptions") or {}).get("cfn-lint") or []
+        }
+        return [(rule, reasons.get(rule, ""), {}) for rule in ignored]
 
     return recorded_exceptions(assembly, "cfn-lint", entries)
 

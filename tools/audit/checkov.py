@@ -14,12 +14,14 @@ from tools.audit.findings import finding, recorded_exceptions
 
 def checkov_skips(assembly: CloudAssembly) -> list[dict[str, Any]]:
     """Skips declared in template Metadata, in checkov's own format (``checkov.skip: [{id, comment}]``)."""
-
-    def entries(metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        skips = (metadata.get("checkov") or {}).get("skip") or []
-        return [{"rule": skip.get("id", "?"), "reason": skip.get("comment", "")} for skip in skips]
-
-    return recorded_exceptions(assembly, "checkov", entries)
+    return recorded_exceptions(
+        assembly,
+        "checkov",
+        lambda metadata: (
+            (skip.get("id", "?"), skip.get("comment", ""), {})
+            for skip in (metadata.get("checkov") or {}).get("skip") or []
+        ),
+    )
 
 
 def run_checkov(assembly: CloudAssembly, checkov: Path) -> tuple[list[dict], dict[str, Any], str | None]:

@@ -9,6 +9,10 @@ Blocking (exit 1, each printed as tool, rule id, stack, construct path):
   * a scanner that cannot run, and an exception (acknowledgement / ignore / skip) recorded without a reason.
 Informational: cdk-nag HIPAA Security + NIST 800-53 rev5 (a second, in-process synthesis in a child Python),
 cfn-lint warnings, IAM, network exposure, encryption, cost and the architecture diagram.
+
+With ``--base-cdk-out`` (``make audit BASE=main``) the report leads with the change against that assembly: CDK's
+template diff per stack, then the change in cost and in findings (``tools/audit/changes.py``); the full state
+follows, folded.
 Exit 2 when cdk.out is missing or the context is invalid. Never needs AWS credentials or network.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,28 +28,26 @@ from typing import Any
 
 from stacks.compliance.acknowledgements import is_real_reason
 from stacks.settings import Settings
-from tools.audit import cdk_nag, cfn_lint, checkov, compliance, cost, diagram, encryption, iam, network
-from tools.audit.assembly import AssemblyError, load_assembly
+from tools.audit import cdk_nag, cfn_lint, changes, checkov, compliance, cost, diagram, encryption, iam, network
+from tools.audit.assembly import AssemblyError, CloudAssembly, load_assembly
 from tools.audit.findings import finding
 from tools.audit.report import render_markdown
+from tools.cdk_synth import context_overrides, synth_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _parse_context(pairs: list[str]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator:
-            raise ValueError(f"-c expects key=value, got {pair!r}")
-        overrides[key.strip()] = value
-    return overrides
+def settings_for(assembly_dir: Path, overrides: dict[str, Any]) -> tuple[Settings, dict[str, Any]]:
+    """The settings an assembly was synthesised with, and the context overrides that give them.
 
-
-def _settings(overrides: dict[str, Any]) -> Settings:
-
-    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], **overrides}
-    return Settings.from_context(context.get)
+    An assembly made by ``tools.cdk_synth`` (``make synth``) records its context; for any other, cdk.json's
+    context is assumed. ``-c`` overrides win either way.
+    """
+    recorded = synth_context(assembly_dir)
+    defaults = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context = {**(defaults if recorded is None else recorded), **overrides}
+    changed = {key: value for key, value in context.items() if defaults.get(key, object()) != value}
+    return Settings.from_context(context.get), changed
 
 
 def build_arguments() -> argparse.ArgumentParser:
@@ -62,8 +65,14 @@ def build_arguments() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="the same -c context cdk.out was synthesised with (default: cdk.json's context)",
+        help="context on top of what cdk.out was synthesised with (recorded by make synth; else cdk.json's)",
     )
+    parser.add_argument(
+        "--base-cdk-out",
+        type=Path,
+        help="the base's cloud assembly (make audit BASE=main): the report then leads with what changed",
+    )
+    parser.add_argument("--base-label", help="how the report names the base, e.g. main (default: its path)")
     parser.add_argument(
         "--skip-compliance",
         action="store_true",
@@ -72,35 +81,30 @@ def build_arguments() -> argparse.ArgumentParser:
     return parser
 
 
-def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
-    assembly = load_assembly(args.cdk_out)
-    overrides = _parse_context(args.context)
-    settings = _settings(overrides)
+def _scan(
+    assembly: CloudAssembly, settings: Settings, args: argparse.Namespace, compliance_run: compliance.ComplianceRun
+) -> dict[str, Any]:
+    """Every scanner and analysis over one assembly: the audit data without its verdict."""
     manifest = json.loads((assembly.directory / "manifest.json").read_text())
-
-    with tempfile.TemporaryDirectory(prefix="audit-compliance-") as scratch:
-        compliance_run = (
-            compliance.ComplianceRun(None, Path(scratch), error="skipped (--skip-compliance)")
-            if args.skip_compliance
-            else compliance.start_compliance_synth(Path(scratch) / "cdk.out", overrides)
-        )
-        try:
-            regions = cfn_lint.regions_of(assembly.stacks, manifest, settings.region)
-            lint, lint_error = cfn_lint.run_cfn_lint(assembly, args.cfn_lint, regions)
-            checkov_failed, checkov_summary, checkov_error = checkov.run_checkov(assembly, args.checkov)
-            gate = cdk_nag.nag_gate_findings(assembly)
-            acknowledged = {
-                "cdk-nag": cdk_nag.nag_acknowledgements(assembly),
-                "cfn-lint": cfn_lint.cfn_lint_exceptions(assembly),
-                "checkov": checkov.checkov_skips(assembly),
-            }
-            iam_roles = iam.roles(assembly)
-            exposure = network.exposure(assembly)
-            stores = encryption.stores(assembly)
-            costs = cost.estimate(assembly, settings, cost.load_prices(args.prices))
-            mermaid = diagram.mermaid(assembly)
-        finally:
-            compliance_result = compliance.finish_compliance_synth(compliance_run, assembly)
+    try:
+        regions = cfn_lint.regions_of(assembly.stacks, manifest, settings.region)
+        lint, lint_error = cfn_lint.run_cfn_lint(assembly, args.cfn_lint, regions)
+        checkov_failed, checkov_summary, checkov_error = checkov.run_checkov(assembly, args.checkov)
+        gate = cdk_nag.nag_gate_findings(assembly)
+        acknowledged = {
+            "cdk-nag": cdk_nag.nag_acknowledgements(assembly),
+            "cfn-lint": cfn_lint.cfn_lint_exceptions(assembly),
+            "checkov": checkov.checkov_skips(assembly),
+        }
+        analyses = {
+            "iam": iam.roles(assembly),
+            "network": network.exposure(assembly),
+            "encryption": encryption.stores(assembly),
+            "cost": cost.estimate(assembly, settings, cost.load_prices(args.prices)),
+            "diagram": diagram.mermaid(assembly),
+        }
+    finally:
+        compliance_result = compliance.finish_compliance_synth(compliance_run, assembly)
 
     if checkov_summary and not checkov_error:
         honoured = {(item["rule"], item["resource"]) for item in checkov_summary.get("honoured_skips", [])}
@@ -146,8 +150,8 @@ def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         },
         {"check": "cfn-lint warnings", "blocking": "no", "result": f"{len(lint) - len(lint_errors)} warning(s)"},
     ]
-    data = {
-        "cdk_out": str(args.cdk_out),
+    return {
+        "cdk_out": str(assembly.directory),
         "result": "fail" if blocking else "pass",
         "checks": checks,
         "blocking": blocking,
@@ -164,19 +168,52 @@ def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         "acknowledged": acknowledged,
         "informational": {"compliance": compliance_result, "cfn_lint": [f for f in lint if not f["blocking"]]},
         "checkov": checkov_summary,
-        "iam": iam_roles,
-        "network": exposure,
-        "encryption": stores,
-        "cost": costs,
-        "diagram": mermaid,
-        "settings": {
-            "stage": settings.stage,
-            "region": settings.region,
-            "cluster_mode": settings.cluster_mode,
-            "context_overrides": overrides,
-        },
+        **analyses,
     }
-    return data, (1 if blocking else 0)
+
+
+def _changes(data: dict[str, Any], assembly: CloudAssembly, args: argparse.Namespace) -> dict[str, Any]:
+    """The change-first section: the base audited the same way (without the informational packs), then compared."""
+    label = args.base_label or str(args.base_cdk_out)
+    try:
+        base = load_assembly(args.base_cdk_out)
+        base_settings, _ = settings_for(base.directory, {})
+    except (AssemblyError, ValueError) as error:
+        return {"base": label, "error": f"no base to compare with: {error}"}
+    skipped = compliance.ComplianceRun(None, base.directory, error="not run for the base")
+    base_data = _scan(base, base_settings, args, skipped)
+    try:
+        stacks = changes.template_changes(assembly, base)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+        return {"base": label, "error": f"cdk diff could not run: {error}"}
+    return {
+        "base": label,
+        "base_cdk_out": str(args.base_cdk_out),
+        "stacks": stacks,
+        "cost": changes.cost_change(data["cost"], base_data["cost"]),
+        "findings": changes.findings_change(data, base_data),
+    }
+
+
+def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
+    assembly = load_assembly(args.cdk_out)
+    settings, overrides = settings_for(assembly.directory, context_overrides(args.context))
+    with tempfile.TemporaryDirectory(prefix="audit-compliance-") as scratch:
+        compliance_run = (
+            compliance.ComplianceRun(None, Path(scratch), error="skipped (--skip-compliance)")
+            if args.skip_compliance
+            else compliance.start_compliance_synth(Path(scratch) / "cdk.out", overrides)
+        )
+        data = _scan(assembly, settings, args, compliance_run)
+    data["settings"] = {
+        "stage": settings.stage,
+        "region": settings.region,
+        "cluster_mode": settings.cluster_mode,
+        "context_overrides": overrides,
+    }
+    if args.base_cdk_out:
+        data["changes"] = _changes(data, assembly, args)
+    return data, (1 if data["blocking"] else 0)
 
 
 def main(argv: list[str] | None = None) -> int:

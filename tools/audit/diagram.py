@@ -1,187 +1,458 @@
-"""An architecture diagram (Mermaid flowchart) generated from the synthesised templates.
+"""An architecture diagram (Mermaid flowchart) generated from the synthesised templates, drawn as data flows.
 
-Nodes are the resources a reader cares about; edges come from Refs / GetAtts / Subs between them, from the
-IAM policies of the roles they run as (``IAM``), from Lambda permissions and S3 notifications, from VPC
-placement (through subnets and security groups) and, across stacks, from ``Fn::ImportValue`` matched to exports.
+    .venv/bin/python -m tools.audit.diagram --cdk-out cdk.out                     print it
+    .venv/bin/python -m tools.audit.diagram --cdk-out cdk.out --readme README.md  rewrite README's copy
+
+Nodes are what a reader cares about (buckets, tables, queues, topics, functions, EventBridge rules, clusters,
+instances, budgets); a box per stack, and inside it a box per VPC around what runs in it. A transient EMR
+cluster is in no template: it is drawn, dashed, wherever a role may ``RunJobFlow``, with the roles that role may
+pass to it. Edges point the way data and events go, across stacks too (``Fn::ImportValue`` is followed to the
+exporting stack's resource):
+
+* ``==>`` events: S3 notifications to their targets, EventBridge rules to theirs, a service's events (EMR state
+  changes) to the rules that match them, budget alerts to their topic;
+* ``-->`` data: what IAM policies let a node read (resource to reader) or write (writer to resource), labelled
+  with the object keys where the policy names them; access logs, flow logs, failed invocations and events;
+* ``-.->`` control: launching, adding steps to, stopping and terminating, as IAM policies allow.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tools.audit.assembly import CloudAssembly, StackTemplate, as_list, imports, references
+from tools.audit.assembly import CloudAssembly, StackTemplate, as_list, imports, load_assembly, references
 
-# type -> (short label, mermaid shape open, close)
-NODE_TYPES: dict[str, tuple[str, str, str]] = {
-    "AWS::S3::Bucket": ("S3 bucket", "[(", ")]"),
-    "AWS::DynamoDB::Table": ("DynamoDB table", "[(", ")]"),
-    "AWS::DynamoDB::GlobalTable": ("DynamoDB table", "[(", ")]"),
-    "AWS::SQS::Queue": ("SQS queue", "[(", ")]"),
-    "AWS::SNS::Topic": ("SNS topic", "([", "])"),
-    "AWS::Lambda::Function": ("Lambda", "[[", "]]"),
-    "AWS::Events::Rule": ("EventBridge rule", "{{", "}}"),
-    "AWS::Scheduler::Schedule": ("schedule", "{{", "}}"),
-    "AWS::EMR::Cluster": ("EMR cluster", "[/", "/]"),
-    "AWS::EMR::SecurityConfiguration": ("EMR security configuration", "[", "]"),
-    "AWS::EC2::Instance": ("EC2 instance", "[/", "/]"),
-    "AWS::EC2::VPC": ("VPC", "[", "]"),
-    "AWS::Budgets::Budget": ("budget", "[", "]"),
-    "AWS::StepFunctions::StateMachine": ("state machine", "[[", "]]"),
+# Mermaid shape (open, close) -> the resource types drawn with it, and what each is called.
+_SHAPES: dict[tuple[str, str], dict[str, str]] = {
+    ("[(", ")]"): {  # cylinders: where data rests
+        "AWS::S3::Bucket": "S3 bucket",
+        "AWS::DynamoDB::Table": "DynamoDB table",
+        "AWS::DynamoDB::GlobalTable": "DynamoDB table",
+        "AWS::SQS::Queue": "SQS queue",
+    },
+    ("([", "])"): {"AWS::SNS::Topic": "SNS topic"},
+    ("[[", "]]"): {"AWS::Lambda::Function": "Lambda function", "AWS::StepFunctions::StateMachine": "state machine"},
+    ("{{", "}}"): {"AWS::Events::Rule": "EventBridge rule", "AWS::Scheduler::Schedule": "EventBridge schedule"},
+    ("[/", "/]"): {"AWS::EMR::Cluster": "EMR cluster, standing", "AWS::EC2::Instance": "EC2 instance"},
+    ("[", "]"): {"AWS::Budgets::Budget": "AWS budget"},
 }
-# Resources looked through to find what a node really talks to.
-_ROLE_LINKS = ("Role", "ServiceRole", "JobFlowRole", "IamInstanceProfile", "ExecutionRoleArn", "RoleArn")
-_NETWORK = ("AWS::EC2::Subnet", "AWS::EC2::SecurityGroup")
+# type -> (what it is, mermaid shape open, close)
+NODE_TYPES: dict[str, tuple[str, str, str]] = {
+    resource_type: (kind, *shape) for shape, kinds in _SHAPES.items() for resource_type, kind in kinds.items()
+}
 _CDK_INTERNAL = re.compile(r"Custom::|BucketNotificationsHandler|LogRetention|AWS679f53fac002430cb0da5b7982bd2287")
+TRANSIENT_CLUSTER = "emr_transient_cluster"
+ARROWS = {"event": "==>", "data": "-->", "control": "-.->"}
+
+# Actions that move data, and an example of each, so that wildcards (``s3:*``, ``*``) count as what they allow.
+_READS = ("s3:GetObject", "dynamodb:GetItem", "dynamodb:Query", "sqs:ReceiveMessage")
+_WRITES = (
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "sqs:SendMessage",
+    "sns:Publish",
+)
+_CONTROL = {
+    "elasticmapreduce:RunJobFlow": "launches",
+    "elasticmapreduce:AddJobFlowSteps": "adds steps",
+    "elasticmapreduce:TerminateJobFlows": "terminates",
+    "ec2:StartInstances": "starts",
+    "ec2:StopInstances": "stops",
+    "ec2:TerminateInstances": "terminates",
+    "lambda:InvokeFunction": "invokes",
+    "states:StartExecution": "starts",
+}
+# What a control action acts on when its resource is a pattern (``cluster/*``) rather than a reference.
+_CONTROLLED_TYPES = {"elasticmapreduce": "AWS::EMR::Cluster", "ec2": "AWS::EC2::Instance"}
+# The event sources of EventBridge patterns, and the nodes that emit them.
+_EVENT_SOURCES = {"aws.emr": "AWS::EMR::Cluster", "aws.ec2": "AWS::EC2::Instance", "aws.s3": "AWS::S3::Bucket"}
+_ROLE_PROPERTIES = ("Role", "ServiceRole", "JobFlowRole", "IamInstanceProfile", "ExecutionRoleArn", "RoleArn")
+_NETWORK_PROPERTIES = ("VpcConfig", "SubnetId", "NetworkInterfaces", "SecurityGroupIds", "Instances")
+
+Key = tuple[str, str]  # (stack id, logical id): a resource of the assembly
 
 
-def _node_id(stack: StackTemplate, logical_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", f"{stack.artifact_id}_{logical_id}")
+@dataclass
+class _Node:
+    id: str
+    label: str
+    kind: str
+    shape: tuple[str, str]
+    resource_type: str
+    vpc: Key | None = None
+    roles: set[Key] = field(default_factory=set)
+
+    def line(self) -> str:
+        return f'{self.id}{self.shape[0]}"{self.label}<br/><i>{self.kind}</i>"{self.shape[1]}'
 
 
-def _label(stack: StackTemplate, logical_id: str) -> str:
+def _mermaid_id(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts))
+
+
+def _label_of(stack: StackTemplate, logical_id: str) -> str:
     path = stack.path_of(logical_id)
     path = path.split("/", 1)[1] if "/" in path else path
-    path = re.sub(r"/(Resource|Default)$", "", path)
-    return path.replace('"', "'")
+    return re.sub(r"/(Resource|Default)$", "", path).replace('"', "#quot;")
 
 
-def _is_node(stack: StackTemplate, logical_id: str) -> bool:
-    resource = stack.resources.get(logical_id) or {}
-    return resource.get("Type") in NODE_TYPES and not _CDK_INTERNAL.search(stack.path_of(logical_id))
+def _allows(action: str, examples: tuple[str, ...]) -> bool:
+    """Whether an IAM action (wildcards as IAM reads them, case-insensitive) covers one of the examples."""
+    pattern = re.escape(action.lower()).replace(r"\*", ".*").replace(r"\?", ".")
+    return any(re.fullmatch(pattern, example.lower()) for example in examples)
 
 
-def _roles_of(stack: StackTemplate, properties: dict[str, Any]) -> set[str]:
-    roles: set[str] = set()
-    for key in _ROLE_LINKS:
-        for name in references(properties.get(key)):
-            resource = stack.resources.get(name) or {}
-            if resource.get("Type") == "AWS::IAM::Role":
-                roles.add(name)
-            elif resource.get("Type") == "AWS::IAM::InstanceProfile":
-                for role in as_list((resource.get("Properties") or {}).get("Roles")):
-                    roles |= {r for r in references(role) if stack.resources.get(r, {}).get("Type") == "AWS::IAM::Role"}
-    return roles
+def _object_keys(value: Any) -> str:
+    """``outcomes/*`` from ``Fn::Join ["", [<bucket arn>, "/outcomes/*"]]``: the key pattern after the bucket."""
+    if isinstance(value, dict) and isinstance(value.get("Fn::Join"), list) and len(value["Fn::Join"]) == 2:
+        items = value["Fn::Join"][1]
+        if isinstance(items, list) and items and isinstance(items[-1], str) and not isinstance(items[0], str):
+            return items[-1].lstrip("/")
+    return ""
 
 
-def _policy_documents(stack: StackTemplate, role: str) -> list[Any]:
-    documents = []
-    role_properties = (stack.resources.get(role) or {}).get("Properties") or {}
-    for policy in as_list(role_properties.get("Policies")):
-        documents.append(policy.get("PolicyDocument"))
-    for arn in as_list(role_properties.get("ManagedPolicyArns")):
-        for name in references(arn):
-            if stack.resources.get(name, {}).get("Type") == "AWS::IAM::ManagedPolicy":
-                documents.append((stack.resources[name].get("Properties") or {}).get("PolicyDocument"))
-    for _, resource in stack.of_type("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        properties = resource.get("Properties") or {}
-        if role in {name for value in as_list(properties.get("Roles")) for name in references(value)}:
-            documents.append(properties.get("PolicyDocument"))
-    return documents
+class _Diagram:
+    def __init__(self, assembly: CloudAssembly) -> None:
+        self.assembly = assembly
+        self.stacks = {stack.artifact_id: stack for stack in assembly.stacks}
+        self.exports = assembly.exports()
+        self.nodes: dict[Key, _Node] = {}
+        self.vpcs: dict[Key, str] = {}  # VPC -> its subgraph id
+        # (source id, target id, style) -> labels, in the order found
+        self.edges: dict[tuple[str, str, str], list[str]] = {}
+        self.grants: dict[tuple[str, Key], dict[str, set[str]]] = {}  # (node id, resource) -> verb -> key patterns
 
+    # ------------------------------------------------------------------ resolving references
+    def resolve(self, stack: StackTemplate, value: Any) -> set[Key]:
+        """Resources ``value`` refers to, in this stack (Ref, GetAtt, Sub) or another (Fn::ImportValue)."""
+        found = {(stack.artifact_id, name) for name in references(value) if name in stack.resources}
+        for export in imports(value):
+            if export in self.exports:
+                exporter, exported = self.exports[export]
+                found |= {(exporter.artifact_id, name) for name in references(exported) if name in exporter.resources}
+        return found
 
-def _vpcs_through_network(stack: StackTemplate, properties: dict[str, Any]) -> set[str]:
-    vpcs: set[str] = set()
-    for name in references(properties):
-        resource = stack.resources.get(name) or {}
-        if resource.get("Type") in _NETWORK:
-            vpcs |= {
-                v
-                for v in references((resource.get("Properties") or {}).get("VpcId"))
-                if stack.resources.get(v, {}).get("Type") == "AWS::EC2::VPC"
-            }
-    return vpcs
+    def resource(self, key: Key) -> dict[str, Any]:
+        return self.stacks[key[0]].resources.get(key[1]) or {}
+
+    def properties(self, key: Key) -> dict[str, Any]:
+        return self.resource(key).get("Properties") or {}
+
+    def of_type(self, keys: set[Key], *types: str) -> set[Key]:
+        return {key for key in keys if self.resource(key).get("Type") in types}
+
+    def roles(self, stack: StackTemplate, value: Any) -> set[Key]:
+        """IAM roles behind ``value``: roles themselves, or the roles of instance profiles."""
+        found = self.of_type(self.resolve(stack, value), "AWS::IAM::Role")
+        for profile in self.of_type(self.resolve(stack, value), "AWS::IAM::InstanceProfile"):
+            for role in as_list(self.properties(profile).get("Roles")):
+                found |= self.of_type(self.resolve(self.stacks[profile[0]], role), "AWS::IAM::Role")
+        return found
+
+    def vpc_of(self, stack: StackTemplate, value: Any) -> Key | None:
+        for network in sorted(self.of_type(self.resolve(stack, value), "AWS::EC2::Subnet", "AWS::EC2::SecurityGroup")):
+            vpcs = self.of_type(
+                self.resolve(self.stacks[network[0]], self.properties(network).get("VpcId")), "AWS::EC2::VPC"
+            )
+            if vpcs:
+                return min(vpcs)
+        return None
+
+    # ------------------------------------------------------------------ nodes and edges
+    def add_edge(self, source: str, target: str, style: str, label: str) -> None:
+        if source != target:
+            labels = self.edges.setdefault((source, target, style), [])
+            if label and label not in labels:
+                labels.append(label)
+
+    def collect_nodes(self) -> None:
+        for stack in self.assembly.stacks:
+            for logical_id, resource in stack.resources.items():
+                kind = NODE_TYPES.get(resource.get("Type", ""))
+                if kind is None or _CDK_INTERNAL.search(stack.path_of(logical_id)):
+                    continue
+                properties = resource.get("Properties") or {}
+                service = ((properties.get("Environment") or {}).get("Variables") or {}).get("POWERTOOLS_SERVICE_NAME")
+                node = _Node(
+                    id=_mermaid_id(stack.artifact_id, _label_of(stack, logical_id)),
+                    label=_label_of(stack, logical_id),
+                    kind=f"{kind[0]} {service}" if isinstance(service, str) else kind[0],
+                    shape=(kind[1], kind[2]),
+                    resource_type=resource["Type"],
+                    roles=set().union(*(self.roles(stack, properties.get(name)) for name in _ROLE_PROPERTIES)),
+                )
+                node.vpc = self.vpc_of(stack, [properties.get(name) for name in _NETWORK_PROPERTIES])
+                if resource["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in properties:
+                    node.kind = "EventBridge schedule"
+                self.nodes[(stack.artifact_id, logical_id)] = node
+        for stack in self.assembly.stacks:
+            for logical_id, _ in stack.of_type("AWS::EC2::VPC"):
+                self.vpcs[(stack.artifact_id, logical_id)] = _mermaid_id(
+                    stack.artifact_id, _label_of(stack, logical_id)
+                )
+
+    def add_transient_cluster(self) -> None:
+        """The cluster a role may launch with RunJobFlow, with the roles it may pass, where its subnets are."""
+        for key, node in list(self.nodes.items()):
+            for role in node.roles:
+                for statement in self.statements(role):
+                    if "elasticmapreduce:RunJobFlow" not in statement["actions"]:
+                        continue
+                    cluster = self.nodes.setdefault(
+                        ("", TRANSIENT_CLUSTER),
+                        _Node(
+                            TRANSIENT_CLUSTER,
+                            "EMR cluster, transient",
+                            "one per job, in no template",
+                            ("[/", "/]"),
+                            "AWS::EMR::Cluster",
+                        ),
+                    )
+                    stack = self.stacks[key[0]]
+                    for passing in self.statements(role):
+                        if "iam:PassRole" in passing["actions"]:
+                            cluster.roles |= self.of_type(
+                                self.resolve(self.stacks[role[0]], passing["resources"]), "AWS::IAM::Role"
+                            )
+                    cluster.vpc = cluster.vpc or self.vpc_of(stack, self.properties(key).get("Environment"))
+
+    def statements(self, role: Key) -> list[dict[str, Any]]:
+        """Allow statements of a role: inline, and in policies and managed policies of its stack naming it."""
+        stack = self.stacks[role[0]]
+        documents = [policy.get("PolicyDocument") for policy in as_list(self.properties(role).get("Policies"))]
+        for _, policy in stack.of_type("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            properties = policy.get("Properties") or {}
+            if role in self.resolve(stack, properties.get("Roles")):
+                documents.append(properties.get("PolicyDocument"))
+        found = []
+        for document in documents:
+            for statement in as_list((document or {}).get("Statement")):
+                if isinstance(statement, dict) and statement.get("Effect") == "Allow":
+                    found.append(
+                        {
+                            "actions": [a for a in as_list(statement.get("Action")) if isinstance(a, str)],
+                            "resources": as_list(statement.get("Resource")),
+                            "stack": stack,
+                        }
+                    )
+        return found
+
+    def add_grants(self) -> None:
+        """Data and control edges from what each node's roles may do to other nodes."""
+        for key, node in self.nodes.items():
+            for role in sorted(node.roles):
+                for statement in self.statements(role):
+                    self.add_statement(key, node, statement)
+
+    def add_statement(self, key: Key, node: _Node, statement: dict[str, Any]) -> None:
+        """Records the reads and writes a statement grants to ``node``; draws the control it grants."""
+        for action in statement["actions"]:
+            verbs = [verb for verb, examples in (("reads", _READS), ("writes", _WRITES)) if _allows(action, examples)]
+            control = _CONTROL.get(action)
+            for resource in statement["resources"]:
+                targets = {t for t in self.resolve(statement["stack"], resource) if t in self.nodes}
+                for verb in verbs:
+                    for target in targets:
+                        patterns = self.grants.setdefault((node.id, target), {}).setdefault(verb, set())
+                        patterns.add(_object_keys(resource))
+                if control and not verbs:
+                    if not targets and "*" in str(resource):  # a pattern such as cluster/*: whatever it can match
+                        wanted = _CONTROLLED_TYPES.get(action.split(":", 1)[0])
+                        targets = {k for k, n in self.nodes.items() if n.resource_type == wanted and k != key}
+                    for target in targets:
+                        self.add_edge(node.id, self.nodes[target].id, "control", control)
+
+    def add_data_edges(self) -> None:
+        for (holder, target), verbs in self.grants.items():
+            resource = self.nodes[target]
+            keys = ", ".join(sorted({pattern for patterns in verbs.values() for pattern in patterns if pattern}))
+            if "reads" in verbs and "writes" in verbs:
+                self.add_edge(holder, resource.id, "both", keys or "reads, writes")
+            elif "reads" in verbs:
+                self.add_edge(resource.id, holder, "data", keys or "read")
+            elif keys or (holder, resource.id, "data") not in self.edges:  # else a destination already says it
+                written = "publishes" if resource.resource_type == "AWS::SNS::Topic" else "writes"
+                self.add_edge(holder, resource.id, "data", keys or written)
+
+    def node_ids(self, stack: StackTemplate, value: Any) -> list[str]:
+        return [self.nodes[key].id for key in sorted(self.resolve(stack, value)) if key in self.nodes]
+
+    def add_wiring(self) -> None:
+        """Edges declared by the resources that connect others: notifications, rules, destinations, logs, alerts."""
+        for stack in self.assembly.stacks:
+            for logical_id, resource in stack.resources.items():
+                properties = resource.get("Properties") or {}
+                resource_type = resource.get("Type")
+                own = (
+                    [self.nodes[(stack.artifact_id, logical_id)].id]
+                    if (stack.artifact_id, logical_id) in self.nodes
+                    else []
+                )
+                if resource_type == "Custom::S3BucketNotifications":
+                    self.add_notifications(
+                        stack,
+                        self.node_ids(stack, properties.get("BucketName")),
+                        properties.get("NotificationConfiguration"),
+                    )
+                elif resource_type == "AWS::S3::Bucket":
+                    self.add_notifications(stack, own, properties.get("NotificationConfiguration"))
+                    for logs in self.node_ids(
+                        stack, (properties.get("LoggingConfiguration") or {}).get("DestinationBucketName")
+                    ):
+                        self.add_edge(own[0], logs, "data", "access logs")
+                elif resource_type in ("AWS::Events::Rule", "AWS::Scheduler::Schedule") and own:
+                    self.add_rule(stack, own[0], properties)
+                elif resource_type == "AWS::Lambda::EventInvokeConfig":
+                    for function in self.node_ids(stack, properties.get("FunctionName")):
+                        for outcome, label in (("OnFailure", "failed invocations"), ("OnSuccess", "results")):
+                            destination = ((properties.get("DestinationConfig") or {}).get(outcome) or {}).get(
+                                "Destination"
+                            )
+                            for target in self.node_ids(stack, destination):
+                                self.add_edge(function, target, "data", label)
+                elif resource_type == "AWS::Lambda::EventSourceMapping":
+                    for source in self.node_ids(stack, properties.get("EventSourceArn")):
+                        for function in self.node_ids(stack, properties.get("FunctionName")):
+                            self.add_edge(source, function, "event", "records")
+                elif resource_type == "AWS::SNS::Subscription":
+                    for topic in self.node_ids(stack, properties.get("TopicArn")):
+                        for target in self.node_ids(stack, properties.get("Endpoint")):
+                            self.add_edge(topic, target, "event", "messages")
+                elif resource_type == "AWS::Budgets::Budget" and own:
+                    for notification in as_list(properties.get("NotificationsWithSubscribers")):
+                        for subscriber in as_list((notification or {}).get("Subscribers")):
+                            for topic in self.node_ids(stack, (subscriber or {}).get("Address")):
+                                self.add_edge(own[0], topic, "event", "alerts")
+                elif resource_type == "AWS::EC2::FlowLog":
+                    for vpc in self.of_type(self.resolve(stack, properties.get("ResourceId")), "AWS::EC2::VPC"):
+                        for target in self.node_ids(stack, properties.get("LogDestination")):
+                            self.add_edge(self.vpcs[vpc], target, "data", "flow logs")
+
+    def add_notifications(self, stack: StackTemplate, buckets: list[str], configuration: Any) -> None:
+        """``ObjectCreated ratings/ *.data *.csv`` edges from each bucket to each notified function, queue, topic."""
+        filters: dict[str, dict[str, list[str]]] = {}  # target -> "events prefix" -> suffixes
+        for kind, arn in (
+            ("LambdaFunctionConfigurations", "LambdaFunctionArn"),
+            ("QueueConfigurations", "QueueArn"),
+            ("TopicConfigurations", "TopicArn"),
+        ):
+            for item in as_list((configuration or {}).get(kind)):
+                key_filter = ((item.get("Filter") or {}).get("Key") or {}).get("FilterRules")
+                rules = {rule.get("Name"): rule.get("Value") for rule in as_list(key_filter)}
+                events = "/".join(sorted({str(e).split(":")[1] for e in as_list(item.get("Events")) if ":" in str(e)}))
+                for target in self.node_ids(stack, item.get(arn)):
+                    suffixes = filters.setdefault(target, {}).setdefault(f"{events} {rules.get('prefix') or ''}", [])
+                    suffixes.append(f"*{rules.get('suffix') or ''}")
+        for target, groups in filters.items():
+            label = ", ".join(f"{head} {' '.join(suffixes)}" for head, suffixes in groups.items())
+            for bucket in buckets:
+                self.add_edge(bucket, target, "event", label)
+
+    def add_rule(self, stack: StackTemplate, rule: str, properties: dict[str, Any]) -> None:
+        pattern = properties.get("EventPattern") or {}
+        label = (
+            properties.get("ScheduleExpression")
+            or ", ".join(map(str, as_list(pattern.get("detail-type"))))
+            or "matching events"
+        )
+        for target in [*as_list(properties.get("Targets")), properties.get("Target")]:
+            if not isinstance(target, dict):
+                continue
+            for invoked in self.node_ids(stack, target.get("Arn")):
+                self.add_edge(rule, invoked, "event", str(label) if "ScheduleExpression" in properties else "invokes")
+            for queue in self.node_ids(stack, (target.get("DeadLetterConfig") or {}).get("Arn")):
+                self.add_edge(rule, queue, "data", "undelivered events")
+        emitters = {_EVENT_SOURCES[source] for source in as_list(pattern.get("source")) if source in _EVENT_SOURCES}
+        for node in self.nodes.values():
+            if node.resource_type in emitters:
+                self.add_edge(node.id, rule, "event", str(label))
+
+    # ------------------------------------------------------------------ output
+    def render(self) -> str:
+        lines = ["flowchart LR"]
+        for stack in self.assembly.stacks:
+            lines.append(
+                f'  subgraph {_mermaid_id(stack.artifact_id)}["{stack.artifact_id} stack: {stack.stack_name}"]'
+            )
+            members = [
+                node
+                for key, node in self.nodes.items()
+                if key[0] == stack.artifact_id or (key[0] == "" and node.vpc and node.vpc[0] == stack.artifact_id)
+            ]
+            lines += [f"    {node.line()}" for node in members if node.vpc is None]
+            for vpc, vpc_id in self.vpcs.items():
+                if vpc[0] != stack.artifact_id:
+                    continue
+                lines.append(f'    subgraph {vpc_id}["{_label_of(stack, vpc[1])}: VPC"]')
+                lines += [f"      {node.line()}" for node in members if node.vpc == vpc]
+                lines.append("    end")
+            lines.append("  end")
+        floating = [node for key, node in self.nodes.items() if key[0] == "" and node.vpc is None]
+        lines += [f"  {node.line()}" for node in floating]
+        for (source, target, style), labels in self.edges.items():
+            arrow = "<-->" if style == "both" else ARROWS[style]
+            label = "; ".join(labels).replace('"', "#quot;")
+            lines.append(f'  {source} {arrow}|"{label}"| {target}' if label else f"  {source} {arrow} {target}")
+        if ("", TRANSIENT_CLUSTER) in self.nodes:
+            lines.append(f"  style {TRANSIENT_CLUSTER} stroke-dasharray: 5 5")
+        return "\n".join(lines)
 
 
 def mermaid(assembly: CloudAssembly) -> str:
-    exports = assembly.exports()
-    lines = ["flowchart LR"]
-    edges: dict[tuple[str, str], str] = {}
+    """The diagram's Mermaid source; the same assembly always gives the same text."""
+    drawing = _Diagram(assembly)
+    drawing.collect_nodes()
+    drawing.add_transient_cluster()
+    drawing.add_wiring()
+    drawing.add_grants()
+    drawing.add_data_edges()
+    return drawing.render()
 
-    def add(source: str, target: str, label: str) -> None:
-        if source != target and (source, target) not in edges:
-            edges[(source, target)] = label
 
-    for stack in assembly.stacks:
-        nodes = [logical_id for logical_id in stack.resources if _is_node(stack, logical_id)]
-        lines.append(f'  subgraph {_node_id(stack, "stack")}["{stack.stack_name}"]')
-        for logical_id in nodes:
-            kind, open_, close = NODE_TYPES[stack.resources[logical_id]["Type"]]
-            lines.append(
-                f'    {_node_id(stack, logical_id)}{open_}"{_label(stack, logical_id)}<br/><i>{kind}</i>"{close}'
-            )
-        lines.append("  end")
-        for logical_id in nodes:
-            properties = stack.resources[logical_id].get("Properties") or {}
-            source = _node_id(stack, logical_id)
-            for name in references(properties):
-                if _is_node(stack, name):
-                    add(source, _node_id(stack, name), "ref")
-            documents = [
-                document for role in _roles_of(stack, properties) for document in _policy_documents(stack, role)
-            ]
-            for name in references(documents):
-                if _is_node(stack, name):
-                    add(source, _node_id(stack, name), "IAM")
-            for vpc in _vpcs_through_network(stack, properties):
-                add(source, _node_id(stack, vpc), "in")
-            for label, value in (("import", properties), ("IAM, import", documents)):
-                for export in imports(value):
-                    if export not in exports:
-                        continue
-                    exporter, exported = exports[export]
-                    for name in references(exported):
-                        if _is_node(exporter, name):
-                            add(source, _node_id(exporter, name), label)
-        # Attachments that point at their owner: the owner is the edge's source.
-        for resource in stack.resources.values():
-            resource_type, properties = resource.get("Type"), resource.get("Properties") or {}
-            if resource_type == "AWS::Lambda::Permission":
-                pairs = [
-                    (references(properties.get("SourceArn")), references(properties.get("FunctionName")), "invokes")
-                ]
-            elif resource_type == "AWS::SNS::Subscription":
-                pairs = [(references(properties.get("TopicArn")), references(properties.get("Endpoint")), "notifies")]
-            elif resource_type == "AWS::Lambda::EventSourceMapping":
-                pairs = [
-                    (
-                        references(properties.get("EventSourceArn")),
-                        references(properties.get("FunctionName")),
-                        "triggers",
-                    )
-                ]
-            elif resource_type == "Custom::S3BucketNotifications":
-                pairs = [
-                    (
-                        references(properties.get("BucketName")),
-                        references(properties.get("NotificationConfiguration")),
-                        "notifies",
-                    )
-                ]
-            else:
-                continue
-            for sources, targets, label in pairs:
-                for a in sources:
-                    for b in targets:
-                        if _is_node(stack, a) and _is_node(stack, b):
-                            add(_node_id(stack, a), _node_id(stack, b), label)
-    # Transient clusters are not in any template: draw one, launched by what uses the EMR security configuration.
-    has_cluster = any(True for stack in assembly.stacks for _ in stack.of_type("AWS::EMR::Cluster"))
-    configurations = {
-        _node_id(stack, logical_id)
-        for stack in assembly.stacks
-        for logical_id, _ in stack.of_type("AWS::EMR::SecurityConfiguration")
-    }
-    if not has_cluster and configurations:
-        lines.append(
-            '  transient_emr_cluster[/"EMR cluster, transient<br/><i>launched per job, not in a template</i>"/]'
+# ---------------------------------------------------------------------------------------------- README copy
+README_BEGIN = "<!-- architecture diagram: generated by `make diagram` from the default settings; do not edit -->"
+README_END = "<!-- end of the generated architecture diagram -->"
+
+
+def readme_block(diagram: str) -> str:
+    return f"{README_BEGIN}\n```mermaid\n{diagram}\n```\n{README_END}"
+
+
+def readme_diagram(readme: str) -> str | None:
+    """The Mermaid source between README's markers, or None when the markers are missing."""
+    match = re.search(re.escape(README_BEGIN) + r"\n```mermaid\n(.*?)\n?```\n" + re.escape(README_END), readme, re.S)
+    return match.group(1) if match else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.audit.diagram", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
+    parser.add_argument("--readme", type=Path, help="rewrite the diagram between this file's markers")
+    args = parser.parse_args(argv)
+    diagram = mermaid(load_assembly(args.cdk_out))
+    if args.readme is None:
+        print(diagram)
+        return 0
+    text = args.readme.read_text()
+    if readme_diagram(text) is None:
+        print(
+            f"diagram: {args.readme} has no generated diagram block ({README_BEGIN} ... {README_END})", file=sys.stderr
         )
-        lines.append("  style transient_emr_cluster stroke-dasharray: 5 5")
-        for source, target in list(edges):
-            if target in configurations:
-                add(source, "transient_emr_cluster", "launches")
-                add("transient_emr_cluster", target, "uses")
-    for (source, target), label in edges.items():
-        arrow = "-.->" if "import" in label else "-->"
-        lines.append(f"  {source} {arrow}|{label}| {target}")
-    return "\n".join(lines)
+        return 2
+    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
+    args.readme.write_text(text[:start] + readme_block(diagram) + text[end:])
+    print(f"diagram: {args.readme} updated from {args.cdk_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

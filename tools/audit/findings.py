@@ -7,6 +7,9 @@ from typing import Any
 
 from tools.audit.assembly import CloudAssembly
 
+# (rule, reason, extra fields) for each exception a tool records in one resource's Metadata
+ExceptionEntries = Callable[[dict[str, Any]], Iterable[tuple[str, str, dict[str, Any]]]]
+
 
 def finding(
     tool: str, rule: str, stack: str, resource: str, path: str, message: str, *, blocking: bool, level: str = "error"
@@ -36,13 +39,19 @@ def stack_of_path(assembly: CloudAssembly, construct_path: str) -> tuple[str, st
     return top, ""
 
 
-def recorded_exceptions(
-    assembly: CloudAssembly, tool: str, entries: Callable[[dict[str, Any]], Iterable[dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """One row per exception that ``entries`` reads from a resource's Metadata (each gives at least rule, reason)."""
+def recorded_exceptions(assembly: CloudAssembly, tool: str, entries: ExceptionEntries) -> list[dict[str, Any]]:
+    """Every exception (acknowledgement, ignore, skip) ``entries`` reads from a resource's Metadata, with its reason."""
     return [
-        {"tool": tool, "stack": stack.stack_name, "resource": logical_id, "path": stack.path_of(logical_id), **entry}
+        {
+            "tool": tool,
+            "rule": rule,
+            "stack": stack.stack_name,
+            "resource": logical_id,
+            "path": stack.path_of(logical_id),
+            "reason": reason,
+            **extra,
+        }
         for stack in assembly.stacks
         for logical_id, resource in stack.resources.items()
-        for entry in entries(resource.get("Metadata") or {})
+        for rule, reason, extra in entries(resource.get("Metadata") or {})
     ]

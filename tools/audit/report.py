@@ -47,15 +47,91 @@ def _details(summary: str, body: list[str]) -> list[str]:
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "</details>", ""]
 
 
+def _money(value: Any) -> str:
+    return "no price" if value is None else f"USD {value:,.2f}"
+
+
+def _number(value: Any) -> str:
+    return "none" if value is None else f"{value:g}"
+
+
+def _before_after(pair: list[Any], render: Any = _money) -> str:
+    """``USD 1.00 → USD 3.50 (+USD 2.50)``, or the one value when nothing changed."""
+    before, after = pair
+    if before == after:
+        return render(after)
+    delta = ""
+    if isinstance(before, (int, float)) and isinstance(after, (int, float)):
+        delta = f" ({'+' if after >= before else '-'}{render(abs(after - before))})"
+    return f"{render(before)} → {render(after)}{delta}"
+
+
+def _change_section(changes: dict[str, Any]) -> list[str]:
+    """CDK's diff per changed stack, then what happens to the cost and to the findings: a reviewer's first read."""
+    out = [f"## What this change does, against {_code(changes['base'])}", ""]
+    if changes.get("error"):
+        return [*out, f"⚠️ {_text(changes['error'])}", ""]
+    changed = [stack for stack in changes["stacks"] if stack["status"] != "unchanged"]
+    unchanged = [_code(stack["stack"]) for stack in changes["stacks"] if stack["status"] == "unchanged"]
+    if not changed:
+        out += ["No template changes: every stack would deploy exactly as the base does.", ""]
+    for stack in changed:
+        heading = f"### {_code(stack['stack'])} ({_code(stack['stack_name'])}): {_text(stack['summary'])}"
+        out += [heading, ""] + (["```text", stack["diff"], "```", ""] if stack["diff"] else [])
+    if changed and unchanged:
+        out += [f"No change: {', '.join(unchanged)}.", ""]
+
+    cost = changes["cost"]
+    total = _before_after(cost["monthly_worst_case_total"])
+    out += [f"**Cost, worst-case month:** {total} (budget USD {cost['budget_monthly_usd']}).", ""]
+    if cost["items"]:
+        out += table(
+            ["Resource", "Stack", "USD/hour", "Worst-case USD/month"],
+            [
+                [
+                    _text(item["what"]),
+                    _text(item["stack"]),
+                    _before_after(item["hourly"], _number),
+                    _before_after(item["monthly_worst_case"]),
+                ]
+                for item in cost["items"]
+            ],
+        )
+    findings = changes["findings"]
+    counts = ", ".join(f"{name} {_before_after(pair, _number)}" for name, pair in findings["counts"].items())
+    out += [f"**Audit findings:** {counts}.", ""]
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for row in findings["rows"]:
+        key = (row["change"], row["kind"], row["tool"], row["rule"], row["stack"], row["detail"])
+        groups.setdefault(key, []).append(row["path"])
+    out += (
+        table(
+            ["Change", "What", "Tool", "Rule", "Stack", "Construct paths", "Reason / message"],
+            [
+                [_text(change), _text(kind), _text(tool), _code(rule), _text(stack), _paths(paths), _text(detail)]
+                for (change, kind, tool, rule, stack, detail), paths in groups.items()
+            ],
+        )
+        if groups
+        else []
+    )
+    return out
+
+
 def render_markdown(data: dict[str, Any]) -> str:
+    """The report: verdict, the change against the base (when given), the checks, then the full state."""
     out: list[str] = []
     blocking = data["blocking"]
     verdict = (
         "✅ **PASS**: no blocking finding" if not blocking else f"❌ **FAIL**: {len(blocking)} blocking finding(s)"
     )
     out += ["# Infrastructure audit", "", verdict, ""]
+    if "changes" in data:
+        out += _change_section(data["changes"])
     names = ", ".join(_code(stack["name"]) for stack in data["stacks"])
     out += [
+        "## Checks",
+        "",
         f"Cloud assembly: {_code(data['cdk_out'])}; stacks: {names}. "
         "How to read this report: `docs/audit.md` in the repository.",
         "",
@@ -74,7 +150,23 @@ def render_markdown(data: dict[str, Any]) -> str:
                 for f in blocking
             ],
         )
+    state = _full_state(data)
+    if "changes" in data:
+        return "\n".join(
+            [
+                *out,
+                *_details(
+                    "<b>The full audit of this change</b>: resources, exceptions, IAM, network, encryption, cost, architecture",
+                    state,
+                ),
+            ]
+        )
+    return "\n".join([*out, *state])
 
+
+def _full_state(data: dict[str, Any]) -> list[str]:
+    """Everything the assembly is: resources, exceptions, informational findings, IAM, network, encryption, cost."""
+    out: list[str] = []
     out += ["## Stacks and resources", ""]
     for stack in data["stacks"]:
         out += [f"### {_code(stack['name'])} ({stack['resource_count']} resources, {_code(stack['template'])})", ""]
@@ -263,4 +355,4 @@ def render_markdown(data: dict[str, Any]) -> str:
     ]
 
     out += ["## Architecture (generated from the templates)", "", "```mermaid", data["diagram"], "```", ""]
-    return "\n".join(out)
+    return out

@@ -1,0 +1,67 @@
+"""What README and docs/ say matches the code: settings, the diagram, stack ids, pointers and links."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from stacks.settings import Settings
+from tools.audit.assembly import load_assembly
+from tools.audit.diagram import mermaid, readme_diagram
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+SETTINGS = [field.name for field in dataclasses.fields(Settings)]
+
+
+def readme_section(title: str) -> str:
+    """The text of README's ``## <title>`` section (up to the next ``## ``)."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.S | re.M)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def test_cdk_json_lists_every_setting_with_the_code_default(cdk_context) -> None:
+    listed = [key for key in cdk_context if not key.startswith("@")]
+    assert sorted(set(SETTINGS) - set(listed)) == [], "settings missing from cdk.json's context: add them"
+    assert sorted(set(listed) - set(SETTINGS)) == [], "cdk.json has context keys no setting reads"
+    assert Settings.from_context(cdk_context.get) == Settings(), "cdk.json's value differs from the code's default"
+
+
+def test_readme_settings_table_documents_every_setting_and_no_other() -> None:
+    rows = [line for line in readme_section("Settings").splitlines() if line.startswith("| `")]
+    documented = [key for row in rows for key in re.findall(r"`([a-z0-9_]+)`", row.split("|")[1])]
+    assert sorted(set(SETTINGS) - set(documented)) == [], "settings missing from README's Settings table"
+    assert sorted(set(documented) - set(SETTINGS)) == [], "README documents settings that do not exist"
+
+
+def test_readme_diagram_is_the_one_the_templates_give(lab) -> None:
+    current = mermaid(load_assembly(lab.outdir))
+    assert readme_diagram(README) == current, "README's architecture diagram is stale: run `make diagram`"
+
+
+def test_readme_names_the_real_stack_ids(lab) -> None:
+    ids = [stack.node.id for stack in vars(lab.stacks).values() if stack is not None]
+    assert ids, "no stacks"
+    for stack_id in ids:
+        assert f"| `{stack_id}` |" in readme_section("What gets deployed"), stack_id
+    for command in re.findall(r"npx cdk (?:synth|diff|deploy) ((?:[A-Z]\w* ?)+)", README):
+        assert set(command.split()) <= set(ids), f"README runs `cdk` on a stack that does not exist: {command}"
+
+
+@pytest.mark.parametrize("folder", ["stacks", "tools", "lambda_functions", "spark_jobs"])
+def test_pointers_to_readme_sections_name_sections_that_exist(folder: str) -> None:
+    headings = set(re.findall(r"^#+ (.+)$", README, re.M))
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for section in re.findall(r"README,? (?:section )?'([^']+)'", path.read_text()):
+            assert section in headings, f"{path.relative_to(ROOT)} points to README section {section!r}"
+
+
+@pytest.mark.parametrize("document", ["README.md", *sorted(p.name for p in (ROOT / "docs").glob("*.md"))])
+def test_relative_links_in_the_docs_lead_to_files_that_exist(document: str) -> None:
+    path = ROOT / document if document == "README.md" else ROOT / "docs" / document
+    for target in re.findall(r"\]\((?!https?:|#)([^)#]+)", path.read_text()):
+        assert (path.parent / target).exists(), f"{document} links to {target}, which does not exist"
