@@ -22,29 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from stacks.compliance.acknowledgements import is_real_reason
-from stacks.settings import Settings
 from tools.audit import cdk_nag, cfn_lint, checkov, compliance, cost, diagram, encryption, iam, network
 from tools.audit.assembly import AssemblyError, load_assembly
 from tools.audit.findings import finding
 from tools.audit.report import render_markdown
+from tools.context import parse_context, settings_from
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _parse_context(pairs: list[str]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator:
-            raise ValueError(f"-c expects key=value, got {pair!r}")
-        overrides[key.strip()] = value
-    return overrides
-
-
-def _settings(overrides: dict[str, Any]) -> Settings:
-
-    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], **overrides}
-    return Settings.from_context(context.get)
 
 
 def build_arguments() -> argparse.ArgumentParser:
@@ -74,8 +58,8 @@ def build_arguments() -> argparse.ArgumentParser:
 
 def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     assembly = load_assembly(args.cdk_out)
-    overrides = _parse_context(args.context)
-    settings = _settings(overrides)
+    overrides = parse_context(args.context)
+    settings = settings_from(overrides)
     manifest = json.loads((assembly.directory / "manifest.json").read_text())
 
     with tempfile.TemporaryDirectory(prefix="audit-compliance-") as scratch:
