@@ -64,7 +64,7 @@ def test_jobs_are_priced_on_the_shapes_submit_job_chooses(estimates, lab) -> Non
 
 
 def test_a_lower_single_node_threshold_puts_the_small_job_on_core_nodes(synth) -> None:
-    small = estimate_of(synth(emr_single_node_max_mb=1, emr_mb_per_core_node=2))
+    small = estimate_of(synth(emr_single_node_max_mb=1, emr_mb_per_core_node=2, emr_core_instance_count=4))
     job = small["jobs"]["100K"]  # 2.5 MB: above 1 MB, 2 MB per core node -> 2 core nodes
     assert job["core_nodes"] == 2 and job["nodes"] == 3
     assert job["megabytes"] * MEGABYTE == 100_000 * audit_cost.BYTES_PER_RATING

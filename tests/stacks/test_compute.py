@@ -228,14 +228,14 @@ def test_job_script_is_an_asset_read_only_by_exact_object(lab) -> None:
 def test_submit_job_is_told_the_sizing_the_settings_ask_for(synth) -> None:
     from lambda_functions.submit_job.cluster_sizing import SizingPolicy
 
-    app = synth(emr_single_node_max_mb=50, emr_mb_per_core_node=75, emr_core_instance_count=4)
+    app = synth(emr_single_node_max_mb=1, emr_mb_per_core_node=2, emr_core_instance_count=4)  # as in test_cost
     [submit] = [
         r["Properties"]["Environment"]["Variables"]
         for r in resources(app.template("automation"), "AWS::Lambda::Function").values()
         if r["Properties"].get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME") == "submit_job"
     ]
     assert SizingPolicy.from_json(submit["CLUSTER_SIZING"]) == SizingPolicy(
-        single_node_max_bytes=50_000_000, bytes_per_core_node=75_000_000, max_core_nodes=4
+        single_node_max_bytes=1_000_000, bytes_per_core_node=2_000_000, max_core_nodes=4
     )
 
 

@@ -178,13 +178,15 @@ def test_setup_runs_again_at_the_next_boot_until_it_has_succeeded(lab) -> None:
     assert data.index("touch /opt/ml-lab/ready") > data.index("pip3 install")  # ready only after the install
 
 
-@pytest.mark.parametrize(
-    ("instance_type", "architecture"), [("t4g.large", "arm64"), ("m7g.large", "arm64"), ("t3.large", "x8664")]
-)
-def test_workstation_image_follows_the_instance_types_architecture(synth, instance_type, architecture) -> None:
-    template = synth(workstation_instance_type=instance_type).template("compute")
-    _, instance = one(template, "AWS::EC2::Instance")
-    assert instance["Properties"]["InstanceType"] == instance_type
+# One other synthesis covers an x86 workstation and a longer idle time (each synthesis costs seconds).
+X86_LONG_IDLE = {"workstation_instance_type": "t3.large", "workstation_idle_stop_minutes": 240}
+
+
+@pytest.mark.parametrize(("overrides", "architecture"), [({}, "arm64"), (X86_LONG_IDLE, "x8664")], ids=str)
+def test_workstation_image_follows_the_instance_types_architecture(synth, overrides, architecture) -> None:
+    app = synth(**overrides)
+    _, instance = one(app.template("compute"), "AWS::EC2::Instance")
+    assert instance["Properties"]["InstanceType"] == app.settings.workstation_instance_type
     parameter = instance["Properties"]["ImageId"]["Ref"]
     assert parameter.startswith("SsmParameterValueawsserviceamiamazonlinuxlatestal2023") and architecture in parameter
 
@@ -195,9 +197,9 @@ def test_root_volume_is_the_images_own_size(lab) -> None:
 
 
 # ------------------------------------------------------------------------------------------- idle stop
-@pytest.mark.parametrize(("minutes", "periods"), [(30, 6), (10, 2), (240, 48)])
-def test_an_alarm_stops_the_workstation_after_the_idle_minutes_without_a_lambda(synth, minutes, periods) -> None:
-    template = synth(workstation_idle_stop_minutes=minutes).template("compute")
+@pytest.mark.parametrize(("overrides", "periods"), [({}, 6), (X86_LONG_IDLE, 48)], ids=str)
+def test_an_alarm_stops_the_workstation_after_the_idle_minutes_without_a_lambda(synth, overrides, periods) -> None:
+    template = synth(**overrides).template("compute")
     instance_id, _ = one(template, "AWS::EC2::Instance")
     _, alarm = one(template, "AWS::CloudWatch::Alarm")
     props = alarm["Properties"]
