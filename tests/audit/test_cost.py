@@ -110,3 +110,15 @@ def test_the_report_states_the_three_months_and_the_three_jobs(estimates) -> Non
     for label in ("| idle |", "| typical |", "| worst |", "| 100K |", "| 1M |", "| 20M |"):
         assert label in markdown, label
     assert "not verified" in markdown or "verified against" in markdown
+
+
+def test_the_readme_command_rewrites_a_stale_table_and_then_passes_its_check(estimates, tmp_path, monkeypatch) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# lab\n\n{cost_readme.BEGIN}\n| stale | 1 | 2 |\n{cost_readme.END}\n\nafter\n")
+    monkeypatch.setattr(cost_readme, "README", readme)
+    monkeypatch.setattr(cost_readme, "estimates_by_synthesis", lambda: estimates)
+    assert cost_readme.main(["--check"]) == 1
+    assert cost_readme.main(["--write"]) == 0
+    assert cost_readme.main([]) == 0
+    text = readme.read_text()
+    assert text.startswith("# lab\n\n") and text.endswith("\n\nafter\n") and "| stale |" not in text

@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     from stacks.settings import DEFAULT_BUDGET_USD
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--write", action="store_true", help="rewrite README.md's block (default: --check)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="rewrite README.md's block")
+    mode.add_argument("--check", action="store_true", help="exit 1 when README.md's block differs (the default)")
     args = parser.parse_args(argv)
     readme = README.read_text()
     generated = block(estimates_by_synthesis(), DEFAULT_BUDGET_USD)
