@@ -35,7 +35,8 @@ VENV_STAMP := $(VENV)/.installed
 AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help setup cli run test lint format synth base-synth diff diagram deploy destroy audit lifecycle bench clean snapshot-update upload-wheelhouse
+.PHONY: help setup cli run test lint format synth base-synth diff diagram deploy destroy audit lifecycle bench clean \
+	snapshot-update wheelhouse outputs upload-sample connect workstation-start results
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
@@ -44,6 +45,7 @@ help:
 	@echo "make synth | diff | deploy | destroy | audit | lifecycle | bench | clean"
 	@echo "make audit BASE=main   the report leads with what changes against main (make diff BASE=main: the diffs only)"
 	@echo "make diagram           regenerate README's architecture diagram from the templates"
+	@echo "after make deploy: make outputs | upload-sample | results | connect | workstation-start"
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt tools/link_toolchain.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,6 +74,7 @@ cli:
 
 # One line on success; warnings, errors and cdk-nag findings pass through (tools/cdk_synth.py).
 synth: setup
+	@$(PY) -m tools.wheelhouse --if-needed $(CONTEXT)
 	@rm -rf $(CDK_OUT)
 	@$(PY) -m tools.cdk_synth --output $(CDK_OUT) $(CONTEXT)
 
@@ -131,7 +134,9 @@ else
 	else echo "no AWS credentials: skipped 'cdk diff' against deployed stacks"; fi
 endif
 
+# In the isolated network mode the workstation installs from build/wheelhouse/ (a CDK asset): built first, once.
 deploy: setup
+	$(PY) -m tools.wheelhouse --if-needed $(CONTEXT)
 	$(CDK) deploy --all --require-approval broadening $(CONTEXT)
 
 destroy: setup
@@ -140,15 +145,16 @@ destroy: setup
 snapshot-update: setup
 	$(PY) -m pytest tests/stacks/test_snapshots.py --snapshot-update
 
-# The workstation has no internet route: put pyspark (a pure-Python wheel) and numpy for its Python 3.9
-# in the artifacts bucket. Needs AWS credentials and a deployed storage stack.
-WHEELHOUSE := build/wheelhouse
-upload-wheelhouse: setup
-	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
-	$(PY) -m pip wheel --no-deps -w $(WHEELHOUSE) "pyspark==$$($(PY) -c 'import pyspark; print(pyspark.__version__)')" py4j==0.10.9.7
-	$(PY) -m pip download --only-binary=:all: --python-version 3.9 --platform manylinux2014_x86_64 -d $(WHEELHOUSE) "numpy<2.1"
-	bucket=$$(aws cloudformation list-exports --query "Exports[?Name=='$$($(PY) -c 'from stacks.settings import Settings; import json; c=json.load(open("cdk.json"))["context"]; print(Settings.from_context(c.get).name_prefix)')-artifacts-bucket-arn'].Value" --output text | sed 's/^arn:aws:s3::://'); \
-	aws s3 sync $(WHEELHOUSE) "s3://$$bucket/wheelhouse/"
+# pyspark, py4j and numpy for the workstation's CPU and Python 3.9, for the isolated network mode (needs PyPI).
+wheelhouse: setup
+	$(PY) -m tools.wheelhouse $(CONTEXT)
+
+# Using the deployed lab (AWS credentials; the same CONTEXT as make deploy): see tools/lab.py.
+outputs upload-sample connect results: setup
+	$(PY) -m tools.lab $@ $(CONTEXT)
+
+workstation-start: setup
+	$(PY) -m tools.lab start $(CONTEXT)
 
 lifecycle: setup
 	$(PY) -m pytest -m emulated tests/emulated_lifecycle
@@ -156,6 +162,7 @@ lifecycle: setup
 bench: setup
 	$(PY) -m bench.synth_bench
 	$(PY) -m bench.als_bench
+	$(PY) -m bench.sizing_bench
 	$(PY) -m bench.lambda_bench
 
 clean:

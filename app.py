@@ -15,10 +15,10 @@ def main() -> int:
     app = App()
     try:
         settings = Settings.from_context(app.node.try_get_context)
+        build_app(app, settings)
     except SettingsError as error:
         print(f"Invalid setting: {error}", file=sys.stderr)
         return 2
-    build_app(app, settings)
     app.synth()
     return 0
 

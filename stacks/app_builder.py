@@ -6,10 +6,12 @@ The one place that maps ``Settings`` to each construct's props: constructs never
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from lambda_functions.submit_job.cluster_sizing import MEGABYTE
 from stacks.automation_stack import AutomationStack
 from stacks.compliance.cdk_generated_handlers import harden_cdk_generated_handlers
 from stacks.compliance.residency import add_region_residency_rule
@@ -20,11 +22,19 @@ from stacks.constructs.job_automation import JobAutomationProps
 from stacks.constructs.network import LabNetworkProps
 from stacks.constructs.shared_buckets import SharedBucketsProps
 from stacks.constructs.spark_cluster import SparkJobClusterProps
-from stacks.constructs.workstation import WorkstationProps
+from stacks.constructs.workstation import (
+    WHEELHOUSE_MANIFEST,
+    WORKSTATION_PYTHON,
+    WorkstationProps,
+    cpu_architecture,
+    read_wheelhouse_manifest,
+)
 from stacks.emr_release import spark_version
 from stacks.lab_stack import LabStack
-from stacks.settings import Settings
+from stacks.settings import Settings, SettingsError
 from stacks.storage_stack import StorageStack
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,8 @@ def spark_cluster_props(settings: Settings) -> SparkJobClusterProps:
         primary_instance_type=settings.emr_primary_instance_type,
         core_instance_type=settings.emr_core_instance_type,
         core_instance_count=settings.emr_core_instance_count,
+        single_node_max_bytes=settings.emr_single_node_max_mb * MEGABYTE,
+        bytes_per_core_node=settings.emr_mb_per_core_node * MEGABYTE,
         task_spot_instance_count=settings.emr_task_spot_instance_count,
         task_instance_types=settings.emr_task_instance_types,
         idle_timeout_minutes=settings.emr_idle_timeout_minutes,
@@ -54,6 +66,52 @@ def spark_cluster_props(settings: Settings) -> SparkJobClusterProps:
         tls_certificates_s3_uri=settings.emr_tls_certificates_s3_uri if settings.emr_in_transit_encryption else None,
         spark_defaults=settings.spark_defaults,
         tags=settings.tags,
+    )
+
+
+def wheelhouse_dir(settings: Settings) -> Path | None:
+    """isolated network: the checked wheelhouse directory the workstation installs from; public: None (PyPI).
+
+    SettingsError, naming the step that fixes it, when the directory is missing or was built for another pyspark
+    or CPU architecture than the settings ask for."""
+    if settings.network_mode != "isolated":
+        return None
+    directory = Path(settings.workstation_wheelhouse_dir).expanduser()
+    directory = directory if directory.is_absolute() else PROJECT_ROOT / directory
+    wanted = wheelhouse_target(settings)
+    found = read_wheelhouse_manifest(directory)
+    if found is None:
+        raise SettingsError(
+            f"context key 'network_mode': 'isolated' gives the workstation no route to PyPI, so it installs pyspark "
+            f"from a wheelhouse shipped as a CDK asset, and {directory} has none ({WHEELHOUSE_MANIFEST} missing): "
+            "run `make wheelhouse` first (it needs PyPI once; `make deploy` runs it)"
+        )
+    if {key: found.get(key) for key in wanted} != wanted:
+        raise SettingsError(
+            f"context key 'network_mode': the wheelhouse in {directory} was built for "
+            f"{', '.join(f'{k}={found.get(k)}' for k in wanted)}, but the settings need "
+            f"{', '.join(f'{k}={v}' for k, v in wanted.items())}: run `make wheelhouse` again"
+        )
+    return directory
+
+
+def wheelhouse_target(settings: Settings) -> dict[str, str]:
+    """What the wheelhouse must hold: the EMR release's pyspark, for the workstation's CPU and Python."""
+    return {
+        "pyspark": spark_version(settings.emr_release),
+        "architecture": cpu_architecture(settings.workstation_instance_type),
+        "python": WORKSTATION_PYTHON,
+    }
+
+
+def workstation_props(settings: Settings) -> WorkstationProps:
+    return WorkstationProps(
+        pyspark_version=spark_version(settings.emr_release),
+        instance_type=settings.workstation_instance_type,
+        idle_stop_minutes=settings.workstation_idle_stop_minutes,
+        wheelhouse_dir=wheelhouse_dir(settings),
+        key_pair=settings.workstation_key_pair,
+        ssh_cidr=settings.workstation_ssh_cidr,
     )
 
 
@@ -79,17 +137,15 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         app,
         "Compute",
         stack_name=f"{prefix}-compute",
-        description=f"{settings.project} ({settings.stage}): private VPC, EMR Spark cluster definition, workstation",
+        description=(
+            f"{settings.project} ({settings.stage}): {settings.network_mode} VPC, EMR Spark cluster definition, "
+            "workstation"
+        ),
         env=env,
         shared_buckets=shared_buckets,
-        network=LabNetworkProps(),
+        network=LabNetworkProps(mode=settings.network_mode),
         spark=spark_cluster_props(settings),
-        workstation=WorkstationProps(
-            pyspark_version=spark_version(settings.emr_release),
-            instance_type=settings.workstation_instance_type,
-            key_pair=settings.workstation_key_pair,
-            ssh_cidr=settings.workstation_ssh_cidr,
-        ),
+        workstation=workstation_props(settings),
     )
     compute.add_stack_dependency(storage, "imports the storage stack's bucket exports")
     automation = AutomationStack(

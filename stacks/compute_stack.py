@@ -1,4 +1,4 @@
-"""Compute: the private network, the EMR Spark cluster definition and the EC2 workstation."""
+"""Compute: the network, the EMR Spark cluster definition and the EC2 workstation, and what a user needs to use them."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ from constructs import Construct
 from stacks.constructs.network import LabNetwork, LabNetworkProps
 from stacks.constructs.shared_buckets import SharedBuckets, SharedBucketsProps
 from stacks.constructs.spark_cluster import SparkJobCluster, SparkJobClusterProps
-from stacks.constructs.workstation import Workstation, WorkstationProps
+from stacks.constructs.workstation import JOB_PATH, RUNNER_PATH, Workstation, WorkstationProps
 from stacks.lab_stack import LabStack
+from stacks.outputs import SAMPLE_KEY, LabOutputs, add_outputs
 
 
 class ComputeStack(LabStack):
-    """Everything that costs money by the hour. Destroy it when the lab is idle; data stays in storage."""
+    """Everything that costs money by the hour, and nothing that does while idle in the public network mode.
+
+    Its outputs say how to reach the workstation and start it again after it stopped itself (the storage stack's
+    say where data lands); see ``stacks/outputs.py``.
+    """
 
     def __init__(
         self,
@@ -33,4 +38,22 @@ class ComputeStack(LabStack):
         self.spark = SparkJobCluster(self, "Spark", props=spark, network=self.network, buckets=buckets)
         self.workstation = Workstation(
             self, "Workstation", props=workstation, network=self.network, buckets=buckets, spark=self.spark
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        workstation = self.workstation
+        add_outputs(
+            self,
+            [
+                (LabOutputs.INSTANCE_ID, workstation.instance.instance_id, "The workstation (make connect)"),
+                (LabOutputs.SESSION, workstation.session_command, "A shell on the workstation (Session Manager)"),
+                (LabOutputs.START, workstation.start_command, "Start the workstation after it stopped itself"),
+                (
+                    LabOutputs.RUN_JOB,
+                    f"{RUNNER_PATH} {SAMPLE_KEY}  # on the workstation: aws s3 cp + spark-submit --master "
+                    f"'local[*]' {JOB_PATH} --ratings <file> --output <dir> + aws s3 sync to the results bucket",
+                    "Run the ALS job on the workstation (inside a Session Manager shell)",
+                ),
+            ],
         )

@@ -33,6 +33,10 @@ CHECKPOINTS_PREFIX = "checkpoints/"  # artifacts bucket: Spark checkpoints
 
 # ---------------------------------------------------------------------------------------------- the job
 CLUSTER_MODES: tuple[str, ...] = ("transient", "standing")
+# "public": subnets routed to an internet gateway (free), no NAT gateway, no interface endpoints; instances have a
+# public IPv4 address while they run and no security group admits anything from outside the VPC.
+# "isolated": no route to the internet at all; AWS APIs through interface endpoints (billed per hour).
+NETWORK_MODES: tuple[str, ...] = ("public", "isolated")
 
 # Upload suffix -> the Spark job's --format value (the job's FORMATS has exactly these formats).
 FORMATS_BY_SUFFIX: Mapping[str, str] = {
@@ -74,6 +78,23 @@ def step_name(name_prefix: str, run_id: str) -> str:
 # ---------------------------------------------------------------------------------------------- tags and hours
 PROJECT_TAG_KEY = "project"
 STAGE_TAG_KEY = "stage"
+# On every cluster: the shape it was given (cluster_shape_label) and, for a transient cluster, the size in bytes of
+# the upload it was sized for. emr_events copies both into the outcome record.
+CLUSTER_SHAPE_TAG_KEY = "cluster-shape"
+INPUT_BYTES_TAG_KEY = "input-bytes"
+
+
+def cluster_shape_label(
+    primary_type: str, core_type: str, core_nodes: int, task_types: tuple[str, ...] = (), task_spot_nodes: int = 0
+) -> str:
+    """'primary:1xm7g.xlarge core:2xm7g.xlarge' ('core:0' is a single-node cluster); a Spot task fleet adds
+    'task-spot:2xm7g.xlarge/m6g.xlarge'. Only characters EMR allows in tag values (letters, digits, space, _.:/=+-@)."""
+    label = f"primary:1x{primary_type} " + (f"core:{core_nodes}x{core_type}" if core_nodes else "core:0")
+    if task_spot_nodes:
+        label += f" task-spot:{task_spot_nodes}x{'/'.join(task_types)}"
+    return label
+
+
 WEEKDAYS: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")  # index = datetime.weekday()
 WORKING_HOURS_FORMAT = r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])"  # HH:MM-HH:MM, 24 h
 _WORKING_HOURS = re.compile(WORKING_HOURS_FORMAT)
@@ -184,6 +205,7 @@ class SubmitJobEnvironment(FunctionEnvironment):
     job_flow_template: str  # JSON RunJobFlow arguments without Name and Steps
     step_template: str  # JSON EMR step without Name; the job's arguments are appended
     standing_cluster_id: str = ""  # standing mode only
+    cluster_sizing: str  # JSON: single_node_max_bytes, bytes_per_core_node, max_core_nodes (submit_job cluster_sizing)
     cluster_name_prefix: str
     results_uri: str
     ratings_prefix: str

@@ -15,6 +15,7 @@ from typing import Any
 
 from stacks.contract import (
     CLUSTER_MODES,
+    NETWORK_MODES,
     PROJECT_TAG_KEY,
     STAGE_TAG_KEY,
     WEEKDAYS,
@@ -38,8 +39,19 @@ UK_EU_REGIONS: tuple[str, ...] = (
 
 STAGES: tuple[str, ...] = ("dev", "prod")
 
-# Instance types the project knows the price of (tools/prices.json) and that EMR 7.x supports.
+# Network modes (stacks/contract.py NETWORK_MODES, stacks/constructs/network.py): unset, the stage decides.
+DEFAULT_NETWORK_MODE: dict[str, str] = {"dev": "public", "prod": "isolated"}
+# Unset budget_monthly_usd: just above the typical month of each network mode (README "What it costs";
+# tests/audit/test_cost.py checks them against tools/audit/cost.py).
+DEFAULT_BUDGET_USD: dict[str, int] = {"public": 8, "isolated": 50}
+
+# Instance types the project knows the price of (tools/prices.json) and that every EMR 7.x release in
+# stacks/emr_release.py supports (tests/audit/test_prices.py checks both). Graviton (arm64) first: the defaults.
 EMR_INSTANCE_TYPES: tuple[str, ...] = (
+    "m7g.xlarge",
+    "m7g.2xlarge",
+    "m6g.xlarge",
+    "m6g.2xlarge",
     "m5.xlarge",
     "m5.2xlarge",
     "m6i.xlarge",
@@ -50,6 +62,11 @@ EMR_INSTANCE_TYPES: tuple[str, ...] = (
     "r6i.xlarge",
 )
 WORKSTATION_INSTANCE_TYPES: tuple[str, ...] = (
+    "t4g.medium",
+    "t4g.large",
+    "t4g.xlarge",
+    "m7g.large",
+    "m7g.xlarge",
     "t3.medium",
     "t3.large",
     "t3.xlarge",
@@ -58,6 +75,15 @@ WORKSTATION_INSTANCE_TYPES: tuple[str, ...] = (
     "m7i.large",
     "m7i.xlarge",
 )
+
+# The workstation's idle alarm watches 5-minute CPU datapoints (EC2 basic monitoring), at most 12 hours of them.
+CPU_METRIC_PERIOD_MINUTES = 5
+IDLE_STOP_MINUTES_RANGE = (10, 720)
+# Cluster sizing (lambda_functions/submit_job/cluster_sizing.py): measured with bench/sizing_bench.py, see
+# bench/README.md "Cluster sizing". Up to SINGLE_NODE_MAX_MB an upload runs on a single-node cluster; above it,
+# one core node per MB_PER_CORE_NODE, up to emr_core_instance_count.
+SINGLE_NODE_MAX_MB = 200
+MB_PER_CORE_NODE = 200
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
@@ -83,25 +109,30 @@ class Settings:
     account: str | None = None
     owner: str = "data-science"
     cost_centre: str = "ml-lab"
-    budget_monthly_usd: int = 50
+    network_mode: str = "public"
+    budget_monthly_usd: int = DEFAULT_BUDGET_USD["public"]
     budget_email: str | None = None
     notification_email: str | None = None
     log_retention_days: int = 30
     # EMR
     emr_release: str = DEFAULT_EMR_RELEASE
     cluster_mode: str = "transient"
-    emr_primary_instance_type: str = "m5.xlarge"
-    emr_core_instance_type: str = "m5.xlarge"
+    emr_primary_instance_type: str = "m7g.xlarge"
+    emr_core_instance_type: str = "m7g.xlarge"
     emr_core_instance_count: int = 2
+    emr_single_node_max_mb: int = SINGLE_NODE_MAX_MB
+    emr_mb_per_core_node: int = MB_PER_CORE_NODE
     emr_task_spot_instance_count: int = 0
-    emr_task_instance_types: tuple[str, ...] = ("m5.xlarge", "m6i.xlarge", "m7i.xlarge")
+    emr_task_instance_types: tuple[str, ...] = ("m7g.xlarge", "m6g.xlarge")
     emr_idle_timeout_minutes: int = 60
     emr_max_cluster_age_hours: int = 8
     emr_in_transit_encryption: bool = False
     emr_tls_certificates_s3_uri: str | None = None
     spark_defaults: Mapping[str, str] = field(default_factory=dict)
     # Workstation
-    workstation_instance_type: str = "t3.large"
+    workstation_instance_type: str = "t4g.large"
+    workstation_idle_stop_minutes: int = 30
+    workstation_wheelhouse_dir: str = "build/wheelhouse"
     workstation_ssh_cidr: str | None = None
     workstation_key_pair: str | None = None
     working_hours: str = "07:00-19:00"
@@ -137,6 +168,7 @@ class Settings:
         reader = _ContextReader(get)
         defaults = cls()
         stage = reader.choice("stage", defaults.stage, STAGES)
+        network_mode = reader.choice("network_mode", DEFAULT_NETWORK_MODE[stage], NETWORK_MODES)
         allowed_regions = reader.region_list("allowed_regions", defaults.allowed_regions)
         region = reader.string("region", defaults.region)
         if region not in allowed_regions:
@@ -177,7 +209,8 @@ class Settings:
             account=reader.optional_pattern("account", _ACCOUNT, "a 12-digit AWS account id"),
             owner=reader.pattern("owner", defaults.owner, _TAG_VALUE, "a tag value (1-128 chars)"),
             cost_centre=reader.pattern("cost_centre", defaults.cost_centre, _TAG_VALUE, "a tag value (1-128 chars)"),
-            budget_monthly_usd=reader.integer("budget_monthly_usd", defaults.budget_monthly_usd, 1, 100_000),
+            network_mode=network_mode,
+            budget_monthly_usd=reader.integer("budget_monthly_usd", DEFAULT_BUDGET_USD[network_mode], 1, 100_000),
             budget_email=budget_email,
             notification_email=notification_email,
             log_retention_days=reader.choice_int(
@@ -192,6 +225,10 @@ class Settings:
                 "emr_core_instance_type", defaults.emr_core_instance_type, EMR_INSTANCE_TYPES
             ),
             emr_core_instance_count=reader.integer("emr_core_instance_count", defaults.emr_core_instance_count, 1, 20),
+            emr_single_node_max_mb=reader.integer(
+                "emr_single_node_max_mb", defaults.emr_single_node_max_mb, 0, 100_000
+            ),
+            emr_mb_per_core_node=reader.integer("emr_mb_per_core_node", defaults.emr_mb_per_core_node, 1, 100_000),
             emr_task_spot_instance_count=reader.integer(
                 "emr_task_spot_instance_count", defaults.emr_task_spot_instance_count, 0, 50
             ),
@@ -209,6 +246,19 @@ class Settings:
             spark_defaults=reader.string_map("spark_defaults"),
             workstation_instance_type=reader.choice(
                 "workstation_instance_type", defaults.workstation_instance_type, WORKSTATION_INSTANCE_TYPES
+            ),
+            workstation_idle_stop_minutes=reader.multiple_of(
+                "workstation_idle_stop_minutes",
+                defaults.workstation_idle_stop_minutes,
+                IDLE_STOP_MINUTES_RANGE,
+                CPU_METRIC_PERIOD_MINUTES,
+                "EC2 reports CPU every 5 minutes",
+            ),
+            workstation_wheelhouse_dir=reader.pattern(
+                "workstation_wheelhouse_dir",
+                defaults.workstation_wheelhouse_dir,
+                re.compile(r"^[\w./~+-]+$"),
+                "a directory path (relative to the project root, or absolute)",
             ),
             workstation_ssh_cidr=ssh_cidr,
             workstation_key_pair=key_pair,
@@ -341,6 +391,15 @@ class _ContextReader:
         if number is None or not low <= number <= high:
             raise SettingsError(f"context key {key!r}: {value!r} is not allowed; expected a whole number {low}..{high}")
         return number
+
+    def multiple_of(self, key: str, default: int, bounds: tuple[int, int], step: int, why: str) -> int:
+        value = self.integer(key, default, *bounds)
+        if value % step:
+            raise SettingsError(
+                f"context key {key!r}: {value!r} is not allowed; expected a multiple of {step} ({why}) "
+                f"in {bounds[0]}..{bounds[1]}"
+            )
+        return value
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self._raw(key)

@@ -10,6 +10,7 @@ from stacks.constructs.alerts_and_budget import AlertsTopic, AlertsTopicProps, M
 from stacks.constructs.data_buckets import DataBuckets, DataBucketsProps
 from stacks.constructs.shared_buckets import export_bucket_arns
 from stacks.lab_stack import LabStack
+from stacks.outputs import storage_outputs
 
 
 class StorageStack(LabStack):
@@ -29,5 +30,6 @@ class StorageStack(LabStack):
         super().__init__(scope, construct_id, **kwargs)
         self.buckets = DataBuckets(self, "Buckets", props=buckets)
         export_bucket_arns(self, self.buckets, name_prefix=name_prefix)
+        storage_outputs(self, ratings=self.buckets.ratings, results=self.buckets.results)
         self.alerts = AlertsTopic(self, "Alerts", props=alerts)
         self.budget = MonthlyBudget(self, "Budget", props=budget, alerts_topic=self.alerts.topic)

@@ -56,11 +56,17 @@ class SynthesisedApp:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., SynthesisedApp]:
-    """``synth(**overrides)`` synthesises the app with cdk.json's context plus overrides; cached per context."""
+    """``synth(**overrides)`` synthesises the app with cdk.json's context plus overrides; cached per context.
+    Unless the overrides name a wheelhouse, an isolated network mode gets a placeholder one."""
     cache: dict[str, SynthesisedApp] = {}
+    wheelhouses = tmp_path_factory.mktemp("wheelhouses")
 
     def _synth(**overrides: Any) -> SynthesisedApp:
         context = {**cdk_json_context(), **overrides}
+        if "workstation_wheelhouse_dir" not in overrides:
+            from tools.wheelhouse import with_placeholder
+
+            context = with_placeholder(context, wheelhouses)
         key = json.dumps(context, sort_keys=True)
         if key not in cache:
             cache[key] = SynthesisedApp(context, tmp_path_factory.mktemp("cdk.out"))

@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tools.context import parse_context
+
 ROOT = Path(__file__).resolve().parents[1]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 SYNTH_CONTEXT_FILE = "synth-context.json"
@@ -63,17 +65,6 @@ def stack_ids(assembly: Path) -> list[str]:
     ]
 
 
-def context_overrides(pairs: Sequence[str]) -> dict[str, str]:
-    """``key=value`` pairs as the CLI takes them with ``-c`` (values stay strings)."""
-    overrides = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator:
-            raise ValueError(f"-c expects key=value, got {pair!r}")
-        overrides[key.strip()] = value
-    return overrides
-
-
 def synth_context(assembly: Path) -> dict[str, Any] | None:
     """The context an assembly made by this module was synthesised with; None for any other assembly."""
     recorded = Path(assembly) / SYNTH_CONTEXT_FILE
@@ -82,7 +73,7 @@ def synth_context(assembly: Path) -> dict[str, Any] | None:
 
 def synthesise(output: Path, context: Sequence[str] = (), *, source: Path = ROOT) -> int:
     """Runs `cdk synth --quiet` in ``source`` into ``output``; forwards all but the CLI's chatter to stderr."""
-    overrides = context_overrides(context)
+    overrides = parse_context(list(context))
     command = [str(CDK), "synth", "--quiet", "--no-notices", "--output", str(output.absolute())]
     if source.resolve() != ROOT:
         command += ["--app", f"{sys.executable} app.py"]  # that tree's cdk.json names a .venv it has not got

@@ -5,8 +5,11 @@ Trigger: EventBridge rule on source `aws.emr`, detail types `EMR Step Status Cha
 Idempotent: the record's S3 key ends with the EventBridge event id, so a redelivery overwrites the same object
 (SNS may then announce it twice; subscribers see the same event id).
 
-Exceptions escape on purpose only from S3 PutObject and SNS Publish (throttling, 5xx, access denied), so
-Lambda's async retries redeliver and the on-failure destination keeps the event. The object is written
+Each record carries the cluster's shape and the upload size it was sized for, read from the cluster's tags
+(DescribeCluster); when they cannot be read for good (no such cluster, access denied) the record says None.
+Exceptions escape on purpose only from S3 PutObject and SNS Publish (throttling, 5xx, access denied) and from a
+DescribeCluster that may succeed later (throttling, 5xx), so Lambda's async retries redeliver and the on-failure
+destination keeps the event. The object is written
 before the message is published, so a retry after a failed publish rewrites the same object, then publishes.
 Events of other projects, in-progress states, unknown states and malformed events are logged and ignored.
 """
@@ -22,8 +25,9 @@ import boto3
 import outcomes
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
-from stacks.contract import EmrEventsEnvironment
+from stacks.contract import EmrEventsEnvironment, is_retryable
 
 logger = Logger()
 # Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
@@ -44,6 +48,25 @@ def s3_client() -> Any:
 def sns_client() -> Any:
     """One SNS client per container, created on first use."""
     return boto3.client("sns", region_name=_region())
+
+
+@functools.cache
+def emr_client() -> Any:
+    """One EMR client per container, created on first use."""
+    return boto3.client("emr", region_name=_region())
+
+
+def cluster_tags(cluster_id: str) -> dict[str, str] | None:
+    """The cluster's tags; None (logged) when EMR refuses for good, an exception when a retry may succeed."""
+    try:
+        cluster = emr_client().describe_cluster(ClusterId=cluster_id)["Cluster"]
+    except ClientError as error:
+        if is_retryable(error):
+            raise
+        code = error.response.get("Error", {}).get("Code", "ClientError")
+        logger.warning("cluster tags not readable", extra={"reason": "tags_unreadable", "code": code})
+        return None
+    return {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
 
 
 def record_outcome(outcome: outcomes.Outcome, settings: outcomes.Settings) -> None:
@@ -67,6 +90,8 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         log = getattr(logger, ignored.level)
         log("event ignored", extra={"reason": ignored.reason, **ignored.fields})
         return {"recorded": None, "ignored": ignored.reason}
+    record = outcomes.with_cluster_tags(outcome.record, cluster_tags(outcome.record["cluster_id"]))
+    outcome = outcomes.Outcome(key=outcome.key, subject=outcome.subject, record=record)
     record_outcome(outcome, settings)
     logger.info(
         "outcome recorded",

@@ -12,7 +12,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
-from stacks.contract import GENERATED_RUN_ID, RUN_ID_PATTERN, STEP_NAME_INFIX, EmrEventsEnvironment
+from stacks.contract import (
+    CLUSTER_SHAPE_TAG_KEY,
+    GENERATED_RUN_ID,
+    INPUT_BYTES_TAG_KEY,
+    RUN_ID_PATTERN,
+    STEP_NAME_INFIX,
+    EmrEventsEnvironment,
+)
 
 STEP_CHANGE = "EMR Step Status Change"
 CLUSTER_CHANGE = "EMR Cluster State Change"
@@ -168,6 +175,18 @@ def _cluster_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any
     else:
         raise Ignored("unknown_cluster_state", cluster_id=cluster_id, state=str(state)[:50])
     return record
+
+
+def with_cluster_tags(record: dict[str, Any], tags: Mapping[str, str] | None) -> dict[str, Any]:
+    """The record plus the shape submit_job gave the cluster and the upload size it was sized for (from the
+    cluster's tags); None for each when the tags could not be read or the cluster has none."""
+    tags = tags or {}
+    size = tags.get(INPUT_BYTES_TAG_KEY, "")
+    return {
+        **record,
+        "cluster_shape": tags.get(CLUSTER_SHAPE_TAG_KEY),
+        "input_bytes": int(size) if size.isdigit() else None,
+    }
 
 
 def subject_for(record: dict[str, Any], settings: Settings) -> str:

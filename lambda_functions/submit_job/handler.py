@@ -80,7 +80,7 @@ def submit_once() -> Any:
     )
 
 
-def submit(*, upload: dict[str, str], settings: submission.Settings) -> dict[str, str]:
+def submit(*, upload: dict[str, Any], settings: submission.Settings) -> dict[str, str]:
     """Start the job for one upload (runs at most once per object version)."""
     parsed = submission.Upload(**upload)
     run_id = submission.run_id_for(parsed)

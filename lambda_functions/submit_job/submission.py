@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+from cluster_sizing import SizingPolicy, shape_for, shaped_job_flow
 
 from stacks.contract import (
     CLUSTER_MODES,
@@ -54,6 +55,7 @@ class Settings:
     results_uri: str
     ratings_prefix: str
     input_bucket: str
+    sizing: SizingPolicy | None = None  # transient mode: the cluster's shape follows the upload's size
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -63,11 +65,13 @@ class Settings:
             raise ValueError(f"CLUSTER_MODE must be one of {CLUSTER_MODES}, not {env.cluster_mode!r}")
         job_flow_template = None
         standing_cluster_id = None
+        sizing = None
         if env.cluster_mode == "transient":
             job_flow_template = json.loads(env.job_flow_template)
             forbidden = {"Name", "Steps"} & set(job_flow_template)
             if forbidden:
                 raise ValueError(f"JOB_FLOW_TEMPLATE must not set {sorted(forbidden)}: the function sets them")
+            sizing = SizingPolicy.from_json(env.cluster_sizing)
         else:
             standing_cluster_id = env.standing_cluster_id
             if not standing_cluster_id:
@@ -84,6 +88,7 @@ class Settings:
             results_uri=env.results_uri.rstrip("/"),
             ratings_prefix=env.ratings_prefix,
             input_bucket=env.input_bucket,
+            sizing=sizing,
         )
 
 
@@ -96,13 +101,14 @@ class Upload:
     version: str  # versionId when the bucket is versioned, else the eTag
     fmt: str
     event_date: str  # YYYYMMDD (UTC) of the S3 event, part of the run id
+    size: int  # bytes, from the event: sizes the transient cluster
 
     def identity(self) -> dict[str, str]:
         """The only fields duplicates are detected on (not the whole event)."""
         return {"bucket": self.bucket, "key": self.key, "version": self.version}
 
-    def as_payload(self) -> dict[str, str]:
-        return {**self.identity(), "fmt": self.fmt, "event_date": self.event_date}
+    def as_payload(self) -> dict[str, str | int]:
+        return {**self.identity(), "fmt": self.fmt, "event_date": self.event_date, "size": self.size}
 
 
 def event_records(event: Any) -> list[Any]:
@@ -182,7 +188,9 @@ def _parse_record(record: S3EventRecord, settings: Settings) -> Upload:
         raise RejectedRecord("missing_etag", key=key[:200])
     version = obj.version_id if isinstance(obj.version_id, str) and obj.version_id else obj.etag
     when = datetime.fromisoformat(record.event_time.replace("Z", "+00:00"))
-    return Upload(bucket=bucket, key=key, version=version, fmt=fmt, event_date=when.strftime("%Y%m%d"))
+    return Upload(
+        bucket=bucket, key=key, version=version, fmt=fmt, event_date=when.strftime("%Y%m%d"), size=int(obj.size)
+    )
 
 
 def run_id_for(upload: Upload) -> str:
@@ -213,14 +221,18 @@ def start_job(emr: Any, settings: Settings, upload: Upload, run_id: str) -> dict
     """Start the ALS step: a new transient cluster, or a step on the standing cluster."""
     step = build_step(settings, upload, run_id)
     if settings.cluster_mode == "transient":
-        if settings.job_flow_template is None:  # from_env always reads it in transient mode
-            raise ValueError("no JOB_FLOW_TEMPLATE in transient mode")
+        if settings.job_flow_template is None or settings.sizing is None:  # from_env reads both in transient mode
+            raise ValueError("no JOB_FLOW_TEMPLATE or CLUSTER_SIZING in transient mode")
+        job_flow, shape = shaped_job_flow(settings.job_flow_template, shape_for(upload.size, settings.sizing))
         response = emr.run_job_flow(
-            **copy.deepcopy(settings.job_flow_template),
-            Name=transient_cluster_name(settings.cluster_name_prefix, run_id),
-            Steps=[step],
+            **job_flow, Name=transient_cluster_name(settings.cluster_name_prefix, run_id), Steps=[step]
         )
-        return {"run_id": run_id, "cluster_id": response["JobFlowId"], "step_name": step["Name"]}
+        return {
+            "run_id": run_id,
+            "cluster_id": response["JobFlowId"],
+            "step_name": step["Name"],
+            "cluster_shape": shape,
+        }
     response = emr.add_job_flow_steps(JobFlowId=settings.standing_cluster_id, Steps=[step])
     return {
         "run_id": run_id,

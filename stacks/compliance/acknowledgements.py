@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnResource, Validations
-from constructs import IConstruct
+from aws_cdk import aws_iam as iam
+from constructs import Construct, IConstruct
 
 # "AwsSolutions-IAM5[Action::s3:*]" or "Serverless-LambdaDLQ": pack, rule, optional finding in brackets.
 # What a reviewer can accept as a reason: a sentence that says why, not a token such as "ok" or "not needed".
@@ -66,3 +67,19 @@ def skip_checkov(construct: IConstruct | None, check: str, reason: str) -> None:
     if not re.match(r"^CKV2?_AWS_[0-9]+$", check) or not is_real_reason(reason):
         raise ValueError(f"checkov skip needs a check id and a real reason: {check!r}, {reason!r}")
     _append_metadata(resource, ("checkov", "skip"), {"id": check, "comment": reason})
+
+
+def role_with_aws_managed_policy(
+    scope: Construct, construct_id: str, *, service: str, policy: str, description: str, reason: str
+) -> iam.Role:
+    """A role for ``service`` with one AWS managed ``policy``, and the cdk-nag IAM4 finding that policy raises
+    acknowledged on it with ``reason`` (why AWS's policy beats a hand-written copy)."""
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal(service),
+        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(policy)],
+        description=description,
+    )
+    acknowledge(role, f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]", reason)
+    return role

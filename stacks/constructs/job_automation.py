@@ -148,6 +148,7 @@ class JobAutomation(Construct):
                 job_flow_template=stack.to_json_string(spark.job_flow_template),
                 step_template=stack.to_json_string(spark.step_template),
                 standing_cluster_id=spark.cluster.ref if spark.cluster is not None else "",
+                cluster_sizing=spark.sizing.as_json(),
                 cluster_name_prefix=prefix,
                 results_uri=results_uri,
                 ratings_prefix=RATINGS_PREFIX,
@@ -195,6 +196,7 @@ class JobAutomation(Construct):
             ),
             targets=[self._target(self.emr_events)],
         )
+        spark.grant_describe(events_role)  # outcome records carry the shape from the cluster's tags
 
         tags = spark.props.tags
         self.spend_guard = self._function(

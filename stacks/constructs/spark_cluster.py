@@ -7,23 +7,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Tags, Token
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.compliance.acknowledgements import acknowledge
+from lambda_functions.submit_job.cluster_sizing import SizingPolicy
+from stacks.compliance.acknowledgements import acknowledge, role_with_aws_managed_policy
 from stacks.constructs.network import LabNetwork
 from stacks.constructs.shared_buckets import SharedBuckets
 from stacks.contract import (
     CHECKPOINTS_PREFIX,
+    CLUSTER_SHAPE_TAG_KEY,
     EMR_LOGS_PREFIX,
     PROJECT_TAG_KEY,
     RATINGS_PREFIX,
     RESULTS_RUNS_PREFIX,
     STAGE_TAG_KEY,
+    cluster_shape_label,
     standing_cluster_name,
 )
 
@@ -56,6 +59,14 @@ def cfn_cluster_properties(job_flow: dict[str, Any], *, name: str) -> dict[str, 
     return properties
 
 
+def grant_read_asset_object(role: iam.IRole, asset: s3_assets.Asset) -> None:
+    """s3:GetObject on one CDK asset's object, and nothing else in the CDK assets bucket."""
+    arn = Stack.of(role).format_arn(
+        service="s3", region="", account="", resource=asset.s3_bucket_name, resource_name=asset.s3_object_key
+    )
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[arn]))
+
+
 @dataclass(frozen=True, kw_only=True)
 class SparkJobClusterProps:
     name_prefix: str
@@ -64,13 +75,18 @@ class SparkJobClusterProps:
     """The EMR release (``stacks/emr_release.py``); its Spark matches the local pyspark pin."""
     standing: bool = False
     """False: each job gets a transient cluster that ends with its step. True: one standing cluster, jobs as steps."""
-    primary_instance_type: str = "m5.xlarge"
-    core_instance_type: str = "m5.xlarge"
+    primary_instance_type: str = "m7g.xlarge"
+    core_instance_type: str = "m7g.xlarge"
     core_instance_count: int = 2
-    """On-demand core nodes."""
+    """On-demand core nodes of the standing cluster; for transient clusters the most submit_job gives one (it sizes
+    each cluster by the upload, see ``sizing``)."""
+    single_node_max_bytes: int = 0
+    """Transient clusters: an upload up to this size runs on a single node (primary only)."""
+    bytes_per_core_node: int = 1
+    """Transient clusters: above the single-node size, one core node per this many bytes (up to the count above)."""
     task_spot_instance_count: int = 0
     """Spot task nodes (price-capacity-optimized, on-demand when Spot is short); 0: no task fleet."""
-    task_instance_types: tuple[str, ...] = ("m5.xlarge",)
+    task_instance_types: tuple[str, ...] = ("m7g.xlarge",)
     """Instance types the Spot task fleet may use."""
     idle_timeout_minutes: int = 60
     """A cluster with nothing to do terminates itself after this long."""
@@ -129,36 +145,33 @@ class SparkJobCluster(Construct):
             description="EMR cluster nodes: read ratings and the job script, write results, checkpoints and logs",
         )
         self.instance_profile = iam.CfnInstanceProfile(self, "InstanceProfile", roles=[self.instance_role.role_name])
-        self.service_role = iam.Role(
+        self.service_role = role_with_aws_managed_policy(
             self,
             "ServiceRole",
-            assumed_by=iam.ServicePrincipal("elasticmapreduce.amazonaws.com"),
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonEMRServicePolicy_v2")],
+            service="elasticmapreduce.amazonaws.com",
+            policy="service-role/AmazonEMRServicePolicy_v2",
             description="EMR service role (v2 managed policy, limited to resources tagged for EMR)",
-        )
-        acknowledge(
-            self.service_role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2]",
-            "AWS's v2 EMR service policy only acts on resources tagged for-use-with-amazon-emr-managed-policies; "
+            reason="AWS's v2 EMR service policy only acts on resources tagged for-use-with-amazon-emr-managed-policies; "
             "a hand-written copy would drift from what EMR needs.",
         )
         self._grant_node_access(buckets)
         self.security_configuration = self._security_configuration()
 
-        subnet_ids = network.private_subnets.subnet_ids
+        instances: dict[str, Any] = {
+            "InstanceFleets": self._fleets(),
+            "Ec2SubnetIds": network.subnets.subnet_ids,
+            "EmrManagedMasterSecurityGroup": network.emr_primary_sg.security_group_id,
+            "EmrManagedSlaveSecurityGroup": network.emr_core_sg.security_group_id,
+        }
+        if network.emr_service_sg is not None:  # private subnets only
+            instances["ServiceAccessSecurityGroup"] = network.emr_service_sg.security_group_id
+        instances["KeepJobFlowAliveWhenNoSteps"] = props.standing
+        instances["TerminationProtected"] = props.standing and props.termination_protected
         self.job_flow_template: dict[str, Any] = {
             "ReleaseLabel": props.release_label,
             "LogUri": f"s3://{buckets.logs.bucket_name}/{EMR_LOGS_PREFIX}",
             "Applications": [{"Name": "Hadoop"}, {"Name": "Spark"}],
-            "Instances": {
-                "InstanceFleets": self._fleets(),
-                "Ec2SubnetIds": subnet_ids,
-                "EmrManagedMasterSecurityGroup": network.emr_primary_sg.security_group_id,
-                "EmrManagedSlaveSecurityGroup": network.emr_core_sg.security_group_id,
-                "ServiceAccessSecurityGroup": network.emr_service_sg.security_group_id,
-                "KeepJobFlowAliveWhenNoSteps": props.standing,
-                "TerminationProtected": props.standing and props.termination_protected,
-            },
+            "Instances": instances,
             "JobFlowRole": self.instance_profile.ref,
             "ServiceRole": self.service_role.role_name,
             "SecurityConfiguration": self.security_configuration.ref,
@@ -193,6 +206,28 @@ class SparkJobCluster(Construct):
         if props.standing:
             self.cluster = self._standing_cluster()
             CfnOutput(self, "ClusterId", value=self.cluster.ref, description="The standing EMR cluster")
+
+    @property
+    def sizing(self) -> SizingPolicy:
+        """How submit_job sizes a transient cluster by the upload (lambda_functions/submit_job/cluster_sizing.py)."""
+        props = self.props
+        return SizingPolicy(
+            single_node_max_bytes=props.single_node_max_bytes,
+            bytes_per_core_node=props.bytes_per_core_node,
+            max_core_nodes=props.core_instance_count,
+        )
+
+    @property
+    def shape_label(self) -> str:
+        """The largest shape: the standing cluster's, and the most a transient cluster is given."""
+        props = self.props
+        return cluster_shape_label(
+            props.primary_instance_type,
+            props.core_instance_type,
+            props.core_instance_count,
+            props.task_instance_types,
+            props.task_spot_instance_count,
+        )
 
     def _fleets(self) -> list[dict[str, Any]]:
         props = self.props
@@ -234,11 +269,7 @@ class SparkJobCluster(Construct):
 
     def grant_read_job_script(self, role: iam.IRole) -> None:
         """Read access to the job script object only, not to the CDK assets bucket."""
-        asset = self.job_script
-        arn = Stack.of(role).format_arn(
-            service="s3", region="", account="", resource=asset.s3_bucket_name, resource_name=asset.s3_object_key
-        )
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[arn]))
+        grant_read_asset_object(role, self.job_script)
 
     def grant_submit(self, role: iam.IRole) -> None:
         """Starting the job: a transient cluster (RunJobFlow and AddTags, only with the project's request tags) or a
@@ -274,10 +305,13 @@ class SparkJobCluster(Construct):
 
     def grant_watch_and_terminate(self, role: iam.IRole) -> None:
         """Listing and describing clusters and their steps; terminating only clusters tagged with the project."""
-        stack = Stack.of(role)
         # ListClusters supports no resource-level permissions.
         role.add_to_principal_policy(iam.PolicyStatement(actions=["elasticmapreduce:ListClusters"], resources=["*"]))
-        clusters = stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")
+        clusters = self._any_cluster(
+            role,
+            "Cluster ids are only known at run time; termination is limited to clusters tagged with this "
+            "project and stage.",
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["elasticmapreduce:DescribeCluster", "elasticmapreduce:ListSteps"], resources=[clusters]
@@ -290,15 +324,27 @@ class SparkJobCluster(Construct):
                 conditions={"StringEquals": self._project_tags("aws:ResourceTag")},
             )
         )
+
+    def grant_describe(self, role: iam.IRole) -> None:
+        """Describing clusters (their tags say the shape each was given); read-only."""
+        clusters = self._any_cluster(
+            role, "Cluster ids arrive in EMR events at run time; describing a cluster is read-only."
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["elasticmapreduce:DescribeCluster"], resources=[clusters])
+        )
+
+    @staticmethod
+    def _any_cluster(role: iam.IRole, reason: str) -> str:
+        """The ARN of any cluster in this account and region, with its IAM5 acknowledgement on ``role``."""
+        stack = Stack.of(role)
         account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
         partition = "<AWS::Partition>" if Token.is_unresolved(stack.region) else "aws"
         region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
         acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:elasticmapreduce:{region}:{account}:cluster/*]",
-            "Cluster ids are only known at run time; termination is limited to clusters tagged with this "
-            "project and stage.",
+            role, f"AwsSolutions-IAM5[Resource::arn:{partition}:elasticmapreduce:{region}:{account}:cluster/*]", reason
         )
+        return stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")
 
     def _project_tags(self, condition_key: str) -> dict[str, str]:
         """``{<condition_key>/project: ..., <condition_key>/stage: ...}`` from the cluster's tags."""
@@ -380,7 +426,8 @@ class SparkJobCluster(Construct):
                 construct,
                 "AwsSolutions-EMR5",
                 "In-transit TLS needs a certificate zip the operator provides (setting emr_tls_certificates_s3_uri, "
-                "see README); until then node traffic stays inside private subnets with no internet route.",
+                "see README); until then node-to-node traffic stays inside the VPC, whose security groups admit "
+                "nothing from outside it.",
             )
 
     def _standing_cluster(self) -> emr.CfnCluster:
@@ -410,6 +457,7 @@ class SparkJobCluster(Construct):
             )
             for key in ("TargetSpotCapacity", "InstanceTypeConfigs", "LaunchSpecifications"):
                 task.add_property_override(key, fleet[key])
+        Tags.of(cluster).add(CLUSTER_SHAPE_TAG_KEY, self.shape_label)
         self._acknowledge_plaintext_in_transit(cluster)
         acknowledge(
             cluster,

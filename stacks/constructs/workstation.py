@@ -1,32 +1,74 @@
-"""The EC2 workstation: one machine that runs the same ALS job with Spark in local mode."""
+"""The EC2 workstation: one machine that runs the same ALS job with Spark in local mode, and stops itself when idle."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.compliance.acknowledgements import acknowledge
+from stacks.compliance.acknowledgements import acknowledge, role_with_aws_managed_policy
 from stacks.constructs.network import LabNetwork
 from stacks.constructs.shared_buckets import SharedBuckets
-from stacks.constructs.spark_cluster import SparkJobCluster
+from stacks.constructs.spark_cluster import SparkJobCluster, grant_read_asset_object
 from stacks.contract import RATINGS_PREFIX, RESULTS_RUNS_PREFIX
 
-WHEELHOUSE_PREFIX = "wheelhouse/"
-JOB_PATH = "/opt/ml-lab/als_job.py"
+HOME = "/opt/ml-lab"
+JOB_PATH = f"{HOME}/als_job.py"
+READY_MARKER = f"{HOME}/ready"
+SETUP_PATH = "/usr/local/sbin/ml-lab-setup"
 RUNNER_PATH = "/usr/local/bin/ml-lab-als"
+# Amazon Linux 2023's python3 is 3.9: numpy 2.0 is the last release with wheels for it.
+WORKSTATION_PYTHON = "3.9"
+NUMPY_REQUIREMENT = "numpy<2.1"
+# The wheelhouse `make wheelhouse` builds (tools/wheelhouse.py): the wheels, a requirements file naming exactly
+# them, and a manifest saying which pyspark, CPU architecture and Python they are for.
+WHEELHOUSE_MANIFEST = "manifest.json"
+WHEELHOUSE_REQUIREMENTS = "requirements.txt"
+# A Graviton type: a digit, then "g" in the family name (t4g, m7g, m6gd, c7gn).
+_GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
+
+
+def read_wheelhouse_manifest(directory: Path) -> dict[str, str] | None:
+    """The wheelhouse's manifest, or None when the directory has none (or an unreadable one)."""
+    try:
+        manifest = json.loads((directory / WHEELHOUSE_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def cpu_architecture(instance_type: str) -> str:
+    """'arm64' for Graviton instance types, else 'x86_64' (the names EC2 and EMR use)."""
+    return "arm64" if _GRAVITON.match(instance_type) else "x86_64"
 
 
 @dataclass(frozen=True, kw_only=True)
 class WorkstationProps:
     pyspark_version: str
     """The pyspark release to install: the Spark version of the cluster's EMR release, so both run the same Spark."""
-    instance_type: str = "t3.large"
-    root_volume_gb: int = 30
-    """Encrypted gp3 root volume."""
+    instance_type: str = "t4g.large"
+    """Graviton by default; the image (Amazon Linux 2023) follows the instance type's architecture."""
+    root_volume_gb: int = 8
+    """Encrypted gp3 root volume: the size of the Amazon Linux 2023 image itself, the least it can be. About 1.6 GiB
+    is used at first boot and the setup adds about 0.7 GiB (Java 17 headless, pyspark, numpy; pip builds pyspark in
+    /tmp, a RAM disk on this image), which leaves about 5 GiB for runs at the lab's sizes (the 1M-rating file is
+    25 MB). Large inputs run on EMR, not here. Estimates from package sizes, not measured on an instance."""
+    idle_stop_minutes: int = 30
+    """The instance stops itself after this many minutes of CPU below ``idle_cpu_percent`` (a multiple of 5)."""
+    idle_cpu_percent: int = 5
+    """Highest 5-minute CPU maximum that still counts as idle: a Spark job or an install keeps it far above."""
+    wheelhouse_dir: Path | None = None
+    """isolated network: the directory ``make wheelhouse`` filled (shipped as a CDK asset, which ``cdk deploy``
+    uploads before the stack is created or updated). None: packages come from PyPI over the internet route."""
     key_pair: str | None = None
     """An EC2 key pair for SSH; needs ``ssh_cidr`` too. None: Session Manager only."""
     ssh_cidr: str | None = None
@@ -34,14 +76,19 @@ class WorkstationProps:
 
 
 class Workstation(Construct):
-    """An Amazon Linux 2023 instance in a private subnet, reached with Session Manager.
+    """An Amazon Linux 2023 instance reached with Session Manager, that stops itself when nobody uses it.
 
-    Guarantees: IMDSv2 required; encrypted gp3 root volume; no public IP; no key pair and no inbound rule unless
-    both ``workstation_key_pair`` and a narrow ``workstation_ssh_cidr`` are set (0.0.0.0/0 is refused by the
-    settings); read access to the ratings prefix and the job script, write access to the results prefix only.
-    User data installs Java 17 (from the AL2023 repositories, reached through the S3 gateway endpoint) and the
-    pyspark version that matches the EMR release, from the artifacts bucket's wheelhouse (the VPC has no
-    internet route; `make upload-wheelhouse` fills it). The spend guard stops it outside working hours.
+    Guarantees: IMDSv2 required; encrypted gp3 root volume sized to what it holds; no key pair and no inbound rule
+    unless both ``workstation_key_pair`` and a narrow ``workstation_ssh_cidr`` are set (0.0.0.0/0 is refused by
+    the settings); read access to the ratings prefix and the job script, write access to the results prefix only.
+    A public IPv4 address only in the public network mode, and only while it runs.
+
+    Its first boot installs Java 17 and the pyspark that matches the EMR release: from PyPI in the public network
+    mode, from the wheelhouse asset in the isolated one. The instance depends on what it installs from (the
+    subnet's internet route, or the S3 gateway endpoint through which the OS repositories and the asset are read),
+    so it cannot boot before that is in place. Setup is a systemd unit that runs again at the next boot until it has
+    succeeded once. A CloudWatch alarm stops the instance (EC2 stop action, no Lambda) after
+    ``idle_stop_minutes`` of low CPU; the spend guard also stops it outside working hours.
     """
 
     def __init__(
@@ -55,7 +102,7 @@ class Workstation(Construct):
         spark: SparkJobCluster,
     ) -> None:
         super().__init__(scope, construct_id)
-        region = Stack.of(self).region
+        self.region = Stack.of(self).region
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -70,59 +117,41 @@ class Workstation(Construct):
                 ec2.Peer.ipv4(props.ssh_cidr), ec2.Port.tcp(22), "SSH from the configured range"
             )
 
-        self.role = iam.Role(
+        self.role = role_with_aws_managed_policy(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
+            service="ec2.amazonaws.com",
+            policy="AmazonSSMManagedInstanceCore",
             description="Lab workstation: Session Manager, read ratings and job script, write results",
-        )
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
-            "AWS's minimal Session Manager policy; it replaces SSH and a hand-written copy would drift.",
+            reason="AWS's minimal Session Manager policy; it replaces SSH and a hand-written copy would drift.",
         )
         buckets.grant_prefix(self.role, "ratings", RATINGS_PREFIX, ["s3:GetObject"], list_prefix=True)
-        buckets.grant_prefix(self.role, "artifacts", WHEELHOUSE_PREFIX, ["s3:GetObject"], list_prefix=True)
         buckets.grant_prefix(self.role, "results", RESULTS_RUNS_PREFIX, ["s3:PutObject"], list_prefix=True)
         spark.grant_read_job_script(self.role)
 
-        pyspark = props.pyspark_version
-        job_uri = spark.job_script_uri
+        self.wheelhouse: s3_assets.Asset | None = None
+        if props.wheelhouse_dir is not None:
+            self.wheelhouse = s3_assets.Asset(self, "Wheelhouse", path=str(props.wheelhouse_dir))
+            grant_read_asset_object(self.role, self.wheelhouse)
+
         user_data = ec2.UserData.for_linux()
-        user_data.add_commands(
-            "set -euo pipefail",
-            "dnf install -y java-17-amazon-corretto-headless python3-pip",
-            "mkdir -p /opt/ml-lab/wheelhouse",
-            f"aws s3 cp --region {region} {job_uri} {JOB_PATH}",
-            # No internet route: pyspark comes from the wheelhouse that `make upload-wheelhouse` fills.
-            f"aws s3 cp --region {region} --recursive s3://{buckets.artifacts.bucket_name}/{WHEELHOUSE_PREFIX} "
-            "/opt/ml-lab/wheelhouse/ || true",
-            f"pip3 install --no-index --find-links /opt/ml-lab/wheelhouse 'pyspark=={pyspark}' numpy "
-            "|| echo 'pyspark not installed: run make upload-wheelhouse, then re-run this user data' >&2",
-            f"cat > {RUNNER_PATH} <<'EOF'",
-            "#!/bin/bash",
-            "# Usage: ml-lab-als RATINGS_KEY [job options]. Runs the ALS job on this machine, results to S3.",
-            "set -euo pipefail",
-            'key=$1; shift; work=$(mktemp -d); name=$(basename "$key")',
-            f'aws s3 cp --region {region} "s3://{buckets.ratings.bucket_name}/$key" "$work/$name"',
-            f'spark-submit --master "local[*]" {JOB_PATH} --ratings "$work/$name" --output "$work/runs" "$@"',
-            f'aws s3 sync --region {region} "$work/runs" s3://{buckets.results.bucket_name}/{RESULTS_RUNS_PREFIX}',
-            "EOF",
-            f"chmod 755 {RUNNER_PATH}",
-        )
+        user_data.add_commands(*self._setup_commands(props, buckets, spark))
+        architecture = cpu_architecture(props.instance_type)
         self.instance = ec2.Instance(
             self,
             "Instance",
             vpc=network.vpc,
-            vpc_subnets=ec2.SubnetSelection(subnets=[network.private_subnets.subnets[0]]),
+            vpc_subnets=ec2.SubnetSelection(subnets=[network.subnets.subnets[0]]),
             instance_type=ec2.InstanceType(props.instance_type),
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(),
+            machine_image=ec2.MachineImage.latest_amazon_linux2023(
+                cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if architecture == "arm64" else ec2.AmazonLinuxCpuType.X86_64
+            ),
             security_group=self.security_group,
             role=self.role,
             key_pair=key_pair,
             require_imdsv2=True,
-            associate_public_ip_address=False,
+            # isolated: never a public address; public: the subnet gives one, released whenever the instance stops.
+            associate_public_ip_address=False if network.mode == "isolated" else None,
             user_data=user_data,
             block_devices=[
                 ec2.BlockDevice(
@@ -133,29 +162,115 @@ class Workstation(Construct):
                 )
             ],
         )
+        # First boot installs packages: it must not start before the route or endpoint they come through exists.
+        self.instance.node.add_dependency(network.packages_reachable)
         acknowledge(
             self.instance,
             "AwsSolutions-EC28",
-            "Per-minute detailed monitoring costs extra and nothing alarms on it; 5-minute metrics suffice here.",
+            "Per-minute detailed monitoring costs extra; the idle alarm works on the free 5-minute CPU metric.",
         )
         acknowledge(
             self.instance,
             "AwsSolutions-EC29",
             "A disposable workstation that cdk destroy must remove; no data lives on it, results go to S3.",
         )
+        self.idle_alarm = self._idle_alarm(props)
 
-        self.ssm_command = f"aws ssm start-session --region {region} --target {self.instance.instance_id}"
-        CfnOutput(self, "InstanceId", value=self.instance.instance_id, description="The workstation instance")
-        CfnOutput(self, "SessionCommand", value=self.ssm_command, description="Connect with Session Manager")
-        CfnOutput(
-            self,
-            "SparkSubmitCommand",
-            value=(
-                f"{RUNNER_PATH} {RATINGS_PREFIX}u.data  # = aws s3 cp + spark-submit --master 'local[*]' "
-                f"{JOB_PATH} --ratings <file> --output <dir> + aws s3 sync to the results bucket"
-            ),
-            description="Run the ALS job on the workstation (inside a Session Manager shell)",
+        self.session_command = f"aws ssm start-session --region {self.region} --target {self.instance.instance_id}"
+        self.start_command = (
+            f"aws ec2 start-instances --region {self.region} --instance-ids {self.instance.instance_id}"
         )
+
+    def _setup_commands(self, props: WorkstationProps, buckets: SharedBuckets, spark: SparkJobCluster) -> list[str]:
+        """User data: write the setup script and a systemd unit that runs it at every boot until it succeeds."""
+        region, pyspark = self.region, props.pyspark_version
+        if self.wheelhouse is None:
+            # public network: straight from PyPI, over the subnet's internet route.
+            install = [f"pip3 install --no-cache-dir --retries 10 'pyspark=={pyspark}' '{NUMPY_REQUIREMENT}'"]
+        else:
+            # isolated network: no route to PyPI; the wheelhouse asset is read through the S3 gateway endpoint.
+            asset = self.wheelhouse
+            install = [
+                f"aws s3 cp --region {region} s3://{asset.s3_bucket_name}/{asset.s3_object_key} {HOME}/wheelhouse.zip",
+                f"rm -rf {HOME}/wheelhouse && python3 -m zipfile -e {HOME}/wheelhouse.zip {HOME}/wheelhouse",
+                f"pip3 install --no-index --find-links {HOME}/wheelhouse -r {HOME}/wheelhouse/{WHEELHOUSE_REQUIREMENTS}",
+            ]
+        runner = [
+            "#!/bin/bash",
+            "# Usage: ml-lab-als RATINGS_KEY [job options]. Runs the ALS job on this machine, results to S3.",
+            "set -euo pipefail",
+            f'test -e {READY_MARKER} || {{ echo "setup has not finished: journalctl -u ml-lab-setup" >&2; exit 1; }}',
+            'key=$1; shift; work=$(mktemp -d -p /var/tmp); name=$(basename "$key")',
+            f"aws s3 cp --region {region} {spark.job_script_uri} {JOB_PATH}",
+            f'aws s3 cp --region {region} "s3://{buckets.ratings.bucket_name}/$key" "$work/$name"',
+            f'spark-submit --master "local[*]" {JOB_PATH} --ratings "$work/$name" --output "$work/runs" "$@"',
+            f'aws s3 sync --region {region} "$work/runs" s3://{buckets.results.bucket_name}/{RESULTS_RUNS_PREFIX}',
+        ]
+        setup = [
+            "#!/bin/bash",
+            "set -euxo pipefail",
+            "dnf install -y java-17-amazon-corretto-headless python3-pip",
+            f"mkdir -p {HOME}",
+            *install,
+            f"cat > {RUNNER_PATH} <<'RUNNER'",
+            *runner,
+            "RUNNER",
+            f"chmod 755 {RUNNER_PATH}",
+            f"touch {READY_MARKER}",
+        ]
+        unit = [
+            "[Unit]",
+            "Description=ml-lab workstation setup (Java, pyspark, the job runner)",
+            "Wants=network-online.target",
+            "After=network-online.target",
+            f"ConditionPathExists=!{READY_MARKER}",
+            "[Service]",
+            "Type=oneshot",
+            f"ExecStart={SETUP_PATH}",
+            "[Install]",
+            "WantedBy=multi-user.target",
+        ]
+        return [
+            f"cat > {SETUP_PATH} <<'SETUP'",
+            *setup,
+            "SETUP",
+            f"chmod 700 {SETUP_PATH}",
+            "cat > /etc/systemd/system/ml-lab-setup.service <<'UNIT'",
+            *unit,
+            "UNIT",
+            "systemctl daemon-reload",
+            "systemctl enable ml-lab-setup.service",
+            # --no-block: cloud-init must not wait for it (the unit orders itself after cloud-init's network).
+            "systemctl start --no-block ml-lab-setup.service",
+        ]
+
+    def _idle_alarm(self, props: WorkstationProps) -> cloudwatch.Alarm:
+        if props.idle_stop_minutes % 5:
+            raise ValueError(f"idle_stop_minutes must be a multiple of 5, not {props.idle_stop_minutes}")
+        periods = props.idle_stop_minutes // 5
+        alarm = cloudwatch.Alarm(
+            self,
+            "IdleAlarm",
+            alarm_description=(
+                f"Stops the lab workstation after {props.idle_stop_minutes} minutes with CPU below "
+                f"{props.idle_cpu_percent}%"
+            ),
+            metric=cloudwatch.Metric(
+                namespace="AWS/EC2",
+                metric_name="CPUUtilization",
+                dimensions_map={"InstanceId": self.instance.instance_id},
+                statistic=cloudwatch.Stats.MAXIMUM,
+                period=Duration.minutes(5),
+            ),
+            threshold=props.idle_cpu_percent,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            # A stopped instance reports nothing: the alarm returns to OK, so the next idle spell fires it again.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.Ec2Action(cloudwatch_actions.Ec2InstanceAction.STOP))
+        return alarm
 
     def grant_stop(self, role: iam.IRole) -> None:
         """Reading instance states (no resource-level permissions exist) and stopping this instance only."""

@@ -151,15 +151,21 @@ def test_cost_uses_template_instances_settings_cluster_and_endpoint_azs() -> Non
     prices = audit_cost.load_prices()
     cost = audit_cost.estimate(assembly(), Settings(), prices)
     items = {item["what"]: item for item in cost["items"]}
-    host = items["EC2 instance t3.large"]
-    assert host["hourly"] == prices["ec2_on_demand_hour"]["t3.large"]
-    emr = next(item for what, item in items.items() if "EMR" in what)
-    per_node = prices["ec2_on_demand_hour"]["m5.xlarge"] + prices["emr_uplift_hour"]["m5.xlarge"]
-    assert abs(emr["hourly"] - 3 * per_node) < 1e-3  # 1 primary + 2 core (cdk.json defaults)
-    assert abs(emr["worst_case_one_cluster"] - 3 * per_node * (8 + 0.25)) < 0.01
-    endpoints = items["VPC interface endpoints"]
-    assert abs(endpoints["hourly"] - 2 * prices["vpc_interface_endpoint_az_hour"]) < 1e-9
-    assert cost["monthly_worst_case_total"] == round(sum(i["monthly_worst_case"] for i in cost["items"]), 2)
+    host = items["EC2 instance t3.large (workstation)"]
+    # the template's subnet maps public IPs, so the instance pays for one while it runs
+    assert host["hourly"] == round(prices["ec2_on_demand_hour"]["t3.large"] + prices["public_ipv4_hour"], 4)
+    node = prices["ec2_on_demand_hour"]["m7g.xlarge"] + prices["emr_uplift_hour"]["m7g.xlarge"]
+    assert items["EMR primary node m7g.xlarge"]["hourly"] == round(node + prices["public_ipv4_hour"], 4)
+    standing = {item["what"]: item for item in cost["standing"]}
+    endpoints = standing["VPC interface endpoint-AZs"]  # one endpoint in two subnets: two endpoint-AZs
+    assert endpoints["monthly"] == round(2 * prices["vpc_interface_endpoint_az_hour"] * 730, 2)
+    volume = next(item for what, item in standing.items() if what.startswith("EBS gp3"))
+    assert volume["monthly"] == round(30 * prices["ebs_gp3_gb_month"], 2)
+    months = cost["months"]
+    assert months["idle"]["usd"] == round(endpoints["monthly"] + volume["monthly"], 2)
+    for month in months.values():
+        assert month["usd"] == round(sum(part["usd"] for part in month["parts"]), 2)
+    assert months["idle"]["usd"] < months["typical"]["usd"] < months["worst"]["usd"]
 
 
 def test_diagram_draws_grants_the_way_data_flows_and_places_nodes_in_their_vpc() -> None:
@@ -176,12 +182,11 @@ def test_an_instance_type_without_price_is_named_not_guessed() -> None:
     prices = audit_cost.load_prices()
     prices = {
         **prices,
-        "ec2_on_demand_hour": {k: v for k, v in prices["ec2_on_demand_hour"].items() if k != "m5.xlarge"},
+        "ec2_on_demand_hour": {k: v for k, v in prices["ec2_on_demand_hour"].items() if k != "m7g.xlarge"},
     }
     cost = audit_cost.estimate(assembly(), Settings(), prices)
-    emr = next(item for item in cost["items"] if "EMR" in item["what"])
-    assert emr["hourly"] is None and emr["monthly_worst_case"] is None and "NO PRICE" in emr["formula"]
-    assert "m5.xlarge" in cost["unknown_prices"]
+    assert "m7g.xlarge" in cost["unknown_prices"]
+    assert "None EC2" in next(item for item in cost["items"] if "EMR primary" in item["what"])["formula"]
 
 
 def test_report_cells_escape_markdown_html_and_maths() -> None:

@@ -78,7 +78,7 @@ def test_a_changed_bucket_property_is_what_the_report_shows_first(lab, versioned
     }
     assert data["changes"]["stacks"][0]["summary"] == "1 resource: 1 modified"
     # Nothing else moved: no cost or findings change; the full state follows, folded.
-    assert data["changes"]["cost"]["items"] == [] and data["changes"]["findings"]["rows"] == []
+    assert data["changes"]["cost"]["lines"] == [] and data["changes"]["findings"]["rows"] == []
     folded = markdown[markdown.index("<details>") :]
     assert markdown.index("<details>") > markdown.index("VersioningConfiguration")
     for section in ("## Stacks and resources", "## IAM: what each role may do", "## Architecture"):
@@ -154,7 +154,7 @@ def test_cost_and_exceptions_that_change_are_listed(lab, audit_tools, tmp_path: 
 
     def bigger_workstation_with_an_exception(_: dict[str, Any], at: Callable[[str], dict[str, Any]]) -> None:
         instance = at("Compute/Workstation/Instance/Resource")
-        instance["Properties"]["InstanceType"] = "t3.xlarge"
+        instance["Properties"]["InstanceType"] = "t4g.xlarge"
         instance.setdefault("Metadata", {})["checkov"] = {
             "skip": [{"id": "CKV_AWS_999", "comment": "a reason a reviewer would read and accept"}]
         }
@@ -164,11 +164,12 @@ def test_cost_and_exceptions_that_change_are_listed(lab, audit_tools, tmp_path: 
     _, data, markdown = audit_tools.run_stubbed(changed, "--base-cdk-out", str(lab.outdir), "--base-label", "main")
 
     cost = data["changes"]["cost"]
-    (item,) = cost["items"]
-    assert item["what"] == "EC2 instance t3.xlarge" and item["hourly"][0] < item["hourly"][1]
-    before, after = cost["monthly_worst_case_total"]
+    (line,) = cost["lines"]
+    assert line["what"] == ["EC2 instance t4g.large (workstation)", "EC2 instance t4g.xlarge (workstation)"]
+    assert line["usd"][0] < line["usd"][1]
+    before, after = cost["months"]["worst"]
     assert after > before
-    assert f"USD {before:,.2f} → USD {after:,.2f} (+USD {after - before:,.2f})" in markdown
+    assert f"worst USD {before:,.2f} → USD {after:,.2f} (+USD {after - before:,.2f})" in markdown
     counts = data["changes"]["findings"]["counts"]["exceptions"]
     assert f"exceptions {counts[0]} → {counts[1]} (+1)" in markdown
     (row,) = data["changes"]["findings"]["rows"]

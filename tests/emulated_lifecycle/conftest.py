@@ -20,6 +20,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lifecycle_support as lifecycle
+import network_support
+
+from tools.wheelhouse import with_placeholder
 
 _ASSEMBLY: dict[str, lifecycle.Assembly] = {}
 
@@ -43,11 +46,15 @@ def session_assembly(config: pytest.Config, cluster_mode: str = "transient") -> 
         config.add_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
         # Synthesis needs no AWS; a closed loopback port makes any accidental lookup fail fast, offline.
         env = lifecycle.offline_env("http://127.0.0.1:9", workdir)
+        context = dict(lifecycle.CLUSTER_MODE_CONTEXT[cluster_mode])
+        if network_support.network_mode_of(cluster_mode) == "isolated":
+            # The isolated workstation installs from a wheelhouse asset; its wheels do not matter here (no instance
+            # boots in the emulator); that the asset is published, and read through the S3 endpoint, does.
+            full = with_placeholder({**network_support.cdk_json_context(), **context}, workdir)
+            context["workstation_wheelhouse_dir"] = full["workstation_wheelhouse_dir"]
         started = time.monotonic()
         progress(config, f"{cluster_mode}: cdk synth (for the emulated lifecycle) ...")
-        _ASSEMBLY[cluster_mode] = lifecycle.synth(
-            workdir / "cdk.out", env, lifecycle.CLUSTER_MODE_CONTEXT[cluster_mode]
-        )
+        _ASSEMBLY[cluster_mode] = lifecycle.synth(workdir / "cdk.out", env, context)
         progress(config, f"{cluster_mode}: synthesised in {time.monotonic() - started:.0f} s")
     return _ASSEMBLY[cluster_mode]
 
@@ -60,7 +67,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             assembly = session_assembly(metafunc.config, cluster_mode)
             scope = "full-pipeline" if lifecycle.has_automation(assembly) else "storage-only-no-automation-stack"
             params.append((cluster_mode, scope))
-            ids.append(f"{cluster_mode}-{scope}[{'+'.join(assembly.stack_names())}]")
+            network = network_support.network_mode_of(cluster_mode)
+            ids.append(f"{cluster_mode}-{network}-{scope}[{'+'.join(assembly.stack_names())}]")
         metafunc.parametrize(("cluster_mode", "scope"), params, ids=ids)
 
 

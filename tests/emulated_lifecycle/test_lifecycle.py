@@ -1,8 +1,9 @@
 """`cdk bootstrap`, `cdk deploy --all`, the ALS pipeline, `cdk destroy --all` against moto on 127.0.0.1.
 
-It runs once per cluster mode, each with a moto server of its own: ``transient`` (cdk.json's default: the
-upload handler calls RunJobFlow) and ``standing`` (synthesised with ``-c cluster_mode=standing``: the compute
-stack declares an ``AWS::EMR::Cluster`` and a Spot task fleet, the handler calls AddJobFlowSteps on it, and
+It runs once per cluster mode, each with a moto server of its own: ``transient`` (cdk.json's default, in the
+public network mode: the upload handler calls RunJobFlow) and ``standing`` (synthesised with
+``-c cluster_mode=standing -c network_mode=isolated``: the compute stack declares an ``AWS::EMR::Cluster``, a Spot
+task fleet, interface endpoints and the workstation's wheelhouse asset, the handler calls AddJobFlowSteps on it, and
 `cdk destroy` must terminate it). The test id says the mode and what ran: ``<mode>-full-pipeline[...]`` when
 the app has the automation stack (the upload handler), else ``<mode>-storage-only-no-automation-stack[...]``,
 which deploys, checks and destroys every stack but cannot drive the pipeline (there is no handler to drive).
@@ -30,6 +31,7 @@ from urllib.parse import quote_plus, urlparse
 
 import emulator_server as emulator_script
 import lifecycle_support as lifecycle
+import network_support
 import pytest
 import unmodelled_support as unmodelled
 
@@ -101,6 +103,10 @@ def test_lifecycle(
         report["standing_cluster"] = standing["Id"]
     else:
         assert not standing_clusters and "AWS::EMR::Cluster" not in assembly.types(), standing_clusters
+    vpc_ids = sorted(physical_ids_of(deployed, "AWS::EC2::VPC"))
+    report["network"] = network_support.check_network(
+        clients, assembly, vpc_ids, network_support.network_mode_of(cluster_mode)
+    )
     report["created_and_verified_by_service_api"] = {
         name: sorted({s.stack.resources[lid]["Type"] for lid, ok in s.verified.items() if ok})
         for name, s in deployed.items()
@@ -416,6 +422,9 @@ def run_pipeline(
     assert outcome_bucket == results_bucket and outcome_key.startswith(events_env["OUTCOMES_PREFIX"])
     record = json.loads(clients.s3.get_object(Bucket=outcome_bucket, Key=outcome_key)["Body"].read())
     assert record["run_id"] == run_id and record["status"] == "succeeded"
+    if cluster_mode == "transient":  # sized by the upload (a few hundred KB): a single node, as its tags say
+        assert record["cluster_shape"] == "primary:1xm7g.xlarge core:0", record
+        assert record["input_bytes"] == head["ContentLength"], record
     metrics_bucket, metrics_key = s3_parts(record["metrics_uri"])
     stored_metrics = json.loads(clients.s3.get_object(Bucket=metrics_bucket, Key=metrics_key)["Body"].read())
     assert stored_metrics == metrics
@@ -434,6 +443,7 @@ def run_pipeline(
         "step_args": args,
         "results_objects": uploaded,
         "rmse": metrics.get("rmse"),
+        "cluster_shape": record.get("cluster_shape"),
         "outcome": outcome["recorded"],
     }
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import lifecycle_support as lifecycle
 
+from tools.context import settings_from
+
 Resource = tuple[lifecycle.StackArtifact, str, dict[str, Any]]
 SUPPORTED_SUFFIXES = {".data", ".base", ".test", ".csv", ".dat"}  # submit_job's FORMATS_BY_SUFFIX
 
@@ -109,7 +111,9 @@ def budgets(assembly: lifecycle.Assembly) -> None:
     stack, _, budget = found[0]
     props = budget["Properties"]
     assert props["Budget"]["BudgetType"] == "COST" and props["Budget"]["TimeUnit"] == "MONTHLY"
-    assert props["Budget"]["BudgetLimit"] == {"Amount": context()["budget_monthly_usd"], "Unit": "USD"}
+    # cdk.json leaves the amount unset: the default app's network mode decides it (stacks/settings.py)
+    amount = settings_from({}).budget_monthly_usd
+    assert props["Budget"]["BudgetLimit"] == {"Amount": amount, "Unit": "USD"}
     kinds = {
         (n["Notification"]["NotificationType"], n["Notification"]["Threshold"])
         for n in props["NotificationsWithSubscribers"]
@@ -239,7 +243,28 @@ def bucket_notifications(assembly: lifecycle.Assembly) -> None:
     assert permissions and all(p.get("SourceAccount") and p.get("SourceArn") for p in permissions), permissions
 
 
+def idle_alarms(assembly: lifecycle.Assembly) -> None:
+    """The workstation's idle alarm stops that instance (EC2 stop action, no Lambda) after low CPU, and returns to
+    OK while it is stopped (missing data not breaching), so the next idle spell stops it again."""
+    found = list(resources(assembly, "AWS::CloudWatch::Alarm"))
+    assert len(found) == 1, found
+    stack, _lid, alarm = found[0]
+    props = alarm["Properties"]
+    assert props["AlarmActions"] == [f"arn:aws:automate:{lifecycle.REGION}:ec2:stop"], props["AlarmActions"]
+    [dimension] = props["Dimensions"]
+    assert dimension["Name"] == "InstanceId"
+    assert stack.resources[dimension["Value"]["Ref"]]["Type"] == "AWS::EC2::Instance"
+    assert (props["Namespace"], props["MetricName"], props["ComparisonOperator"]) == (
+        "AWS/EC2",
+        "CPUUtilization",
+        "LessThanThreshold",
+    )
+    minutes = context()["workstation_idle_stop_minutes"]
+    assert props["Period"] * props["EvaluationPeriods"] == minutes * 60 and props["TreatMissingData"] == "notBreaching"
+
+
 TYPE_ASSERTIONS: dict[str, Callable[[lifecycle.Assembly], None]] = {
+    "AWS::CloudWatch::Alarm": idle_alarms,
     "AWS::S3::BucketPolicy": bucket_policies,
     "AWS::SNS::TopicPolicy": topic_policies,
     "AWS::SQS::QueuePolicy": queue_policies,

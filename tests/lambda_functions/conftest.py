@@ -90,6 +90,10 @@ ENVIRONMENT = {
     "RATINGS_PREFIX": "ratings/",
     "INPUT_BUCKET": INPUT_BUCKET,
     "IDEMPOTENCY_TABLE": TABLE,
+    # Up to 64 MB: one node; then one core node per 64 MB, at most 3 (the tests' own figures, not the defaults).
+    "CLUSTER_SIZING": json.dumps(
+        {"single_node_max_bytes": 64_000_000, "bytes_per_core_node": 64_000_000, "max_core_nodes": 3}
+    ),
     # emr_events
     "RESULTS_BUCKET": RESULTS_BUCKET,
     "OUTCOMES_PREFIX": "outcomes/",

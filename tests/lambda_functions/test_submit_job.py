@@ -43,7 +43,9 @@ def test_transient_mode_starts_one_cluster_with_the_als_step(
     [cluster] = aws.clusters()
     assert cluster["Name"] == f"{events.prefix}-{run_id}"
     described = aws.emr.describe_cluster(ClusterId=cluster["Id"])["Cluster"]
-    assert described["Tags"] == events.project_tags
+    assert [tag for tag in described["Tags"] if tag["Key"] in ("project", "stage")] == events.project_tags
+    shape_tags = {tag["Key"]: tag["Value"] for tag in described["Tags"] if tag["Key"] not in ("project", "stage")}
+    assert shape_tags == {"cluster-shape": "primary:1xm5.xlarge core:0", "input-bytes": "1979173"}
     assert described["ReleaseLabel"] == events.job_flow_template["ReleaseLabel"]
     [step] = aws.steps(cluster["Id"])
     assert step["Name"] == f"{events.prefix}-als-{run_id}"

@@ -43,9 +43,20 @@ def test_acknowledgements_are_written_into_the_template_with_reasons(lab) -> Non
         assert rule["id"] and len(rule["reason"].split()) >= 6, rule
 
 
-def test_cfn_lint_reports_no_error_or_warning(lab, tmp_path: Path) -> None:
+@pytest.fixture(params=["public", "isolated"])
+def each_network_mode(request, synth):
+    """The app in each network mode (public is the default ``lab``): both must pass every audit."""
+    return synth(network_mode=request.param)
+
+
+def test_isolated_app_synthesises_with_nag_and_no_unacknowledged_finding(synth) -> None:
+    report = json.loads((synth(network_mode="isolated").outdir / "validation-report.json").read_text())
+    assert report["pluginReports"] == []
+
+
+def test_cfn_lint_reports_no_error_or_warning(each_network_mode, tmp_path: Path) -> None:
     paths = []
-    for name, template in lab.templates.items():
+    for name, template in each_network_mode.templates.items():
         path = tmp_path / f"{name}.template.json"
         path.write_text(json.dumps(template))
         paths.append(str(path))
@@ -69,8 +80,8 @@ def test_cfn_lint_reports_no_error_or_warning(lab, tmp_path: Path) -> None:
 CHECKOV = Path(__file__).resolve().parents[2] / ".venv-checkov" / "bin" / "checkov"
 
 
-def test_checkov_reports_no_failed_check_and_every_skip_has_a_reason(lab, tmp_path: Path) -> None:
-    for name, template in lab.templates.items():
+def test_checkov_reports_no_failed_check_and_every_skip_has_a_reason(each_network_mode, tmp_path: Path) -> None:
+    for name, template in each_network_mode.templates.items():
         (tmp_path / f"{name}.template.json").write_text(json.dumps(template))
     result = subprocess.run(
         [str(CHECKOV), "-d", str(tmp_path), "--framework", "cloudformation", "--output", "json"],

@@ -11,47 +11,12 @@ def resources(template: dict, kind: str) -> dict[str, dict]:
     return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
 
 
-def test_vpc_has_no_nat_no_internet_gateway_and_no_public_subnets(lab) -> None:
-    template = lab.template("compute")
-    for kind in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP"):
-        assert not resources(template, kind), kind
-    for subnet in resources(template, "AWS::EC2::Subnet").values():
-        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
-
-
-def test_s3_gateway_and_interface_endpoints_in_one_az(lab) -> None:
-    template = lab.template("compute")
-    endpoints = resources(template, "AWS::EC2::VPCEndpoint").values()
-    kinds = sorted(e["Properties"].get("VpcEndpointType", "Gateway") for e in endpoints)
-    assert kinds.count("Gateway") == 1 and kinds.count("Interface") == 5
-    for endpoint in endpoints:
-        if endpoint["Properties"].get("VpcEndpointType") == "Interface":
-            assert len(endpoint["Properties"]["SubnetIds"]) == 1
-
-
 def test_flow_logs_capture_all_traffic_to_the_logs_bucket(lab) -> None:
     lab.assertions("compute").has_resource_properties(
         "AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "s3", "ResourceType": "VPC"}
     )
     flow_log = next(iter(resources(lab.template("compute"), "AWS::EC2::FlowLog").values()))
     assert "ml-lab-dev-logs-bucket-arn" in json.dumps(flow_log["Properties"]["LogDestination"])
-
-
-def test_no_ingress_from_anywhere(lab) -> None:
-    for template in lab.templates.values():
-        for name, group in resources(template, "AWS::EC2::SecurityGroup").items():
-            for rule in group["Properties"].get("SecurityGroupIngress", []):
-                assert rule.get("CidrIp") not in ("0.0.0.0/0",) and rule.get("CidrIpv6") != "::/0", name
-        for name, rule in resources(template, "AWS::EC2::SecurityGroupIngress").items():
-            assert rule["Properties"].get("CidrIp") != "0.0.0.0/0", name
-
-
-def test_emr_security_groups_are_tagged_for_the_managed_policy(lab) -> None:
-    groups = resources(lab.template("compute"), "AWS::EC2::SecurityGroup")
-    emr_groups = {k: g for k, g in groups.items() if k.startswith("NetworkEmr")}
-    assert len(emr_groups) == 3
-    for group in emr_groups.values():
-        assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in group["Properties"]["Tags"]
 
 
 def security_configuration(app) -> dict:
@@ -108,7 +73,7 @@ def test_standing_cluster_uses_the_shared_definition(synth) -> None:
     assert props["SecurityConfiguration"] == {
         "Ref": next(iter(resources(app.template("compute"), "AWS::EMR::SecurityConfiguration")))
     }
-    for key in ("EmrManagedMasterSecurityGroup", "EmrManagedSlaveSecurityGroup", "ServiceAccessSecurityGroup"):
+    for key in ("EmrManagedMasterSecurityGroup", "EmrManagedSlaveSecurityGroup"):
         assert "GroupId" in json.dumps(props["Instances"][key])
     assert spark.step_template["ActionOnFailure"] == "CONTINUE"
     task = next(iter(resources(app.template("compute"), "AWS::EMR::InstanceFleetConfig").values()))["Properties"]
@@ -173,7 +138,7 @@ def test_node_s3_access_is_confined_to_prefixes(lab) -> None:
     assert listings and all("s3:prefix" in s["Condition"]["StringLike"] for s in listings)
 
 
-def test_workstation_imdsv2_encrypted_root_no_public_ip_no_key(lab) -> None:
+def test_workstation_imdsv2_encrypted_root_no_key_no_inbound_rule(lab) -> None:
     template = lab.template("compute")
     instance = next(iter(resources(template, "AWS::EC2::Instance").values()))["Properties"]
     assert "KeyName" not in instance
@@ -181,8 +146,6 @@ def test_workstation_imdsv2_encrypted_root_no_public_ip_no_key(lab) -> None:
     assert device["Ebs"]["Encrypted"] is True and device["Ebs"]["VolumeType"] == "gp3"
     launch_template = next(iter(resources(template, "AWS::EC2::LaunchTemplate").values()))["Properties"]
     assert launch_template["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
-    interfaces = instance.get("NetworkInterfaces")
-    assert interfaces is None or all(not i.get("AssociatePublicIpAddress") for i in interfaces)
     group = next(g for k, g in resources(template, "AWS::EC2::SecurityGroup").items() if k.startswith("Workstation"))
     assert "SecurityGroupIngress" not in group["Properties"]
     assert "resolve:ssm" in json.dumps(template["Parameters"]) or "AWS::SSM::Parameter" in json.dumps(
@@ -207,13 +170,32 @@ def test_ssh_only_from_the_configured_range_with_a_key(synth) -> None:
     ]
 
 
-def test_outputs_give_the_session_and_spark_submit_commands(lab) -> None:
+def test_outputs_give_the_session_start_and_spark_submit_commands(lab) -> None:
     outputs = lab.template("compute")["Outputs"]
-    session = next(v for k, v in outputs.items() if "SessionCommand" in k)
-    assert "aws ssm start-session --region eu-west-2 --target" in json.dumps(session["Value"])
-    submit = next(v for k, v in outputs.items() if "SparkSubmitCommand" in k)
-    assert "spark-submit --master 'local[*]'" in json.dumps(submit["Value"])
-    assert any("InstanceId" in k for k in outputs)
+    instance = {"Ref": next(iter(resources(lab.template("compute"), "AWS::EC2::Instance")))}
+    assert outputs["WorkstationInstanceId"]["Value"] == instance
+    session = json.dumps(outputs["SessionCommand"]["Value"])
+    assert "aws ssm start-session --region eu-west-2 --target" in session and json.dumps(instance) in session
+    start = json.dumps(outputs["StartWorkstationCommand"]["Value"])
+    assert "aws ec2 start-instances --region eu-west-2 --instance-ids" in start and json.dumps(instance) in start
+    assert "spark-submit --master 'local[*]'" in json.dumps(outputs["SparkSubmitCommand"]["Value"])
+
+
+def test_storage_outputs_name_the_buckets_the_sample_upload_and_where_results_land(lab) -> None:
+    template = lab.template("storage")
+    outputs = template["Outputs"]
+    buckets = {
+        name: {"Ref": next(k for k in resources(template, "AWS::S3::Bucket") if k.startswith(f"Buckets{name}"))}
+        for name in ("Ratings", "Results")
+    }
+    assert outputs["RatingsBucketName"]["Value"] == buckets["Ratings"]
+    assert outputs["ResultsBucketName"]["Value"] == buckets["Results"]
+    upload = json.dumps(outputs["UploadSampleCommand"]["Value"])
+    assert "aws s3 cp spark_jobs/sample_data/u.data s3://" in upload and json.dumps(buckets["Ratings"]) in upload
+    assert upload.endswith('"/ratings/sample/u.data"]]}')
+    for output, prefix in (("ResultsLocation", "/runs/<run id>/"), ("OutcomesLocation", "/outcomes/<run id>/")):
+        value = json.dumps(outputs[output]["Value"])
+        assert json.dumps(buckets["Results"]) in value and prefix in value, output
 
 
 def test_standing_mode_outputs_the_cluster_id(synth) -> None:
@@ -241,3 +223,47 @@ def test_job_script_is_an_asset_read_only_by_exact_object(lab) -> None:
         assert len(asset_grants) == 1, role_prefix
         action, resource = asset_grants[0]
         assert action == "s3:GetObject" and resource.endswith('.py"]]}') and "*" not in resource
+
+
+def test_submit_job_is_told_the_sizing_the_settings_ask_for(synth) -> None:
+    from lambda_functions.submit_job.cluster_sizing import SizingPolicy
+
+    app = synth(emr_single_node_max_mb=1, emr_mb_per_core_node=2, emr_core_instance_count=4)  # as in test_cost
+    [submit] = [
+        r["Properties"]["Environment"]["Variables"]
+        for r in resources(app.template("automation"), "AWS::Lambda::Function").values()
+        if r["Properties"].get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME") == "submit_job"
+    ]
+    assert SizingPolicy.from_json(submit["CLUSTER_SIZING"]) == SizingPolicy(
+        single_node_max_bytes=1_000_000, bytes_per_core_node=2_000_000, max_core_nodes=4
+    )
+
+
+def test_graviton_by_default_and_the_standing_cluster_is_tagged_with_its_shape(lab, synth) -> None:
+    fleets = lab.stacks.compute.spark.job_flow_template["Instances"]["InstanceFleets"]
+    assert {f["InstanceTypeConfigs"][0]["InstanceType"] for f in fleets} == {"m7g.xlarge"}
+    cluster = next(iter(resources(synth(cluster_mode="standing").template("compute"), "AWS::EMR::Cluster").values()))
+    tags = {tag["Key"]: tag["Value"] for tag in cluster["Properties"]["Tags"]}
+    assert tags["cluster-shape"] == "primary:1xm7g.xlarge core:2xm7g.xlarge"
+
+
+def test_the_outcome_function_may_describe_clusters_and_nothing_more_on_them(lab) -> None:
+    template = lab.template("automation")
+    [events_role] = [
+        r["Properties"]["Role"]["Fn::GetAtt"][0]
+        for r in resources(template, "AWS::Lambda::Function").values()
+        if r["Properties"].get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME") == "emr_events"
+    ]
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": events_role} in r["Properties"]["Roles"]
+    ]
+    emr_actions = {
+        action
+        for statements in policies
+        for statement in statements
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        if action.startswith("elasticmapreduce:")
+    }
+    assert policies and emr_actions == {"elasticmapreduce:DescribeCluster"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,28 @@ BAD_SETTINGS = [
 ]
 
 
+# The settings of issue 11 (network modes, the workstation's idle stop and wheelhouse, cluster sizing): value -> message.
+BAD_COST_SETTINGS = {
+    "network_mode": {
+        "private": "'network_mode': 'private' is not allowed; allowed values: public, isolated",
+        "PUBLIC": "'network_mode': 'PUBLIC' is not allowed; allowed values: public, isolated",
+    },
+    "workstation_idle_stop_minutes": {
+        5: "'workstation_idle_stop_minutes': 5 is not allowed; expected a whole number 10..720",
+        "721": "'workstation_idle_stop_minutes': '721' is not allowed; expected a whole number 10..720",
+        33: "'workstation_idle_stop_minutes': 33 is not allowed; expected a multiple of 5",
+        "soon": "'workstation_idle_stop_minutes': 'soon' is not allowed",
+    },
+    "workstation_wheelhouse_dir": {"build/wh; rm -rf /": "is not allowed; expected a directory path"},
+    "emr_single_node_max_mb": {-1: "'emr_single_node_max_mb': -1 is not allowed; expected a whole number 0..100000"},
+    "emr_mb_per_core_node": {0: "'emr_mb_per_core_node': 0 is not allowed; expected a whole number 1..100000"},
+    "emr_core_instance_type": {"m7g.metal": "'emr_core_instance_type': 'm7g.metal' is not allowed"},
+}
+BAD_SETTINGS += [
+    (key, value, re.escape(message)) for key, cases in BAD_COST_SETTINGS.items() for value, message in cases.items()
+]
+
+
 @pytest.mark.parametrize(("key", "value", "message"), BAD_SETTINGS, ids=[f"{k}={v!r}" for k, v, _ in BAD_SETTINGS])
 def test_bad_setting_fails_naming_key_value_and_allowed(key: str, value: object, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
@@ -116,3 +139,26 @@ def test_prod_requires_a_budget_email() -> None:
     with pytest.raises(SettingsError, match=r"'budget_email': required when stage is 'prod'"):
         settings_from(stage="prod")
     assert not settings_from(stage="prod", budget_email="ops@example.com").removes_data_on_destroy
+
+
+@pytest.mark.parametrize(
+    ("context", "mode", "budget"),
+    [
+        ({}, "public", 8),
+        ({"stage": "prod", "budget_email": "ops@example.com"}, "isolated", 50),
+        ({"network_mode": "isolated"}, "isolated", 50),
+        ({"stage": "prod", "budget_email": "ops@example.com", "network_mode": "public"}, "public", 8),
+        ({"network_mode": "public", "budget_monthly_usd": "25"}, "public", 25),
+    ],
+)
+def test_the_stage_picks_the_network_mode_and_the_mode_the_default_budget(context, mode, budget) -> None:
+    settings = settings_from(**context)
+    assert (settings.network_mode, settings.budget_monthly_usd) == (mode, budget)
+
+
+def test_defaults_are_graviton_and_sized_by_the_upload() -> None:
+    settings = settings_from()
+    assert settings.emr_primary_instance_type == settings.emr_core_instance_type == "m7g.xlarge"
+    assert settings.workstation_instance_type == "t4g.large"
+    assert (settings.emr_single_node_max_mb, settings.emr_mb_per_core_node) == (200, 200)
+    assert settings.workstation_idle_stop_minutes == 30

@@ -1,4 +1,5 @@
-"""One reviewed snapshot per stack template. Update on purpose with `make snapshot-update` and say why in the commit."""
+"""One reviewed snapshot per stack template, in each network mode. Update on purpose with `make snapshot-update` and
+say why in the commit."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ def json_snapshot(snapshot):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_template_matches_reviewed_snapshot(lab, normalise, json_snapshot, stack: str) -> None:
+    """The default app: dev stage, public network mode."""
     assert normalise(lab.template(stack)) == json_snapshot
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_isolated_template_matches_reviewed_snapshot(synth, normalise, json_snapshot, stack: str) -> None:
+    """The isolated network mode (prod's default), with a placeholder wheelhouse (its hash is normalised away)."""
+    assert normalise(synth(network_mode="isolated").template(stack)) == json_snapshot
 
 
 def test_normalisation_only_touches_asset_hashes(lab, normalise) -> None:

@@ -113,32 +113,40 @@ def template_changes(current: CloudAssembly, base: CloudAssembly) -> list[dict[s
 
 
 def cost_change(current: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    """Worst-case month before and after, and the cost lines that changed.
+    """The three months and one job at each size, before and after, and each priced line that changed.
 
-    A line is the same resource before and after when its stack and construct path match (an instance whose type
-    changes), else its stack and description (the transient cluster, the endpoints, the keys).
+    A line is the same before and after when it prices the same thing (the workstation at its construct path, the
+    EMR primary or core node, a standing charge), whatever its instance type or quantity.
     """
 
-    def lines(cost: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-        return {(item["stack"], item["path"] if "/" in item["path"] else item["what"]): item for item in cost["items"]}
+    def pairs(key: str, value: str) -> dict[str, list[Any]]:
+        old, new = base.get(key) or {}, current.get(key) or {}
+        return {name: [(old.get(name) or {}).get(value), (new.get(name) or {}).get(value)] for name in new | old}
+
+    def lines(cost: dict[str, Any]) -> dict[str, tuple[str, Any, str]]:
+        hourly = {
+            item.get("line", item["what"]): (item["what"], item.get("hourly"), "USD/hour")
+            for item in cost.get("items", [])
+        }
+        monthly = {item["what"]: (item["what"], item.get("monthly"), "USD/month") for item in cost.get("standing", [])}
+        return hourly | monthly
 
     before, after = lines(base), lines(current)
-    changed = []
-    for key in sorted(set(before) | set(after)):
-        old, new = before.get(key, {}), after.get(key, {})
-        if (old.get("hourly"), old.get("monthly_worst_case")) != (new.get("hourly"), new.get("monthly_worst_case")):
-            changed.append(
-                {
-                    "what": (new or old)["what"],
-                    "stack": key[0],
-                    "hourly": [old.get("hourly"), new.get("hourly")],
-                    "monthly_worst_case": [old.get("monthly_worst_case"), new.get("monthly_worst_case")],
-                }
-            )
+    changed = [
+        {
+            "line": key,
+            "what": [before[key][0] if key in before else None, after[key][0] if key in after else None],
+            "unit": (after.get(key) or before[key])[2],
+            "usd": [before[key][1] if key in before else None, after[key][1] if key in after else None],
+        }
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
     return {
-        "monthly_worst_case_total": [base["monthly_worst_case_total"], current["monthly_worst_case_total"]],
-        "budget_monthly_usd": current["budget_monthly_usd"],
-        "items": changed,
+        "months": pairs("months", "usd"),
+        "jobs": pairs("jobs", "usd"),
+        "budget_monthly_usd": [base.get("budget_monthly_usd"), current.get("budget_monthly_usd")],
+        "lines": changed,
     }
 
 

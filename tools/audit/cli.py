@@ -32,7 +32,8 @@ from tools.audit import cdk_nag, cfn_lint, changes, checkov, compliance, cost, d
 from tools.audit.assembly import AssemblyError, CloudAssembly, load_assembly
 from tools.audit.findings import finding
 from tools.audit.report import render_markdown
-from tools.cdk_synth import context_overrides, synth_context
+from tools.cdk_synth import synth_context
+from tools.context import parse_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -197,7 +198,7 @@ def _changes(data: dict[str, Any], assembly: CloudAssembly, args: argparse.Names
 
 def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     assembly = load_assembly(args.cdk_out)
-    settings, overrides = settings_for(assembly.directory, context_overrides(args.context))
+    settings, overrides = settings_for(assembly.directory, parse_context(args.context))
     with tempfile.TemporaryDirectory(prefix="audit-compliance-") as scratch:
         compliance_run = (
             compliance.ComplianceRun(None, Path(scratch), error="skipped (--skip-compliance)")

@@ -1,19 +1,39 @@
-"""Hourly cost of each default compute resource and the worst-case monthly spend, from tools/prices.json.
+"""What the deployment costs, from the synthesised templates, the settings and tools/prices.json.
 
-Everything is an estimate from a price table kept in the repo (see its ``as_of`` and ``note``); the report
-shows every formula so a reviewer can redo the arithmetic.
+Three months (idle: deployed and unused; typical: ``TYPICAL_MONTH``; worst case: everything the guards allow) and
+one job at 100K, 1M and 20M ratings, each with its formula so a reviewer can redo the arithmetic. The clusters are
+the shapes submit_job chooses (the same ``cluster_sizing`` module), timed with the job model measured by
+``bench/sizing_bench.py``. README's cost section is rendered from these figures (``tools/audit/cost_readme.py``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambda_functions.submit_job.cluster_sizing import MEGABYTE, ClusterShape, SizingPolicy, shape_for
 from stacks.contract import working_hours_per_day
-from tools.audit.assembly import CloudAssembly, as_list, render
+from tools.audit.assembly import CloudAssembly, StackTemplate, as_list, render
 
 PRICES_FILE = Path(__file__).resolve().parents[1] / "prices.json"
+
+# ---- the job model (assumptions, stated in the report)
+# From RunJobFlow until the step starts: EC2 launch, EMR bootstrap, YARN up. Not measurable offline; EMR's own
+# guidance is "several minutes", and every node is billed for it. 8 minutes is a conservative middle.
+PROVISIONING_MINUTES = 8
+# From the step's end until the instances are gone (still billed).
+TERMINATION_MINUTES = 1
+# bench/sizing_bench.py, 2026-11-29: job seconds = 32 + 2.2 x MB with Spark local[2] on 2 shared vCPUs (load 5-8),
+# for one node; N core nodes are assumed N times as fast (optimistic), each node only as fast as those 2 vCPUs
+# (pessimistic: an m7g.xlarge has 4).
+STEP_FIXED_SECONDS = 32.0
+STEP_SECONDS_PER_MB = 2.2
+# MovieLens-format text: 22.5-24.9 bytes a rating in the benchmark's u.data files, ~26.7 in MovieLens 20M's CSV.
+BYTES_PER_RATING = 25
+JOB_SIZES = {"100K": 100_000, "1M": 1_000_000, "20M": 20_000_000}
+TYPICAL_MONTH = {"jobs": 20, "ratings": 100_000, "workstation_hours": 40}
 
 
 def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
@@ -24,239 +44,319 @@ def _money(value: float) -> float:
     return round(value, 2)
 
 
-def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> dict[str, Any]:
-    ec2, uplift = prices["ec2_on_demand_hour"], prices["emr_uplift_hour"]
-    month = float(prices.get("hours_per_month", 730))
-    weeks_per_month = month / (24 * 7)
-    working_days = len(settings.working_days) * weeks_per_month
-    hours_per_day = working_hours_per_day(settings.working_hours)
-    guard_lag_h = settings.spend_guard_rate_minutes / 60
-    items: list[dict[str, Any]] = []
-    unknown: list[str] = []
-    assumptions = [
-        f"{month:g} hours a month; {weeks_per_month:.3f} weeks a month, so {working_days:.1f} working days "
-        f"({', '.join(settings.working_days)}).",
-        "On-demand Linux prices from tools/prices.json (region "
-        f"{prices.get('region')}, as of {prices.get('as_of')}); re-check them before relying on the figures.",
-        f"The spend guard runs every {settings.spend_guard_rate_minutes} min, so it acts up to "
-        f"{guard_lag_h:.2f} h late.",
-        "Not included: usage-based charges (S3, data processed by endpoints, Lambda, DynamoDB, SQS, CloudWatch, "
-        "EMR node EBS volumes), taxes, free tier.",
-    ]
+@dataclass
+class PriceBook:
+    """Prices by name; a missing one is recorded (never guessed) and counts as 0 in the totals it is part of."""
 
-    def price_of(instance_type: str) -> float | None:
-        if instance_type not in ec2:
-            unknown.append(instance_type)
-            return None
-        return ec2[instance_type]
+    prices: dict[str, Any]
+    unknown: set[str] = field(default_factory=set)
 
-    # ---- EC2 instances declared in the templates (the workstation)
+    def flat(self, key: str) -> float:
+        value = self.prices.get(key)
+        if not isinstance(value, (int, float)):
+            self.unknown.add(key)
+            return 0.0
+        return float(value)
+
+    def instance(self, instance_type: str, *, emr: bool = False) -> float | None:
+        """On-demand USD/hour of an instance (plus EMR's uplift for a cluster node); None when not priced."""
+        ec2 = self.prices.get("ec2_on_demand_hour", {}).get(instance_type)
+        uplift = self.prices.get("emr_uplift_hour", {}).get(instance_type) if emr else 0.0
+        if ec2 is None:
+            self.unknown.add(instance_type)
+        if uplift is None:
+            self.unknown.add(f"{instance_type} (EMR uplift)")
+        return None if ec2 is None or uplift is None else float(ec2) + float(uplift)
+
+
+@dataclass(frozen=True)
+class Workstation:
+    instance_type: str
+    volume_gb: float
+    public_ipv4: bool
+    path: str
+    stack: str
+
+
+def _public_subnets(stack: StackTemplate) -> set[str]:
+    return {
+        logical_id
+        for logical_id, subnet in stack.of_type("AWS::EC2::Subnet")
+        if (subnet.get("Properties") or {}).get("MapPublicIpOnLaunch") is True
+    }
+
+
+def _workstations(assembly: CloudAssembly) -> list[Workstation]:
+    found = []
     for stack in assembly.stacks:
+        public = _public_subnets(stack)
         for logical_id, resource in stack.of_type("AWS::EC2::Instance"):
             properties = resource.get("Properties") or {}
-            instance_type = render(properties.get("InstanceType", "?"))
-            hourly = price_of(instance_type)
-            volume_gb = sum(
-                float(mapping["Ebs"].get("VolumeSize", 0) or 0)
+            subnet = properties.get("SubnetId")
+            interfaces = as_list(properties.get("NetworkInterfaces"))
+            has_ip = any(isinstance(i, dict) and i.get("AssociatePublicIpAddress") is True for i in interfaces) or (
+                isinstance(subnet, dict) and subnet.get("Ref") in public
+            )
+            volume = sum(
+                float(mapping["Ebs"]["VolumeSize"])
                 for mapping in as_list(properties.get("BlockDeviceMappings"))
-                if isinstance(mapping, dict)
-                and isinstance(mapping.get("Ebs"), dict)
-                and isinstance(mapping["Ebs"].get("VolumeSize"), (int, float))
+                if isinstance(mapping, dict) and isinstance((mapping.get("Ebs") or {}).get("VolumeSize"), (int, float))
             )
-            hours = hours_per_day * working_days + guard_lag_h * working_days
-            volume_month = volume_gb * prices["ebs_gp3_gb_month"]
-            items.append(
-                {
-                    "what": f"EC2 instance {instance_type}",
-                    "stack": stack.stack_name,
-                    "path": stack.path_of(logical_id),
-                    "hourly": hourly,
-                    "worst_case_hours_month": round(hours, 1),
-                    "monthly_worst_case": None if hourly is None else _money(hourly * hours + volume_month),
-                    "formula": (
-                        f"{hourly} USD/h x ({hours_per_day:g} h/day + {guard_lag_h:.2f} h guard lag) x {working_days:.1f} "
-                        f"working days"
-                        + (
-                            f" + {volume_gb:g} GiB gp3 x {prices['ebs_gp3_gb_month']} USD/GB-month"
-                            if volume_gb
-                            else " (root volume size not in template: from the AMI)"
-                        )
-                    ),
-                    "assumption": "stopped outside working hours by the spend guard; worst case runs every working hour",
-                }
-            )
-
-    # ---- EMR: standing clusters declared in templates, else the transient cluster the settings describe
-    clusters = []
-    for stack in assembly.stacks:
-        for logical_id, resource in stack.of_type("AWS::EMR::Cluster"):
-            instances = (resource.get("Properties") or {}).get("Instances") or {}
-            groups = []
-            for key, role in (("MasterInstanceGroup", "primary"), ("CoreInstanceGroup", "core")):
-                group = instances.get(key)
-                if group:
-                    groups.append((role, render(group.get("InstanceType")), int(group.get("InstanceCount", 1))))
-            for key, role in (("MasterInstanceFleet", "primary"), ("CoreInstanceFleet", "core")):
-                fleet = instances.get(key)
-                if fleet:
-                    configs = as_list(fleet.get("InstanceTypeConfigs"))
-                    capacity = int(fleet.get("TargetOnDemandCapacity", 0) or 0) + int(
-                        fleet.get("TargetSpotCapacity", 0) or 0
-                    )
-                    if configs:
-                        weight = int(configs[0].get("WeightedCapacity", 1) or 1)
-                        groups.append((role, render(configs[0].get("InstanceType")), -(-capacity // weight)))
-            idle = ((resource.get("Properties") or {}).get("AutoTerminationPolicy") or {}).get("IdleTimeout")
-            ending = (
-                f"a standing cluster terminates itself after {int(idle) // 60} min idle (AutoTerminationPolicy)"
-                if isinstance(idle, (int, float))
-                else "a standing cluster has NO AutoTerminationPolicy"
-            )
-            clusters.append(
-                (
-                    f"standing EMR cluster ({stack.path_of(logical_id)})",
-                    stack.stack_name,
+            found.append(
+                Workstation(
+                    render(properties.get("InstanceType", "?")),
+                    volume,
+                    has_ip,
                     stack.path_of(logical_id),
-                    groups,
-                    ending,
-                    None,
+                    stack.stack_name,
                 )
             )
-    if not clusters:
-        groups = [
-            ("primary", settings.emr_primary_instance_type, 1),
-            ("core", settings.emr_core_instance_type, settings.emr_core_instance_count),
+    return found
+
+
+class CostModel:
+    """The figures of one deployment: its templates, its settings, one price table."""
+
+    def __init__(self, assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> None:
+        self.assembly, self.settings, self.book = assembly, settings, PriceBook(prices)
+        self.hours_per_month = float(prices.get("hours_per_month", 730))
+        self.working_days = len(settings.working_days) * self.hours_per_month / (24 * 7)
+        self.guard_lag_hours = settings.spend_guard_rate_minutes / 60
+        self.public_ipv4 = self.book.flat("public_ipv4_hour")
+        self.public_network = any(_public_subnets(stack) for stack in assembly.stacks)
+        self.network_mode = "public" if self.public_network else "isolated"
+        self.standing_clusters = [
+            (stack, logical_id) for stack in assembly.stacks for logical_id, _ in stack.of_type("AWS::EMR::Cluster")
         ]
-        if settings.emr_task_spot_instance_count:
-            groups.append(
-                (
-                    "task (spot, priced on-demand as an upper bound)",
-                    settings.emr_task_instance_types[0],
-                    settings.emr_task_spot_instance_count,
-                )
-            )
-        clusters.append(
-            (
-                f"transient EMR cluster (settings, cluster_mode={settings.cluster_mode})",
-                "-",
-                "launched per job by submit_job",
-                groups,
-                f"a transient cluster ends with its step, or after {settings.emr_idle_timeout_minutes} min idle",
-                settings.emr_idle_timeout_minutes,
-            )
+        self.workstations = _workstations(assembly)
+        self.policy = SizingPolicy(
+            single_node_max_bytes=settings.emr_single_node_max_mb * MEGABYTE,
+            bytes_per_core_node=settings.emr_mb_per_core_node * MEGABYTE,
+            max_core_nodes=settings.emr_core_instance_count,
         )
-    max_age = settings.emr_max_cluster_age_hours
-    for what, stack_name, path, groups, ending, idle_minutes in clusters:
-        hourly, parts, priced = 0.0, [], True
-        for role, instance_type, count in groups:
-            base = price_of(instance_type)
-            extra = uplift.get(instance_type)
-            if extra is None and instance_type not in unknown:
-                unknown.append(f"{instance_type} (EMR uplift)")
-            if base is None or extra is None:
-                priced = False
-                parts.append(f"{count} x {role} {instance_type} (NO PRICE)")
+
+    # ------------------------------------------------------------------ per hour
+    def node_hour(self, instance_type: str) -> float:
+        """One EMR node: EC2 + EMR uplift, plus its public IPv4 address in the public network mode."""
+        price = self.book.instance(instance_type, emr=True) or 0.0
+        return price + (self.public_ipv4 if self.public_network else 0.0)
+
+    def cluster_hour(self, core_nodes: int, *, with_tasks: bool = False) -> float:
+        s = self.settings
+        hourly = self.node_hour(s.emr_primary_instance_type) + core_nodes * self.node_hour(s.emr_core_instance_type)
+        if with_tasks and s.emr_task_spot_instance_count:  # priced on demand: the Spot fleet may fall back to it
+            hourly += s.emr_task_spot_instance_count * self.node_hour(s.emr_task_instance_types[0])
+        return hourly
+
+    def workstation_hour(self, workstation: Workstation) -> float:
+        price = self.book.instance(workstation.instance_type) or 0.0
+        return price + (self.public_ipv4 if workstation.public_ipv4 else 0.0)
+
+    # ------------------------------------------------------------------ one job
+    def job(self, ratings: int) -> dict[str, Any]:
+        megabytes = ratings * BYTES_PER_RATING / MEGABYTE
+        shape: ClusterShape = shape_for(ratings * BYTES_PER_RATING, self.policy)
+        step_minutes = (STEP_FIXED_SECONDS + STEP_SECONDS_PER_MB * megabytes / max(shape.core_nodes, 1)) / 60
+        if self.standing_clusters:
+            # The standing cluster is already up: a job adds its step, and keeps the cluster from ending for the
+            # idle timeout after it.
+            hourly = self.cluster_hour(self.settings.emr_core_instance_count, with_tasks=True)
+            minutes = step_minutes + self.settings.emr_idle_timeout_minutes
+            formula = f"({step_minutes:.1f} min step + {self.settings.emr_idle_timeout_minutes} min idle) on the standing cluster"
+            nodes = 1 + self.settings.emr_core_instance_count
+        else:
+            hourly = self.cluster_hour(shape.core_nodes, with_tasks=not shape.single_node)
+            minutes = max(1.0, PROVISIONING_MINUTES + step_minutes + TERMINATION_MINUTES)
+            formula = (
+                f"({PROVISIONING_MINUTES} provisioning + {step_minutes:.1f} step + {TERMINATION_MINUTES} ending) min"
+            )
+            nodes = 1 + shape.core_nodes
+        usd = hourly * minutes / 60
+        return {
+            "ratings": ratings,
+            "megabytes": round(megabytes, 1),
+            "core_nodes": shape.core_nodes,
+            "nodes": nodes,
+            "shape": "single node" if shape.single_node else f"1 primary + {shape.core_nodes} core",
+            "billed_minutes": round(minutes, 1),
+            "usd_per_hour": round(hourly, 4),
+            "usd": round(usd, 3),
+            "formula": f"{formula} x {hourly:.4f} USD/h ({nodes} node(s)) = {usd:.3f} USD",
+        }
+
+    # ------------------------------------------------------------------ standing charges
+    def standing_items(self) -> list[dict[str, Any]]:
+        """What is billed every hour of the month while deployed, used or not."""
+        items = []
+        month = self.hours_per_month
+
+        def count(*types: str) -> int:
+            return sum(1 for stack in self.assembly.stacks for _ in stack.of_type(*types))
+
+        endpoint_azs = sum(
+            len(as_list((resource.get("Properties") or {}).get("SubnetIds"))) or 1
+            for stack in self.assembly.stacks
+            for _, resource in stack.of_type("AWS::EC2::VPCEndpoint")
+            if (resource.get("Properties") or {}).get("VpcEndpointType") == "Interface"
+        )
+        for what, quantity, unit_key, per_hour in (
+            ("VPC interface endpoint-AZs", endpoint_azs, "vpc_interface_endpoint_az_hour", True),
+            ("NAT gateways", count("AWS::EC2::NatGateway"), "nat_gateway_hour", True),
+            ("KMS customer-managed keys", count("AWS::KMS::Key"), "kms_key_month", False),
+            ("CloudWatch alarms", count("AWS::CloudWatch::Alarm"), "cloudwatch_alarm_month", False),
+        ):
+            if not quantity:
                 continue
-            hourly += count * (base + extra)
-            parts.append(f"{count} x {role} {instance_type} ({base} + {extra} EMR)")
-        if not priced:
+            unit = self.book.flat(unit_key)
+            monthly = quantity * unit * (month if per_hour else 1)
+            per = f"USD/h x {month:g} h" if per_hour else "USD/month"
             items.append(
                 {
                     "what": what,
-                    "stack": stack_name,
-                    "path": path,
-                    "hourly": None,
-                    "monthly_worst_case": None,
-                    "worst_case_hours_month": None,
-                    "formula": " + ".join(parts),
-                    "assumption": "not priced: add the missing instance types to tools/prices.json",
+                    "quantity": quantity,
+                    "monthly": _money(monthly),
+                    "formula": f"{quantity} x {unit} {per}",
                 }
             )
-            continue
-        per_cluster = hourly * (max_age + guard_lag_h)
-        items.append(
-            {
-                "what": what,
-                "stack": stack_name,
-                "path": path,
-                "hourly": round(hourly, 4),
-                "formula": " + ".join(parts) + f" = {hourly:.3f} USD/h",
-                "idle_tail": _money(hourly * idle_minutes / 60) if idle_minutes else None,
-                "worst_case_one_cluster": _money(per_cluster),
-                "worst_case_hours_month": round((max_age + guard_lag_h) * working_days, 1),
-                "monthly_worst_case": _money(per_cluster * working_days),
-                "assumption": (
-                    ending
-                    + (f" (adds {_money(hourly * idle_minutes / 60)} USD per job)" if idle_minutes else "")
-                    + "; the spend guard "
-                    f"terminates any cluster older than {max_age} h, so one forgotten cluster costs at most "
-                    f"{hourly:.3f} x ({max_age} + {guard_lag_h:.2f}) = USD {_money(per_cluster)}; worst month: one "
-                    f"forgotten cluster every working day"
-                ),
-            }
-        )
+        for workstation in self.workstations:
+            if workstation.volume_gb:
+                unit = self.book.flat("ebs_gp3_gb_month")
+                items.append(
+                    {
+                        "what": f"EBS gp3 root volume of {workstation.path}",
+                        "quantity": workstation.volume_gb,
+                        "monthly": _money(workstation.volume_gb * unit),
+                        "formula": f"{workstation.volume_gb:g} GB x {unit} USD/GB-month (billed while stopped too)",
+                    }
+                )
+        return items
 
-    # ---- always-on network and key charges
-    endpoint_az_hours = 0
-    for stack in assembly.stacks:
-        for _, resource in stack.of_type("AWS::EC2::VPCEndpoint"):
-            properties = resource.get("Properties") or {}
-            if properties.get("VpcEndpointType") != "Interface":
-                continue
-            azs = len(as_list(properties.get("SubnetIds"))) or 1
-            endpoint_az_hours += azs
-    if endpoint_az_hours:
-        hourly = endpoint_az_hours * prices["vpc_interface_endpoint_az_hour"]
-        items.append(
-            {
-                "what": "VPC interface endpoints",
-                "stack": "all stacks",
-                "path": f"{endpoint_az_hours} endpoint-AZ(s)",
-                "hourly": round(hourly, 4),
-                "worst_case_hours_month": month,
-                "monthly_worst_case": _money(hourly * month),
-                "formula": f"{endpoint_az_hours} endpoint-AZs x {prices['vpc_interface_endpoint_az_hour']} USD/h x {month:g} h",
-                "assumption": "always on while deployed",
-            }
+    def standing_clusters_hour(self) -> float:
+        return len(self.standing_clusters) * self.cluster_hour(self.settings.emr_core_instance_count, with_tasks=True)
+
+    # ------------------------------------------------------------------ months
+    def months(self) -> dict[str, dict[str, Any]]:
+        s = self.settings
+        idle_parts = [(item["what"], item["monthly"]) for item in self.standing_items()]
+        if self.standing_clusters:
+            # Deployed and unused, a standing cluster idles for the idle timeout, then ends itself.
+            idle_parts.append(
+                (
+                    "standing cluster until its idle timeout",
+                    _money(self.standing_clusters_hour() * s.emr_idle_timeout_minutes / 60),
+                )
+            )
+        typical_job = self.job(TYPICAL_MONTH["ratings"])
+        workstation_hour = sum(self.workstation_hour(w) for w in self.workstations)
+        typical_parts = [
+            *idle_parts,
+            (
+                f"{TYPICAL_MONTH['jobs']} jobs of {TYPICAL_MONTH['ratings']:,} ratings",
+                _money(TYPICAL_MONTH["jobs"] * typical_job["usd"]),
+            ),
+            (
+                f"{TYPICAL_MONTH['workstation_hours']} workstation hours",
+                _money(TYPICAL_MONTH["workstation_hours"] * workstation_hour),
+            ),
+        ]
+        busy_hours = (working_hours_per_day(s.working_hours) + self.guard_lag_hours) * self.working_days
+        worst_parts = [*idle_parts, ("workstation busy every working hour", _money(busy_hours * workstation_hour))]
+        if self.standing_clusters:
+            worst_parts.append(
+                ("standing cluster never idle", _money(self.standing_clusters_hour() * self.hours_per_month))
+            )
+        else:
+            biggest = self.cluster_hour(s.emr_core_instance_count, with_tasks=True)
+            age = s.emr_max_cluster_age_hours + self.guard_lag_hours
+            worst_parts.append(
+                (
+                    f"one largest cluster forgotten every working day, ended by the spend guard after {age:.2f} h",
+                    _money(biggest * age * self.working_days),
+                )
+            )
+        return {
+            name: {"usd": _money(sum(usd for _, usd in parts)), "parts": [{"what": w, "usd": u} for w, u in parts]}
+            for name, parts in (("idle", idle_parts), ("typical", typical_parts), ("worst", worst_parts))
+        }
+
+    def hourly_items(self) -> list[dict[str, Any]]:
+        """What runs by the hour only while in use: the workstation and each EMR node type."""
+        items = []
+        for workstation in self.workstations:
+            items.append(
+                {
+                    "line": f"workstation {workstation.path}",
+                    "what": f"EC2 instance {workstation.instance_type} (workstation)",
+                    "hourly": round(self.workstation_hour(workstation), 4),
+                    "formula": f"{self.book.instance(workstation.instance_type)} EC2"
+                    + (f" + {self.public_ipv4} public IPv4" if workstation.public_ipv4 else ""),
+                    "when": f"while running: stops itself after {self.settings.workstation_idle_stop_minutes} min idle and outside working hours",
+                }
+            )
+        s = self.settings
+        for role, instance_type in (("primary", s.emr_primary_instance_type), ("core", s.emr_core_instance_type)):
+            ec2 = self.book.instance(instance_type)
+            items.append(
+                {
+                    "line": f"EMR {role} node",
+                    "what": f"EMR {role} node {instance_type}",
+                    "hourly": round(self.node_hour(instance_type), 4),
+                    "formula": f"{ec2} EC2 + {self.book.prices.get('emr_uplift_hour', {}).get(instance_type)} EMR"
+                    + (f" + {self.public_ipv4} public IPv4" if self.public_network else ""),
+                    "when": "only while a job runs"
+                    if not self.standing_clusters
+                    else "while the standing cluster runs",
+                }
+            )
+        return items
+
+
+def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> dict[str, Any]:
+    model = CostModel(assembly, settings, prices)
+    months = model.months()
+    jobs = {label: model.job(ratings) for label, ratings in JOB_SIZES.items()}
+    items = model.hourly_items()
+    standing = model.standing_items()
+    s = settings
+    assumptions = [
+        f"{model.hours_per_month:g} hours a month; {model.working_days:.1f} working days ({', '.join(s.working_days)}).",
+        f"Prices from tools/prices.json (region {prices.get('region')}, as of {prices.get('as_of')}, "
+        + (
+            "verified against the AWS Price List"
+            if prices.get("verified")
+            else "NOT verified against the AWS Price List"
         )
-    nat = sum(1 for stack in assembly.stacks for _ in stack.of_type("AWS::EC2::NatGateway"))
-    if nat:
-        hourly = nat * prices["nat_gateway_hour"]
-        items.append(
-            {
-                "what": "NAT gateways",
-                "stack": "all stacks",
-                "path": f"{nat} NAT gateway(s)",
-                "hourly": hourly,
-                "worst_case_hours_month": month,
-                "monthly_worst_case": _money(hourly * month),
-                "formula": f"{nat} x {prices['nat_gateway_hour']} USD/h x {month:g} h",
-                "assumption": "always on",
-            }
-        )
-    keys = sum(1 for stack in assembly.stacks for _ in stack.of_type("AWS::KMS::Key"))
-    if keys:
-        items.append(
-            {
-                "what": "KMS customer-managed keys",
-                "stack": "all stacks",
-                "path": f"{keys} key(s)",
-                "hourly": round(keys * prices["kms_key_month"] / month, 5),
-                "worst_case_hours_month": month,
-                "monthly_worst_case": _money(keys * prices["kms_key_month"]),
-                "formula": f"{keys} x {prices['kms_key_month']} USD/key-month (plus requests)",
-                "assumption": "always on",
-            }
-        )
-    total = sum(item["monthly_worst_case"] or 0 for item in items)
+        + "): on-demand Linux, USD, before tax and free tier.",
+        f"A job: {PROVISIONING_MINUTES} min provisioning + the step + {TERMINATION_MINUTES} min ending, every node billed "
+        "throughout (EC2 and EMR bill per second, 1-minute minimum).",
+        f"Step time: {STEP_FIXED_SECONDS:g} s + {STEP_SECONDS_PER_MB} s per MB per node (bench/sizing_bench.py), "
+        f"{BYTES_PER_RATING} bytes a rating; the cluster shape is submit_job's (cluster_sizing).",
+        f"Typical month: {TYPICAL_MONTH['jobs']} jobs of {TYPICAL_MONTH['ratings']:,} ratings and "
+        f"{TYPICAL_MONTH['workstation_hours']} workstation hours.",
+        f"Worst case: the workstation kept busy every working hour (its idle alarm never fires; the spend guard, "
+        f"running every {s.spend_guard_rate_minutes} min, stops it after hours) and "
+        + (
+            "the standing cluster never idle."
+            if model.standing_clusters
+            else f"a largest cluster forgotten every working day until the spend guard ends it ({s.emr_max_cluster_age_hours} h max age)."
+        ),
+        "Not included: usage-based charges (S3 storage and requests, data transfer and endpoint data processing, "
+        "Lambda, DynamoDB, SQS, CloudWatch logs, EMR node EBS volumes), which are small for the lab's data.",
+    ]
     return {
         "prices_as_of": prices.get("as_of"),
+        "prices_verified": bool(prices.get("verified")),
         "region": prices.get("region"),
+        "network_mode": model.network_mode,
         "items": items,
-        "monthly_worst_case_total": _money(total),
-        "budget_monthly_usd": settings.budget_monthly_usd,
-        "over_budget": total > settings.budget_monthly_usd,
-        "unknown_prices": sorted(set(unknown)),
-        "nat_comparison_month_per_az": _money(prices["nat_gateway_hour"] * month),
+        "standing": standing,
+        "jobs": jobs,
+        "months": months,
+        "typical_month": TYPICAL_MONTH,
+        "monthly_worst_case_total": months["worst"]["usd"],
+        "budget_monthly_usd": s.budget_monthly_usd,
+        "over_budget": months["typical"]["usd"] > s.budget_monthly_usd,
+        "unknown_prices": sorted(model.book.unknown),
+        "nat_comparison_month_per_az": _money(model.book.flat("nat_gateway_hour") * model.hours_per_month),
         "assumptions": assumptions,
     }

@@ -55,6 +55,10 @@ def _number(value: Any) -> str:
     return "none" if value is None else f"{value:g}"
 
 
+def _cents(value: Any) -> str:
+    return "n/a" if value is None else f"USD {value:,.3f}"
+
+
 def _before_after(pair: list[Any], render: Any = _money) -> str:
     """``USD 1.00 → USD 3.50 (+USD 2.50)``, or the one value when nothing changed."""
     before, after = pair
@@ -82,19 +86,23 @@ def _change_section(changes: dict[str, Any]) -> list[str]:
         out += [f"No change: {', '.join(unchanged)}.", ""]
 
     cost = changes["cost"]
-    total = _before_after(cost["monthly_worst_case_total"])
-    out += [f"**Cost, worst-case month:** {total} (budget USD {cost['budget_monthly_usd']}).", ""]
-    if cost["items"]:
+    months = ", ".join(f"{name} {_before_after(pair)}" for name, pair in cost["months"].items())
+    jobs = ", ".join(f"{label} {_before_after(pair, _cents)}" for label, pair in cost["jobs"].items())
+    out += [
+        f"**Cost, a month:** {months} (budget {_before_after(cost['budget_monthly_usd'])}). **One job:** {jobs}.",
+        "",
+    ]
+    if cost["lines"]:
         out += table(
-            ["Resource", "Stack", "USD/hour", "Worst-case USD/month"],
+            ["Priced line", "What", "Unit", "USD"],
             [
                 [
-                    _text(item["what"]),
-                    _text(item["stack"]),
-                    _before_after(item["hourly"], _number),
-                    _before_after(item["monthly_worst_case"]),
+                    _text(line["line"]),
+                    _before_after(line["what"], _text),
+                    line["unit"],
+                    _before_after(line["usd"], _number),
                 ]
-                for item in cost["items"]
+                for line in cost["lines"]
             ],
         )
     findings = changes["findings"]
@@ -315,44 +323,65 @@ def _full_state(data: dict[str, Any]) -> list[str]:
         ],
     )
 
-    cost = data["cost"]
-    out += [
+    out += cost_section(data["cost"])
+
+    out += ["## Architecture (generated from the templates)", "", "```mermaid", data["diagram"], "```", ""]
+    return out
+
+
+def cost_section(cost: dict[str, Any]) -> list[str]:
+    """The report's cost section: the three months, one job at three sizes, and what each figure is made of."""
+    verified = (
+        "verified against the AWS Price List"
+        if cost["prices_verified"]
+        else "**not verified** against the AWS Price List"
+    )
+    out = [
         "## Cost (estimate)",
         "",
-        f"Prices: `tools/prices.json`, region `{cost['region']}`, as of **{cost['prices_as_of']}**, "
-        "on-demand USD; re-check before relying on them.",
+        f"Network mode `{cost['network_mode']}`. Prices: `tools/prices.json`, region `{cost['region']}`, as of "
+        f"**{cost['prices_as_of']}**, {verified}; on-demand USD.",
         "",
     ]
+    months = cost["months"]
     out += table(
-        ["Resource", "Stack", "USD/hour", "Worst-case h/month", "Worst-case USD/month", "Formula"],
+        ["Month", "USD", "Made of"],
         [
-            [
-                _text(i["what"]),
-                _text(i["stack"]),
-                i["hourly"],
-                i.get("worst_case_hours_month"),
-                i["monthly_worst_case"],
-                _text(i["formula"]),
-            ]
-            for i in cost["items"]
+            [name, f"{month['usd']:.2f}", _text([f"{part['what']}: {part['usd']:.2f}" for part in month["parts"]])]
+            for name, month in months.items()
         ],
     )
-    over = " ⚠️ above the monthly budget" if cost["over_budget"] else ""
-    out += [
-        f"**Worst-case month: USD {cost['monthly_worst_case_total']:.2f}** "
-        f"(budget `budget_monthly_usd` = USD {cost['budget_monthly_usd']}){over}.",
-        "",
-    ]
+    over = " ⚠️ the typical month is above it" if cost["over_budget"] else " (above the typical month)"
+    out += [f"Budget `budget_monthly_usd` = USD {cost['budget_monthly_usd']}{over}.", ""]
+    out += table(
+        ["One job", "MB", "Cluster", "Billed min", "USD", "Formula"],
+        [
+            [
+                label,
+                job["megabytes"],
+                _text(job["shape"]),
+                job["billed_minutes"],
+                f"{job['usd']:.3f}",
+                _text(job["formula"]),
+            ]
+            for label, job in cost["jobs"].items()
+        ],
+    )
+    out += table(
+        ["Billed while running", "USD/hour", "Formula", "When"],
+        [[_text(i["what"]), i["hourly"], _text(i["formula"]), _text(i["when"])] for i in cost["items"]],
+    )
+    out += table(
+        ["Billed while deployed", "USD/month", "Formula"],
+        [[_text(i["what"]), f"{i['monthly']:.2f}", _text(i["formula"])] for i in cost["standing"]],
+    )
     if cost["unknown_prices"]:
         out += [f"⚠️ No price in tools/prices.json for: {_text(', '.join(cost['unknown_prices']))}.", ""]
     out += ["Assumptions:", ""]
     out += [f"- {_text(line)}" for line in cost["assumptions"]]
-    out += [f"- {_text(i['what'])}: {_text(i['assumption'])}." for i in cost["items"] if i.get("assumption")]
     out += [
         f"- For comparison, a NAT gateway would cost USD {cost['nat_comparison_month_per_az']:.2f} a month per AZ "
         "before data processing.",
         "",
     ]
-
-    out += ["## Architecture (generated from the templates)", "", "```mermaid", data["diagram"], "```", ""]
     return out
