@@ -12,7 +12,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
-from stacks.contract import GENERATED_RUN_ID, RUN_ID_PATTERN, STEP_NAME_INFIX, EmrEventsEnvironment
+from stacks.contract import (
+    EmrEventsEnvironment,
+    run_id_of_step,
+    run_id_of_transient_cluster,
+    shown,
+    standing_cluster_name,
+)
 
 STEP_CHANGE = "EMR Step Status Change"
 CLUSTER_CHANGE = "EMR Cluster State Change"
@@ -78,7 +84,7 @@ def outcome_for(raw_event: Any, settings: Settings) -> Outcome:
         raise Ignored("event_not_an_object", type=type(raw_event).__name__)
     event = EventBridgeEvent(raw_event)
     if event.get("source") != "aws.emr":
-        raise Ignored("wrong_source", source=str(event.get("source"))[:100])
+        raise Ignored("wrong_source", source=shown(event.get("source"), 100))
     event_id = event.get("id")
     if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
         raise Ignored("bad_event_id")
@@ -91,8 +97,8 @@ def outcome_for(raw_event: Any, settings: Settings) -> Outcome:
     elif detail_type == CLUSTER_CHANGE:
         record = _cluster_record(detail, settings)
     else:
-        raise Ignored("unknown_detail_type", detail_type=str(detail_type)[:100], event_id=event_id)
-    record.update(event_id=event_id, event_time=str(event.get("time", "")))
+        raise Ignored("unknown_detail_type", detail_type=shown(detail_type, 100), event_id=event_id)
+    record.update(event_id=event_id, event_time=shown(event.get("time", ""), 64))
     folder = record["run_id"] or record["cluster_id"]
     key = f"{settings.outcomes_prefix}{folder}/{event_id}.json"
     record["outcome_uri"] = f"s3://{settings.results_bucket}/{key}"
@@ -106,19 +112,23 @@ def _cluster_id(detail: dict[str, Any]) -> str:
     return cluster_id
 
 
+def _state(detail: dict[str, Any]) -> str | None:
+    """The event's state when it is a string; a list or an object (unhashable) is no state EMR sends."""
+    state = detail.get("state")
+    return state if isinstance(state, str) else None
+
+
 def _step_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
     name = detail.get("name")
-    step_prefix = f"{settings.cluster_name_prefix}{STEP_NAME_INFIX}"
-    if not isinstance(name, str) or not name.startswith(step_prefix):
-        raise Ignored("not_this_project", level="info", emr_name=str(name)[:200])
-    run_id = name[len(step_prefix) :]
-    if not RUN_ID_PATTERN.fullmatch(run_id):
-        raise Ignored("step_name_without_run_id", emr_name=name[:200])
+    # Exactly "<prefix>-als-<generated run id>": a prefix match would claim the steps of a project "ml-lab-dev-als".
+    run_id = run_id_of_step(settings.cluster_name_prefix, name)
+    if run_id is None:
+        raise Ignored("not_this_project", level="info", emr_name=shown(name))
     cluster_id = _cluster_id(detail)
     step_id = detail.get("stepId")
     if not isinstance(step_id, str) or not STEP_ID.fullmatch(step_id):
         raise Ignored("bad_step_id", run_id=run_id)
-    state = detail.get("state")
+    state = _state(detail)
     record: dict[str, Any] = {
         "kind": "step",
         "run_id": run_id,
@@ -135,21 +145,19 @@ def _step_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
     elif state in STEP_TRANSIENT:
         raise Ignored("step_in_progress", level="debug", run_id=run_id, state=state)
     else:
-        raise Ignored("unknown_step_state", run_id=run_id, state=str(state)[:50])
+        raise Ignored("unknown_step_state", run_id=run_id, state=shown(detail.get("state"), 50))
     return record
 
 
 def _cluster_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
     name = detail.get("name")
-    # The dash matters: "ml-lab-dev" must not claim "ml-lab-devtest-..." clusters.
-    cluster_prefix = f"{settings.cluster_name_prefix}-"
-    if not isinstance(name, str) or not name.startswith(cluster_prefix):
-        raise Ignored("not_this_project", level="info", emr_name=str(name)[:200])
+    # Exactly "<prefix>-<generated run id>" (transient) or "<prefix>-standing": stage "prod" of a project named
+    # "ml-lab-dev" names its clusters "ml-lab-dev-prod-...", which a prefix match would claim.
+    run_id = run_id_of_transient_cluster(settings.cluster_name_prefix, name)
+    if run_id is None and name != standing_cluster_name(settings.cluster_name_prefix):
+        raise Ignored("not_this_project", level="info", emr_name=shown(name))
     cluster_id = _cluster_id(detail)
-    # Transient clusters are named "{prefix}-{run_id}"; a standing cluster's suffix is not a run id of ours.
-    suffix = name[len(cluster_prefix) :]
-    run_id = suffix if GENERATED_RUN_ID.fullmatch(suffix) else None
-    state = detail.get("state")
+    state = _state(detail)
     record: dict[str, Any] = {
         "kind": "cluster",
         "run_id": run_id,
@@ -166,7 +174,7 @@ def _cluster_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any
     elif state in CLUSTER_TRANSIENT:
         raise Ignored("cluster_state_not_final", level="debug", cluster_id=cluster_id, state=state)
     else:
-        raise Ignored("unknown_cluster_state", cluster_id=cluster_id, state=str(state)[:50])
+        raise Ignored("unknown_cluster_state", cluster_id=cluster_id, state=shown(detail.get("state"), 50))
     return record
 
 

@@ -242,7 +242,9 @@ class SparkJobCluster(Construct):
 
     def grant_submit(self, role: iam.IRole) -> None:
         """Starting the job: a transient cluster (RunJobFlow and AddTags, only with the project's request tags) or a
-        step on the standing cluster; and passing exactly the cluster's two roles, only to EMR and EC2."""
+        step on the standing cluster; finding the cluster or step already started for a run (ListClusters, or
+        ListSteps of the standing cluster), so a retry never starts a second one; and passing exactly the
+        cluster's two roles, only to EMR and EC2."""
         stack = Stack.of(role)
         if self.cluster is None:
             # RunJobFlow has no resource-level permissions; the request tags bind it to this project.
@@ -253,13 +255,15 @@ class SparkJobCluster(Construct):
                     conditions={"StringEquals": self._project_tags("aws:RequestTag")},
                 )
             )
+            # ListClusters supports no resource-level permissions; it returns names, states and ids only.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["elasticmapreduce:ListClusters"], resources=["*"])
+            )
         else:
+            standing = stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name=self.cluster.ref)
             role.add_to_principal_policy(
                 iam.PolicyStatement(
-                    actions=["elasticmapreduce:AddJobFlowSteps"],
-                    resources=[
-                        stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name=self.cluster.ref)
-                    ],
+                    actions=["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"], resources=[standing]
                 )
             )
         role.add_to_principal_policy(

@@ -6,7 +6,7 @@ import importlib.util
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,10 +91,13 @@ ENVIRONMENT = {
     "RATINGS_PREFIX": "ratings/",
     "INPUT_BUCKET": INPUT_BUCKET,
     "IDEMPOTENCY_TABLE": TABLE,
+    "MAX_JOBS_PER_INVOCATION": "5",
     # emr_events
     "RESULTS_BUCKET": RESULTS_BUCKET,
     "OUTCOMES_PREFIX": "outcomes/",
     "LOG_URI": LOG_URI,
+    # what moto names the topic fake_account creates; set before any handler loads, so each test file runs alone
+    "TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:{PREFIX}-outcomes",
     # spend_guard
     "PROJECT_TAG_KEY": "project",
     "PROJECT_TAG_VALUE": "ml-lab",
@@ -105,6 +109,7 @@ ENVIRONMENT = {
     "WORKING_HOURS": "07:00-19:00",
     "WORKING_DAYS": "MON,TUE,WED,THU,FRI",
     "WORKING_TIMEZONE": "Europe/London",
+    "EMR_SERVICE_ROLE": JOB_FLOW_TEMPLATE["ServiceRole"],
 }
 
 _loaded: dict[str, Any] = {}
@@ -378,3 +383,114 @@ def events():
         job_flow_template=JOB_FLOW_TEMPLATE,
         project_tags=PROJECT_TAGS,
     )
+
+
+# ------------------------------------------------------------------------------------------------ fault injection
+def client_error(code: str, status: int = 400, operation: str = "Operation") -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+    )
+
+
+def lost_response() -> ReadTimeoutError:
+    return ReadTimeoutError(endpoint_url="https://elasticmapreduce.eu-west-2.amazonaws.com/")
+
+
+Fault = Callable[[Callable[..., Any], dict[str, Any]], Any]
+
+
+class Faulty:
+    """A moto client with faults injected per operation, in order of the calls, then real calls.
+
+    ``fail``: the request never reaches the service. ``lose_response``: the service does the work, then the caller
+    gets a read timeout. ``stale``: the listing misses what was just created (EMR's lists are eventually
+    consistent). ``respond``: the service answers with ``response`` instead. A fault given ``when`` applies only to
+    the calls whose arguments it accepts. ``calls`` counts, per operation, the requests that reached the service."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.faults: dict[str, list[tuple[Callable[[dict[str, Any]], bool], Fault]]] = {}
+        self.calls: dict[str, int] = {}
+
+    def _add(self, operation: str, fault: Fault, times: int, when: Callable[[dict[str, Any]], bool] | None) -> Faulty:
+        self.faults.setdefault(operation, []).extend([(when or (lambda kwargs: True), fault)] * times)
+        return self
+
+    def fail(self, operation: str, error: Exception, times: int = 1, when: Any = None) -> Faulty:
+        def fault(call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+            raise error
+
+        return self._add(operation, fault, times, when)
+
+    def lose_response(self, operation: str) -> Faulty:
+        def fault(call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+            call(**kwargs)
+            raise lost_response()
+
+        return self._add(operation, fault, 1, None)
+
+    def succeed(self, operation: str, times: int = 1) -> Faulty:
+        return self._add(operation, lambda call, kwargs: call(**kwargs), times, None)
+
+    def stale(self, operation: str) -> Faulty:
+        def fault(call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+            return {key: [] if isinstance(value, list) else value for key, value in call(**kwargs).items()}
+
+        return self._add(operation, fault, 1, None)
+
+    def respond(self, operation: str, response: dict[str, Any], when: Any = None) -> Faulty:
+        return self._add(operation, lambda call, kwargs: response, 1, when)
+
+    def get_paginator(self, operation: str) -> Any:
+        """Pages through ``operation`` (EMR's Marker) with the faults applied."""
+        faulty = self
+
+        class Pages:
+            def paginate(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+                marker = None
+                while True:
+                    page = getattr(faulty, operation)(**kwargs, **({"Marker": marker} if marker else {}))
+                    yield page
+                    marker = page.get("Marker")
+                    if not marker:
+                        return
+
+        return Pages()
+
+    def __getattr__(self, operation: str) -> Any:
+        real_call = getattr(self.real, operation)
+        if not callable(real_call):
+            return real_call
+
+        def counted(**kwargs: Any) -> Any:
+            self.calls[operation] = self.calls.get(operation, 0) + 1
+            return real_call(**kwargs)
+
+        def call(**kwargs: Any) -> Any:
+            pending = self.faults.get(operation, [])
+            for index, (applies, fault) in enumerate(pending):
+                if applies(kwargs):
+                    del pending[index]
+                    return fault(counted, kwargs)
+            return counted(**kwargs)
+
+        return call
+
+
+@pytest.fixture
+def faults(submit_job, spend_guard, monkeypatch):
+    """Fault injection: ``faults.emr(aws)`` wraps the moto EMR client and makes both handlers use it."""
+
+    def emr(aws: Aws) -> Faulty:
+        faulty = Faulty(aws.emr)
+        monkeypatch.setattr(submit_job, "emr_client", lambda: faulty)
+        monkeypatch.setattr(spend_guard, "emr_client", lambda: faulty)
+        return faulty
+
+    return SimpleNamespace(emr=emr, client_error=client_error, lost_response=lost_response, Faulty=Faulty)
+
+
+@pytest.fixture(autouse=True)
+def no_read_backoff(lambda_env, submit_job):
+    """submit_job's own retries of EMR reads without their pauses (the tests count the calls instead)."""
+    lambda_env.setattr(sys.modules["submission"], "READ_RETRY_DELAYS", (0.0, 0.0))

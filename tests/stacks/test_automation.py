@@ -120,8 +120,11 @@ def test_standing_mode_adds_steps_to_that_cluster_only(synth) -> None:
     app = synth(cluster_mode="standing")
     statements = role_statements(app, "JobsSubmitJob")
     assert not any("elasticmapreduce:RunJobFlow" in json.dumps(s["Action"]) for s in statements)
-    add = next(s for s in statements if s["Action"] == "elasticmapreduce:AddJobFlowSteps")
-    assert "cluster/" in json.dumps(add["Resource"])
+    add = next(s for s in statements if "elasticmapreduce:AddJobFlowSteps" in s["Action"])
+    # Adding a step, and listing the steps to find one already added for a run: that cluster only.
+    assert add["Action"] == ["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"]
+    assert "cluster/" in json.dumps(add["Resource"]) and "*" not in json.dumps(add["Resource"])
+    assert not any("elasticmapreduce:ListClusters" in json.dumps(s["Action"]) for s in statements)
 
 
 def test_spend_guard_terminates_only_tagged_clusters_and_stops_only_the_workstation(lab) -> None:
