@@ -241,19 +241,40 @@ class SparkJobCluster(Construct):
         role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[arn]))
 
     def grant_submit(self, role: iam.IRole) -> None:
-        """Starting the job: a transient cluster (RunJobFlow and AddTags, only with the project's request tags) or a
-        step on the standing cluster; finding the cluster or step already started for a run (ListClusters, or
-        ListSteps of the standing cluster), so a retry never starts a second one; and passing exactly the
-        cluster's two roles, only to EMR and EC2."""
+        """Starting the job: a transient cluster (RunJobFlow only with the project's request tags, and the AddTags
+        EMR authorises for them) or a step on the standing cluster; finding the cluster or step already started for
+        a run (ListClusters, or ListSteps of the standing cluster), so a retry never starts a second one; and
+        passing exactly the cluster's two roles, only to EMR and EC2.
+
+        AddTags (required since April 2023 to create a cluster with tags) is limited to this account's and region's
+        clusters and to exactly the project's four tags, keys and values: the role cannot add other tags, tag
+        studios or notebooks, or tag anything outside the account. IAM cannot tell a cluster being created from an
+        existing one here, so the spend guard, which terminates by tag, also requires the project's service role,
+        which only this role (and CloudFormation) may pass."""
         stack = Stack.of(role)
         if self.cluster is None:
             # RunJobFlow has no resource-level permissions; the request tags bind it to this project.
             role.add_to_principal_policy(
                 iam.PolicyStatement(
-                    actions=["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddTags"],
+                    actions=["elasticmapreduce:RunJobFlow"],
                     resources=["*"],
                     conditions={"StringEquals": self._project_tags("aws:RequestTag")},
                 )
+            )
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["elasticmapreduce:AddTags"],
+                    resources=[self._any_cluster(role)],
+                    conditions={
+                        "StringEquals": self._project_tags("aws:RequestTag", self.props.tags),
+                        "ForAllValues:StringEquals": {"aws:TagKeys": list(self.props.tags)},
+                    },
+                )
+            )
+            self._acknowledge_any_cluster(
+                role,
+                "EMR authorises the tags of RunJobFlow as AddTags on clusters whose id does not exist yet; only the "
+                "project's four tags, keys and values, on this account's clusters.",
             )
             # ListClusters supports no resource-level permissions; it returns names, states and ids only.
             role.add_to_principal_policy(
@@ -277,11 +298,11 @@ class SparkJobCluster(Construct):
         )
 
     def grant_watch_and_terminate(self, role: iam.IRole) -> None:
-        """Listing and describing clusters and their steps; terminating only clusters tagged with the project."""
-        stack = Stack.of(role)
+        """Listing and describing clusters and their steps; terminating only clusters tagged with the project (the
+        spend guard also checks that a cluster runs as the project's service role, see ``grant_submit``)."""
         # ListClusters supports no resource-level permissions.
         role.add_to_principal_policy(iam.PolicyStatement(actions=["elasticmapreduce:ListClusters"], resources=["*"]))
-        clusters = stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")
+        clusters = self._any_cluster(role)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["elasticmapreduce:DescribeCluster", "elasticmapreduce:ListSteps"], resources=[clusters]
@@ -294,19 +315,31 @@ class SparkJobCluster(Construct):
                 conditions={"StringEquals": self._project_tags("aws:ResourceTag")},
             )
         )
-        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
-        partition = "<AWS::Partition>" if Token.is_unresolved(stack.region) else "aws"
-        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
-        acknowledge(
+        self._acknowledge_any_cluster(
             role,
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:elasticmapreduce:{region}:{account}:cluster/*]",
             "Cluster ids are only known at run time; termination is limited to clusters tagged with this "
             "project and stage.",
         )
 
-    def _project_tags(self, condition_key: str) -> dict[str, str]:
-        """``{<condition_key>/project: ..., <condition_key>/stage: ...}`` from the cluster's tags."""
-        return {f"{condition_key}/{key}": self.props.tags[key] for key in (PROJECT_TAG_KEY, STAGE_TAG_KEY)}
+    @staticmethod
+    def _any_cluster(role: iam.IRole) -> str:
+        """The ARN pattern of every EMR cluster in the role's account and region."""
+        return Stack.of(role).format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")
+
+    @staticmethod
+    def _acknowledge_any_cluster(role: iam.IRole, reason: str) -> None:
+        stack = Stack.of(role)
+        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+        partition = "<AWS::Partition>" if Token.is_unresolved(stack.region) else "aws"
+        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+        acknowledge(
+            role, f"AwsSolutions-IAM5[Resource::arn:{partition}:elasticmapreduce:{region}:{account}:cluster/*]", reason
+        )
+
+    def _project_tags(self, condition_key: str, tags: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``{<condition_key>/<key>: value}`` for ``tags``, by default the project and stage tags of the cluster."""
+        chosen = tags if tags is not None else {key: self.props.tags[key] for key in (PROJECT_TAG_KEY, STAGE_TAG_KEY)}
+        return {f"{condition_key}/{key}": value for key, value in chosen.items()}
 
     def _grant_node_access(self, buckets: SharedBuckets) -> None:
         """Only the project's buckets and prefixes, and only the actions Spark, EMRFS and the log pusher use."""
