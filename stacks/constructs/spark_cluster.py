@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -251,25 +251,17 @@ class SparkJobCluster(Construct):
         studios or notebooks, or tag anything outside the account. IAM cannot tell a cluster being created from an
         existing one here, so the spend guard, which terminates by tag, also requires the project's service role,
         which only this role (and CloudFormation) may pass."""
-        stack = Stack.of(role)
+        allow = self._allow_for(role)
         if self.cluster is None:
             # RunJobFlow has no resource-level permissions; the request tags bind it to this project.
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["elasticmapreduce:RunJobFlow"],
-                    resources=["*"],
-                    conditions={"StringEquals": self._project_tags("aws:RequestTag")},
-                )
-            )
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["elasticmapreduce:AddTags"],
-                    resources=[self._any_cluster(role)],
-                    conditions={
-                        "StringEquals": self._project_tags("aws:RequestTag", self.props.tags),
-                        "ForAllValues:StringEquals": {"aws:TagKeys": list(self.props.tags)},
-                    },
-                )
+            allow(["elasticmapreduce:RunJobFlow"], ["*"], {"StringEquals": self._project_tags("aws:RequestTag")})
+            allow(
+                ["elasticmapreduce:AddTags"],
+                [self._any_cluster(role)],
+                {
+                    "StringEquals": self._project_tags("aws:RequestTag", self.props.tags),
+                    "ForAllValues:StringEquals": {"aws:TagKeys": list(self.props.tags)},
+                },
             )
             self._acknowledge_any_cluster(
                 role,
@@ -277,49 +269,41 @@ class SparkJobCluster(Construct):
                 "project's four tags, keys and values, on this account's clusters.",
             )
             # ListClusters supports no resource-level permissions; it returns names, states and ids only.
-            role.add_to_principal_policy(
-                iam.PolicyStatement(actions=["elasticmapreduce:ListClusters"], resources=["*"])
-            )
+            allow(["elasticmapreduce:ListClusters"], ["*"])
         else:
-            standing = stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name=self.cluster.ref)
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"], resources=[standing]
-                )
+            standing = Stack.of(role).format_arn(
+                service="elasticmapreduce", resource="cluster", resource_name=self.cluster.ref
             )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[pass_role.role_arn for pass_role in self.pass_roles],
-                conditions={
-                    "StringEquals": {"iam:PassedToService": ["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}
-                },
-            )
-        )
+            allow(["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"], [standing])
+        to_emr_or_ec2 = {"iam:PassedToService": ["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}
+        allow(["iam:PassRole"], [pass_role.role_arn for pass_role in self.pass_roles], {"StringEquals": to_emr_or_ec2})
 
     def grant_watch_and_terminate(self, role: iam.IRole) -> None:
         """Listing and describing clusters and their steps; terminating only clusters tagged with the project (the
         spend guard also checks that a cluster runs as the project's service role, see ``grant_submit``)."""
+        allow = self._allow_for(role)
         # ListClusters supports no resource-level permissions.
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["elasticmapreduce:ListClusters"], resources=["*"]))
+        allow(["elasticmapreduce:ListClusters"], ["*"])
         clusters = self._any_cluster(role)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["elasticmapreduce:DescribeCluster", "elasticmapreduce:ListSteps"], resources=[clusters]
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["elasticmapreduce:TerminateJobFlows"],
-                resources=[clusters],
-                conditions={"StringEquals": self._project_tags("aws:ResourceTag")},
-            )
-        )
+        allow(["elasticmapreduce:DescribeCluster", "elasticmapreduce:ListSteps"], [clusters])
+        tagged = {"StringEquals": self._project_tags("aws:ResourceTag")}
+        allow(["elasticmapreduce:TerminateJobFlows"], [clusters], tagged)
         self._acknowledge_any_cluster(
             role,
             "Cluster ids are only known at run time; termination is limited to clusters tagged with this "
             "project and stage.",
         )
+
+    @staticmethod
+    def _allow_for(role: iam.IRole) -> Callable[..., None]:
+        """``allow(actions, resources, conditions=None)``: adds one Allow statement to the role's policy."""
+
+        def allow(actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None) -> None:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions)
+            )
+
+        return allow
 
     @staticmethod
     def _any_cluster(role: iam.IRole) -> str:

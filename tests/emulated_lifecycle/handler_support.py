@@ -15,6 +15,7 @@ from urllib.parse import quote_plus
 import lifecycle_support as lifecycle
 import pytest
 
+from tests.lambda_support import FakeLambdaContext, s3_notification
 from tools.iam_simulation.requests import Call
 
 FUNCTIONS = lifecycle.ROOT / "lambda_functions"
@@ -48,89 +49,42 @@ class CallRecorder:
 
 def s3_event(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
     """The S3 ObjectCreated notification for ``key``, shaped as S3 sends it to Lambda."""
-    obj = {
-        "key": quote_plus(key, safe="/"),
-        "size": head["ContentLength"],
-        "eTag": head["ETag"].strip('"'),
-        "sequencer": "0065A1B2C3D4E5F601",
-    }
-    if head.get("VersionId") and head["VersionId"] != "null":
-        obj["versionId"] = head["VersionId"]
+    version = head.get("VersionId")
+    return s3_notification(
+        bucket,
+        quote_plus(key, safe="/"),
+        size=head["ContentLength"],
+        etag=head["ETag"].strip('"'),
+        version_id=version if version and version != "null" else None,
+        event_time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        region=lifecycle.REGION,
+    )
+
+
+def eventbridge_event(detail_type: str, source: str, detail: dict[str, Any]) -> dict[str, Any]:
     return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": lifecycle.REGION,
-                "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AIDAE2ETEST"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {"x-amz-request-id": "E2E", "x-amz-id-2": "E2E"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "lifecycle",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "E2E"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": obj,
-                },
-            }
-        ]
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": lifecycle.ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": lifecycle.REGION,
+        "resources": [],
+        "detail": detail,
     }
 
 
 def emr_step_event(cluster_id: str, step_id: str, step_name: str, action_on_failure: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "EMR Step Status Change",
-        "source": "aws.emr",
-        "account": lifecycle.ACCOUNT,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": lifecycle.REGION,
-        "resources": [],
-        "detail": {
-            "severity": "INFO",
-            "actionOnFailure": action_on_failure,
-            "stepId": step_id,
-            "name": step_name,
-            "clusterId": cluster_id,
-            "state": "COMPLETED",
-            "message": f"Step {step_id} ({step_name}) in Amazon EMR cluster {cluster_id} completed.",
-        },
-    }
+    message = f"Step {step_id} ({step_name}) in Amazon EMR cluster {cluster_id} completed."
+    detail = {"severity": "INFO", "actionOnFailure": action_on_failure, "stepId": step_id, "name": step_name}
+    detail.update(clusterId=cluster_id, state="COMPLETED", message=message)
+    return eventbridge_event("EMR Step Status Change", "aws.emr", detail)
 
 
 def scheduled_event() -> dict[str, Any]:
     """The spend guard's EventBridge schedule event."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": lifecycle.ACCOUNT,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": lifecycle.REGION,
-        "resources": [],
-        "detail": {},
-    }
-
-
-class LambdaContext:
-    """The attributes Powertools reads from the Lambda context."""
-
-    memory_limit_in_mb = 256
-    aws_request_id = "e2e00000-0000-0000-0000-000000000000"
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-        self.invoked_function_arn = f"arn:aws:lambda:{lifecycle.REGION}:{lifecycle.ACCOUNT}:function:{function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+    return eventbridge_event("Scheduled Event", "aws.events", {})
 
 
 def invoke(
@@ -178,4 +132,5 @@ def invoke(
         spec.loader.exec_module(module)
         if clock is not None:
             patch.setattr(module, "utc_now", clock)
-        return module.lambda_handler(event, LambdaContext(function_name))
+        context = FakeLambdaContext(function_name, lifecycle.REGION, lifecycle.ACCOUNT)
+        return module.lambda_handler(event, context)

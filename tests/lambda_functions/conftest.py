@@ -18,6 +18,8 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
+from tests.lambda_support import FakeLambdaContext, s3_notification
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "lambda_functions"
 FOLDERS = ("submit_job", "emr_events", "spend_guard")
@@ -138,19 +140,6 @@ def _reset_clients() -> None:
                 cached.cache_clear()
 
 
-@dataclass
-class FakeContext:
-    """The attributes Powertools reads from the Lambda context."""
-
-    function_name: str = "ml-lab-dev-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:ml-lab-dev-test"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
 @pytest.fixture(autouse=True)
 def lambda_env(monkeypatch):
     """Fake credentials and the functions' environment; never any real endpoint."""
@@ -163,7 +152,7 @@ def lambda_env(monkeypatch):
 
 @pytest.fixture
 def context():
-    return FakeContext()
+    return FakeLambdaContext()
 
 
 @pytest.fixture
@@ -295,46 +284,11 @@ def logs(submit_job, emr_events, spend_guard):
     stdlib_logger.removeHandler(capture)
 
 
-def _s3_event(
-    raw_key: str,
-    *,
-    bucket: str = INPUT_BUCKET,
-    etag: str | None = "0123456789abcdef0123456789abcdef",
-    version_id: str | None = None,
-    size: int = 1_979_173,
-    event_name: str = "ObjectCreated:Put",
-    event_time: str = "2026-11-25T10:15:00.000Z",
-) -> dict[str, Any]:
-    """An S3 notification as S3 delivers it to Lambda (key URL-encoded, '+' for spaces)."""
-    obj: dict[str, Any] = {"key": raw_key, "size": size, "sequencer": "0062E99A88DC407460"}
-    if etag is not None:
-        obj["eTag"] = etag
-    if version_id is not None:
-        obj["versionId"] = version_id
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": event_time,
-                "eventName": event_name,
-                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-                "requestParameters": {"sourceIPAddress": "203.0.113.10"},
-                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "ratings-upload",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": obj,
-                },
-            }
-        ]
-    }
+def _s3_event(raw_key: str, *, bucket: str = INPUT_BUCKET, **fields: Any) -> dict[str, Any]:
+    """An S3 notification as S3 delivers it to Lambda (key URL-encoded, '+' for spaces); ``fields`` override the
+    eTag, size, version id, event name and time (lambda_support.s3_notification)."""
+    defaults = {"etag": "0123456789abcdef0123456789abcdef", "size": 1_979_173, "event_time": "2026-11-25T10:15:00.000Z"}
+    return s3_notification(bucket, raw_key, **{**defaults, "region": REGION, **fields})
 
 
 def _emr_event(detail_type: str, detail: dict[str, Any], event_id: str = "b1a2c3d4-0000-4000-8000-000000000001"):

@@ -95,169 +95,123 @@ def _requests(facts: Facts, rows: list[Row]) -> list[Request]:
     ]
 
 
+# Object requests that must be denied: role, action, bucket (the project's by short name, or another), key, and what
+# the request would be.
+S3_FORBIDDEN = """
+submit       GetObject     ratings         ratings/u.data                           reading the ratings
+events       PutObject     results         runs/20261125-3ea629fd85a4/metrics.json  forging a run's results
+events       PutObject     ratings         ratings/u.data                           writing the input prefix (a loop)
+events       PutObject     another-bucket  outcomes/x.json                          another bucket
+events       GetObject     results         outcomes/x/y.json                        reading outcomes
+workstation  PutObject     ratings         ratings/u.data                           writing the input prefix
+workstation  DeleteObject  ratings         ratings/u.data                           deleting the input
+workstation  DeleteObject  results         runs/x/metrics.json                      deleting results
+workstation  PutObject     results         outcomes/x/y.json                        forging an outcome
+workstation  GetObject     another-bucket  x                                        another bucket
+nodes        PutObject     ratings         ratings/u.data                           writing the input prefix
+nodes        GetObject     ratings         elsewhere/u.data                         reading outside the prefix
+nodes        PutObject     results         outcomes/x/y.json                        forging an outcome
+"""
+S3_CONTROLS = """
+workstation  GetObject     ratings         ratings/u.data                           reading the ratings
+workstation  PutObject     results         runs/x/metrics.json                      writing results
+nodes        GetObject     ratings         ratings/u.data                           reading the ratings
+nodes        PutObject     results         runs/x/metrics.json                      writing results
+events       PutObject     results         outcomes/x/y.json                        writing an outcome
+"""
+
+
+def _s3_rows(facts: Facts, table: str) -> list[Row]:
+    rows: list[Row] = []
+    for line in table.strip().splitlines():
+        role, action, bucket, key, why = line.split(maxsplit=4)
+        rows.append((role, f"s3:{action}", facts.object(bucket, key), S3_CONTEXT, why))
+    return rows
+
+
 def forbidden(facts: Facts) -> list[Request]:
     """Requests each role must be denied."""
     ours = facts.tags
-    other_project = {**ours, "project": "someone-else"}
-    other_stage = {**ours, "stage": "prod" if ours.get("stage") != "prod" else "dev"}
-    request_tags = tag_context("aws:RequestTag", ours)
-    on_foreign = tag_context("aws:ResourceTag", {"project": "someone-else", "stage": ours.get("stage", "")})
-    on_ours = tag_context("aws:ResourceTag", ours)
+    stage = ours.get("stage", "")
+    request = {
+        "ours": tag_context("aws:RequestTag", ours),
+        "other project": tag_context("aws:RequestTag", {**ours, "project": "someone-else"}),
+        "other stage": tag_context("aws:RequestTag", {**ours, "stage": "prod" if stage != "prod" else "dev"}),
+        "another key": tag_context("aws:RequestTag", {**ours, "team": "x"}),
+        "project only": tag_context("aws:RequestTag", {"project": ours["project"]}),
+    }
+    on = {
+        "foreign": tag_context("aws:ResourceTag", {"project": "someone-else", "stage": stage}),
+        "ours": tag_context("aws:ResourceTag", ours),
+        "other stage": tag_context("aws:ResourceTag", {**ours, "stage": "prod" if stage != "prod" else "dev"}),
+    }
+    foreign = facts.cluster(FOREIGN_CLUSTER)
+    to_emr = {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}
     instance = f"arn:aws:ec2:{facts.region}:{facts.account}:instance/"
-    emr = "elasticmapreduce"
-    rows: list[Row] = [
+    by_role: dict[str, list[tuple[str, str, Mapping[str, Any], str]]] = {
         # submit: only the project's clusters, only its two roles, nothing else
-        ("submit", f"{emr}:RunJobFlow", "*", {}, "RunJobFlow without tags"),
-        (
-            "submit",
-            f"{emr}:RunJobFlow",
-            "*",
-            tag_context("aws:RequestTag", other_project),
-            "RunJobFlow tagged for another project",
-        ),
-        (
-            "submit",
-            f"{emr}:RunJobFlow",
-            "*",
-            tag_context("aws:RequestTag", other_stage),
-            "RunJobFlow tagged for another stage",
-        ),
-        (
-            "submit",
-            "iam:PassRole",
-            f"arn:aws:iam::{facts.account}:role/Admin",
-            {"iam:PassedToService": f"{emr}.amazonaws.com"},
-            "PassRole of another role",
-        ),
-        (
-            "submit",
-            "iam:PassRole",
-            facts.roles["workstation"],
-            {"iam:PassedToService": "ec2.amazonaws.com"},
-            "PassRole of the workstation role",
-        ),
-        (
-            "submit",
-            "iam:PassRole",
-            facts.roles["emr_service"],
-            {"iam:PassedToService": "lambda.amazonaws.com"},
-            "PassRole of the EMR role to another service",
-        ),
-        (
-            "submit",
-            f"{emr}:AddTags",
-            facts.cluster(FOREIGN_CLUSTER),
-            tag_context("aws:RequestTag", {**ours, "team": "x"}),
-            "AddTags of another tag key",
-        ),
-        (
-            "submit",
-            f"{emr}:AddTags",
-            facts.cluster(FOREIGN_CLUSTER),
-            tag_context("aws:RequestTag", {"project": ours["project"]}),
-            "AddTags of some of the project's tags only",
-        ),
-        (
-            "submit",
-            f"{emr}:AddTags",
-            f"arn:aws:{emr}:{facts.region}:{facts.account}:studio/es-FOREIGN",
-            request_tags,
-            "AddTags on an EMR Studio",
-        ),
-        (
-            "submit",
-            f"{emr}:AddTags",
-            facts.cluster(FOREIGN_CLUSTER, FOREIGN_ACCOUNT),
-            request_tags,
-            "AddTags in another account",
-        ),
-        ("submit", f"{emr}:TerminateJobFlows", facts.cluster(FOREIGN_CLUSTER), on_ours, "terminating a cluster"),
-        ("submit", f"{emr}:AddJobFlowSteps", facts.cluster(FOREIGN_CLUSTER), on_foreign, "a step on a foreign cluster"),
-        ("submit", "s3:GetObject", facts.object("ratings", "ratings/u.data"), S3_CONTEXT, "reading the ratings"),
-        (
-            "submit",
-            "dynamodb:PutItem",
-            f"arn:aws:dynamodb:{facts.region}:{facts.account}:table/other",
-            {},
-            "another table",
-        ),
+        "submit": [
+            ("elasticmapreduce:RunJobFlow", "*", {}, "RunJobFlow without tags"),
+            ("elasticmapreduce:RunJobFlow", "*", request["other project"], "RunJobFlow for another project"),
+            ("elasticmapreduce:RunJobFlow", "*", request["other stage"], "RunJobFlow for another stage"),
+            ("iam:PassRole", f"arn:aws:iam::{facts.account}:role/Admin", to_emr, "PassRole of another role"),
+            ("iam:PassRole", facts.roles["workstation"], to_emr, "PassRole of the workstation role"),
+            (
+                "iam:PassRole",
+                facts.roles["emr_service"],
+                {"iam:PassedToService": "lambda.amazonaws.com"},
+                "PassRole elsewhere",
+            ),
+            ("elasticmapreduce:AddTags", foreign, request["another key"], "AddTags of another tag key"),
+            (
+                "elasticmapreduce:AddTags",
+                foreign,
+                request["project only"],
+                "AddTags of some of the project's tags only",
+            ),
+            (
+                "elasticmapreduce:AddTags",
+                foreign.replace("cluster/", "studio/es-"),
+                request["ours"],
+                "AddTags on an EMR Studio",
+            ),
+            (
+                "elasticmapreduce:AddTags",
+                facts.cluster(FOREIGN_CLUSTER, FOREIGN_ACCOUNT),
+                request["ours"],
+                "AddTags in another account",
+            ),
+            ("elasticmapreduce:TerminateJobFlows", foreign, on["ours"], "terminating a cluster"),
+            ("elasticmapreduce:AddJobFlowSteps", foreign, on["foreign"], "a step on a foreign cluster"),
+            ("dynamodb:PutItem", f"arn:aws:dynamodb:{facts.region}:{facts.account}:table/other", {}, "another table"),
+        ],
         # emr_events: its outcome records and the alerts topic only
-        (
-            "events",
-            "s3:PutObject",
-            facts.object("results", "runs/20261125-3ea629fd85a4/metrics.json"),
-            S3_CONTEXT,
-            "forging a run's results",
-        ),
-        (
-            "events",
-            "s3:PutObject",
-            facts.object("ratings", "ratings/u.data"),
-            S3_CONTEXT,
-            "writing the input prefix (a loop)",
-        ),
-        ("events", "s3:PutObject", "arn:aws:s3:::another-bucket/outcomes/x.json", S3_CONTEXT, "another bucket"),
-        ("events", "s3:GetObject", facts.object("results", "outcomes/x/y.json"), S3_CONTEXT, "reading outcomes"),
-        ("events", "sns:Publish", f"arn:aws:sns:{facts.region}:{facts.account}:another-topic", {}, "another topic"),
-        (
-            "events",
-            "kms:Decrypt",
-            f"arn:aws:kms:{facts.region}:{facts.account}:key/00000000-0000-0000-0000-000000000000",
-            {},
-            "another key",
-        ),
+        "events": [
+            ("sns:Publish", f"arn:aws:sns:{facts.region}:{facts.account}:another-topic", {}, "another topic"),
+            (
+                "kms:Decrypt",
+                f"arn:aws:kms:{facts.region}:{facts.account}:key/{'0' * 8}-0000-0000-0000-{'0' * 12}",
+                {},
+                "another key",
+            ),
+        ],
         # spend_guard: terminate only the project's clusters, stop only the workstation
-        (
-            "guard",
-            f"{emr}:TerminateJobFlows",
-            facts.cluster(FOREIGN_CLUSTER),
-            on_foreign,
-            "terminating a foreign cluster",
-        ),
-        (
-            "guard",
-            f"{emr}:TerminateJobFlows",
-            facts.cluster(FOREIGN_CLUSTER),
-            tag_context("aws:ResourceTag", other_stage),
-            "terminating another stage's cluster",
-        ),
-        ("guard", f"{emr}:TerminateJobFlows", facts.cluster(FOREIGN_CLUSTER), {}, "terminating an untagged cluster"),
-        ("guard", f"{emr}:AddTags", facts.cluster(FOREIGN_CLUSTER), request_tags, "tagging a cluster into scope"),
-        ("guard", f"{emr}:RunJobFlow", "*", request_tags, "starting a cluster"),
-        ("guard", "ec2:StopInstances", f"{instance}i-0another000000000", {}, "stopping another instance"),
-        ("guard", "ec2:TerminateInstances", f"{instance}{facts.workstation}", {}, "terminating the workstation"),
-        # the workstation: reads ratings, writes run results; never the input prefix
-        (
-            "workstation",
-            "s3:PutObject",
-            facts.object("ratings", "ratings/u.data"),
-            S3_CONTEXT,
-            "writing the input prefix",
-        ),
-        ("workstation", "s3:DeleteObject", facts.object("ratings", "ratings/u.data"), S3_CONTEXT, "deleting the input"),
-        (
-            "workstation",
-            "s3:DeleteObject",
-            facts.object("results", "runs/x/metrics.json"),
-            S3_CONTEXT,
-            "deleting results",
-        ),
-        ("workstation", "s3:PutObject", facts.object("results", "outcomes/x/y.json"), S3_CONTEXT, "forging an outcome"),
-        ("workstation", "s3:GetObject", "arn:aws:s3:::another-bucket/x", S3_CONTEXT, "another bucket"),
-        # the cluster's nodes: never the input prefix
-        ("nodes", "s3:PutObject", facts.object("ratings", "ratings/u.data"), S3_CONTEXT, "writing the input prefix"),
-        (
-            "nodes",
-            "s3:GetObject",
-            facts.object("ratings", "elsewhere/u.data"),
-            S3_CONTEXT,
-            "reading outside the prefix",
-        ),
-        ("nodes", "s3:PutObject", facts.object("results", "outcomes/x/y.json"), S3_CONTEXT, "forging an outcome"),
-    ]
+        "guard": [
+            ("elasticmapreduce:TerminateJobFlows", foreign, on["foreign"], "terminating a foreign cluster"),
+            ("elasticmapreduce:TerminateJobFlows", foreign, on["other stage"], "terminating another stage's cluster"),
+            ("elasticmapreduce:TerminateJobFlows", foreign, {}, "terminating an untagged cluster"),
+            ("elasticmapreduce:AddTags", foreign, request["ours"], "tagging a cluster into scope"),
+            ("elasticmapreduce:RunJobFlow", "*", request["ours"], "starting a cluster"),
+            ("ec2:StopInstances", f"{instance}i-0another000000000", {}, "stopping another instance"),
+            ("ec2:TerminateInstances", f"{instance}{facts.workstation}", {}, "terminating the workstation"),
+        ],
+    }
     if facts.standing_cluster is None:
-        rows.append(("submit", f"{emr}:AddJobFlowSteps", facts.cluster("j-ANY"), on_ours, "steps in transient mode"))
-    return _requests(facts, rows)
+        by_role["submit"].append(
+            ("elasticmapreduce:AddJobFlowSteps", facts.cluster("j-ANY"), on["ours"], "steps in transient mode")
+        )
+    rows: list[Row] = [(role, *row) for role, table in by_role.items() for row in table]
+    return _requests(facts, rows + _s3_rows(facts, S3_FORBIDDEN))
 
 
 def controls(facts: Facts) -> list[Request]:
@@ -307,17 +261,12 @@ def controls(facts: Facts) -> list[Request]:
             {},
             "stopping the workstation",
         ),
-        ("workstation", "s3:GetObject", facts.object("ratings", "ratings/u.data"), S3_CONTEXT, "reading the ratings"),
-        ("workstation", "s3:PutObject", facts.object("results", "runs/x/metrics.json"), S3_CONTEXT, "writing results"),
-        ("nodes", "s3:GetObject", facts.object("ratings", "ratings/u.data"), S3_CONTEXT, "reading the ratings"),
-        ("nodes", "s3:PutObject", facts.object("results", "runs/x/metrics.json"), S3_CONTEXT, "writing results"),
-        ("events", "s3:PutObject", facts.object("results", "outcomes/x/y.json"), S3_CONTEXT, "writing an outcome"),
         (
             "guard",
-            "elasticmapreduce:TerminateJobFlows",
+            f"{emr}:TerminateJobFlows",
             facts.cluster(FOREIGN_CLUSTER),
             tag_context("aws:ResourceTag", facts.tags),
             "terminating a project cluster",
         ),
     ]
-    return _requests(facts, rows)
+    return _requests(facts, rows + _s3_rows(facts, S3_CONTROLS))
