@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -209,15 +210,22 @@ class Aws:
         return self.emr.run_job_flow(**template, Name=f"{PREFIX}-standing")["JobFlowId"]
 
 
+@functools.cache
+def shared_client(service: str) -> Any:
+    """One test-side client per service for the session: moto intercepts every client created after it is imported,
+    and a new mock_aws() starts empty backends, so only the (slow) client creation is shared between accounts."""
+    return boto3.client(service, region_name=REGION)
+
+
 @contextmanager
 def fake_account(env: pytest.MonkeyPatch) -> Iterator[Aws]:
     """An in-process fake AWS account with the project's buckets, table, topic (with a queue subscribed)."""
     with mock_aws():
         _reset_clients()
-        s3 = boto3.client("s3", region_name=REGION)
+        s3 = shared_client("s3")
         for bucket in (INPUT_BUCKET, RESULTS_BUCKET, LOGS_BUCKET):
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb = shared_client("dynamodb")
         dynamodb.create_table(
             TableName=TABLE,
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -227,20 +235,20 @@ def fake_account(env: pytest.MonkeyPatch) -> Iterator[Aws]:
         dynamodb.update_time_to_live(
             TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
-        sns = boto3.client("sns", region_name=REGION)
+        sns = shared_client("sns")
         topic_arn = sns.create_topic(Name=f"{PREFIX}-outcomes")["TopicArn"]
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = shared_client("sqs")
         queue_url = sqs.create_queue(QueueName=f"{PREFIX}-outcomes-test")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         env.setenv("TOPIC_ARN", topic_arn)
         yield Aws(
             s3=s3,
-            emr=boto3.client("emr", region_name=REGION),
+            emr=shared_client("emr"),
             sns=sns,
             sqs=sqs,
             dynamodb=dynamodb,
-            ec2=boto3.client("ec2", region_name=REGION),
+            ec2=shared_client("ec2"),
             topic_arn=topic_arn,
             queue_url=queue_url,
         )
