@@ -14,7 +14,7 @@ from stacks.settings import Settings, SettingsError
 def main() -> int:
     app = App()
     try:
-        settings = Settings.from_context(app.node.try_get_context)
+        settings = Settings.from_node(app.node)
         build_app(app, settings)
     except SettingsError as error:
         print(f"Invalid setting: {error}", file=sys.stderr)

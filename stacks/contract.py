@@ -50,8 +50,9 @@ RATINGS_SUFFIXES: tuple[str, ...] = tuple(FORMATS_BY_SUFFIX)
 
 # Any run id the job accepts (--run-id); the ids submit_job generates are a subset (GENERATED_RUN_ID).
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-GENERATED_RUN_ID = re.compile(r"\d{8}-[0-9a-f]{12}")
+GENERATED_RUN_ID = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # [0-9], not \d: no other script's digits
 STEP_NAME_INFIX = "-als-"
+STANDING_CLUSTER_SUFFIX = "-standing"
 
 
 def generated_run_id(event_date: str, digest: str) -> str:
@@ -68,11 +69,33 @@ def transient_cluster_name(name_prefix: str, run_id: str) -> str:
 
 
 def standing_cluster_name(name_prefix: str) -> str:
-    return f"{name_prefix}-standing"
+    return f"{name_prefix}{STANDING_CLUSTER_SUFFIX}"
 
 
 def step_name(name_prefix: str, run_id: str) -> str:
     return f"{name_prefix}{STEP_NAME_INFIX}{run_id}"
+
+
+def _generated_run_id_after(head: str, name: object) -> str | None:
+    if not isinstance(name, str) or not name.startswith(head):
+        return None
+    run_id = name[len(head) :]
+    return run_id if GENERATED_RUN_ID.fullmatch(run_id) else None
+
+
+def run_id_of_step(name_prefix: str, name: object) -> str | None:
+    """The run id when ``name`` is exactly ``step_name(name_prefix, <generated run id>)``, else None.
+
+    Exact, not a prefix match: ``ml-lab-dev-als-...`` is also how the steps of a project named ``ml-lab-dev-als``
+    begin."""
+    return _generated_run_id_after(f"{name_prefix}{STEP_NAME_INFIX}", name)
+
+
+def run_id_of_transient_cluster(name_prefix: str, name: object) -> str | None:
+    """The run id when ``name`` is exactly ``transient_cluster_name(name_prefix, <generated run id>)``, else None.
+
+    Exact: stage ``prod`` of a project named ``ml-lab-dev`` names its clusters ``ml-lab-dev-prod-...``."""
+    return _generated_run_id_after(f"{name_prefix}-", name)
 
 
 # ---------------------------------------------------------------------------------------------- tags and hours
@@ -137,16 +160,33 @@ RETRYABLE_ERROR_CODES = frozenset(
 
 
 def is_retryable(error: BaseException) -> bool:
-    """True for throttling, 5xx and connection failures: the same request may succeed when Lambda retries."""
-    from botocore.exceptions import ClientError, ConnectionError  # only the functions call this; synth needs no boto
+    """True for throttling, 5xx, connection failures and lost responses (read timeouts, closed connections): the
+    same request may succeed when Lambda retries. A lost response may also mean the request took effect, so
+    callers of non-idempotent APIs look for its effect before repeating it (submit_job does)."""
+    # Only the functions call this; synth needs no botocore.
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-    if isinstance(error, ConnectionError):
+    if isinstance(error, ConnectionError | HTTPClientError):
         return True
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return code in RETRYABLE_ERROR_CODES or status >= 500
     return False
+
+
+# repr() of an integer of over 4,300 digits raises ValueError, of a deeply nested list RecursionError. (A tuple
+# constant: the functions are formatted for Python 3.14, whose unparenthesised `except A, B:` 3.11 cannot read.)
+_UNSHOWABLE = (ValueError, RecursionError)
+
+
+def shown(value: object, limit: int = 200) -> str:
+    """A bounded text of any value from an event, for logs and messages: it never raises and never floods a log."""
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except _UNSHOWABLE:
+        text = f"<a {type(value).__name__} too large to show>"
+    return text[:limit]
 
 
 def parse_working_days(text: str) -> frozenset[int]:
@@ -211,6 +251,7 @@ class SubmitJobEnvironment(FunctionEnvironment):
     ratings_prefix: str
     input_bucket: str
     idempotency_table: str
+    max_jobs_per_invocation: str  # a whole number >= 1: clusters (or steps) one invocation may start
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,3 +276,4 @@ class SpendGuardEnvironment(FunctionEnvironment):
     working_hours: str  # parse_working_hours
     working_days: str  # parse_working_days
     working_timezone: str  # an IANA time zone name
+    emr_service_role: str  # the name of the project's EMR service role: only clusters running as it are terminated

@@ -1,16 +1,22 @@
 """The one place that reads CDK context: defaults in cdk.json, overrides with ``cdk synth -c key=value``.
 
 Every value is validated here, at synth time, so a wrong value fails before anything is deployed, with a
-message naming the key, the value and what is allowed. Constructs receive the typed ``Settings`` object and
-never read context or environment variables themselves.
+one-line message naming the key, the value and what is allowed (never a traceback, whatever the value). A
+context key that looks like one of ours but is not a setting (a typo) is refused with a did-you-mean.
+Constructs receive props built from the typed ``Settings`` object and never read context or environment
+variables themselves.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import reprlib
+import zoneinfo
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from stacks.contract import (
@@ -24,8 +30,8 @@ from stacks.contract import (
 )
 from stacks.emr_release import DEFAULT_EMR_RELEASE, EMR_RELEASES
 
-# UK and EU (EEA) commercial regions. Personal data (ratings are personal data under UK/EU GDPR) stays here
-# unless someone edits `allowed_regions` on purpose, in code review.
+# UK and EU (EEA) commercial regions. Personal data (ratings are personal data under UK/EU GDPR) stays here:
+# `allowed_regions` may narrow this list but never widen it, so adding a region is a reviewed change to this code.
 UK_EU_REGIONS: tuple[str, ...] = (
     "eu-west-2",  # London
     "eu-west-1",  # Ireland
@@ -85,13 +91,45 @@ IDLE_STOP_MINUTES_RANGE = (10, 720)
 SINGLE_NODE_MAX_MB = 200
 MB_PER_CORE_NODE = 200
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
-_TAG_VALUE = re.compile(r"^[\w .:/=+@-]{1,128}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
-_CIDR = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
-_WORKING_HOURS = re.compile(f"^{WORKING_HOURS_FORMAT}$")
-_KEY_PAIR = re.compile(r"^[\w.\- ]{1,255}$")
+# re.ASCII: "\d" would also match Arabic-Indic and other Unicode digits, which AWS does not accept.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PROJECT = re.compile(r"[a-z][a-z0-9-]{1,18}[a-z0-9]")
+_TAG_VALUE = re.compile(r"[\w .:/=+@-]{1,128}")  # AWS tag values may hold Unicode letters
+_ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
+_CIDR = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,2})", re.ASCII)
+_WORKING_HOURS = re.compile(WORKING_HOURS_FORMAT, re.ASCII)
+_KEY_PAIR = re.compile(r"[\w.\- ]{1,255}", re.ASCII)  # EC2 key pair names are ASCII
+_REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-[0-9]", re.ASCII)
+_TIMEZONE = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*", re.ASCII)
+_CERTIFICATES_URI = re.compile(r"s3://[a-z0-9.\-]{3,63}/[^\s]+\.zip", re.ASCII)
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)  # bounded: a 5,000-digit string is not a setting
+# CDK's own context keys (feature flags "@aws-cdk/...", "aws:cdk:...", lookup caches "availability-zones:account=...")
+# contain one of these; ours are snake_case. A key without them that is not a setting is a typo of ours.
+_CDK_KEY_MARKERS = frozenset(":@/=.")
+_OUR_KEY = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = 80
+_SHOW.maxother = 80
+_SHOW.maxlist = _SHOW.maxdict = 6
+
+
+def _show(value: Any) -> str:
+    """A bounded, one-line repr for error messages (a 5,000-digit integer cannot even be repr'd by default)."""
+    try:
+        return _SHOW.repr(value)
+    except (ValueError, RecursionError):
+        return f"<a {type(value).__name__} too large to show>"
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest candidate ignoring case, '-' and '_', or ''."""
+
+    def fold(text: str) -> str:
+        return text.lower().replace("-", "").replace("_", "")
+
+    by_fold = {fold(candidate): candidate for candidate in candidates}
+    close = difflib.get_close_matches(fold(word), list(by_fold), n=1, cutoff=0.75)
+    return f" (did you mean {by_fold[close[0]]!r}?)" if close else ""
 
 
 class SettingsError(ValueError):
@@ -163,26 +201,38 @@ class Settings:
 
     # ------------------------------------------------------------------ reading context
     @classmethod
-    def from_context(cls, get: Callable[[str], Any]) -> Settings:
-        """Read and validate every setting. ``get(key)`` returns the context value or None."""
+    def setting_names(cls) -> tuple[str, ...]:
+        """Every setting's context key (the field names)."""
+        return tuple(item.name for item in fields(cls))
+
+    @classmethod
+    def from_node(cls, node: Any) -> Settings:
+        """Read the settings of a CDK app's ``node``: every context source (cdk.json, cdk.context.json, ``-c``)."""
+        return cls.from_context(node.try_get_context, keys=node.get_all_context())
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any], *, keys: Iterable[str] = ()) -> Settings:
+        """Read and validate every setting. ``get(key)`` returns the context value or None; ``keys`` are all the
+        context keys present, checked for typos of ours (see ``refuse_unknown_keys``)."""
+        refuse_unknown_keys(keys)
         reader = _ContextReader(get)
         defaults = cls()
         stage = reader.choice("stage", defaults.stage, STAGES)
         network_mode = reader.choice("network_mode", DEFAULT_NETWORK_MODE[stage], NETWORK_MODES)
-        allowed_regions = reader.region_list("allowed_regions", defaults.allowed_regions)
+        allowed_regions = reader.region_list("allowed_regions", defaults.allowed_regions, UK_EU_REGIONS)
         region = reader.string("region", defaults.region)
         if region not in allowed_regions:
             raise SettingsError(
-                f"context key 'region': {region!r} is outside the data-residency allow-list "
-                f"{', '.join(allowed_regions)} (UK/EU GDPR). Deploy to one of those regions, or change "
-                "'allowed_regions' on purpose in cdk.json, in a reviewed commit."
+                f"context key 'region': {_show(region)} is outside the data-residency allow-list "
+                f"{', '.join(allowed_regions)} (UK/EU GDPR, context key 'allowed_regions'). Deploy to one of those "
+                "regions; adding another is a reviewed change to UK_EU_REGIONS in stacks/settings.py."
             )
         emr_release = reader.choice("emr_release", defaults.emr_release, tuple(EMR_RELEASES))
         budget_email = reader.optional_email("budget_email")
         notification_email = reader.optional_email("notification_email")
         if stage == "prod" and budget_email is None:
             raise SettingsError(
-                "context key 'budget_email': required when stage is 'prod' (budget alerts must reach a person); "
+                "context key 'budget_email': required when 'stage' is 'prod' (budget alerts must reach a person); "
                 "set it with -c budget_email=you@example.com"
             )
         ssh_cidr = reader.optional_cidr("workstation_ssh_cidr")
@@ -190,12 +240,10 @@ class Settings:
         if (ssh_cidr is None) != (key_pair is None):
             raise SettingsError(
                 "context keys 'workstation_ssh_cidr' and 'workstation_key_pair': set both to allow SSH, or "
-                f"neither (Session Manager only); got cidr={ssh_cidr!r}, key pair={key_pair!r}"
+                f"neither (Session Manager only); got cidr={_show(ssh_cidr)}, key pair={_show(key_pair)}"
             )
         in_transit = reader.boolean("emr_in_transit_encryption", defaults.emr_in_transit_encryption)
-        certificates = reader.optional_pattern(
-            "emr_tls_certificates_s3_uri", re.compile(r"^s3://[a-z0-9.\-]{3,63}/.+\.zip$"), "s3://bucket/key.zip"
-        )
+        certificates = reader.optional_pattern("emr_tls_certificates_s3_uri", _CERTIFICATES_URI, "s3://bucket/key.zip")
         if in_transit and certificates is None:
             raise SettingsError(
                 "context key 'emr_tls_certificates_s3_uri': required when 'emr_in_transit_encryption' is true "
@@ -257,19 +305,14 @@ class Settings:
             workstation_wheelhouse_dir=reader.pattern(
                 "workstation_wheelhouse_dir",
                 defaults.workstation_wheelhouse_dir,
-                re.compile(r"^[\w./~+-]+$"),
+                re.compile(r"[\w./~+-]+", re.ASCII),
                 "a directory path (relative to the project root, or absolute)",
             ),
             workstation_ssh_cidr=ssh_cidr,
             workstation_key_pair=key_pair,
             working_hours=reader.working_hours("working_hours", defaults.working_hours),
             working_days=reader.choice_list("working_days", defaults.working_days, WEEKDAYS),
-            working_timezone=reader.pattern(
-                "working_timezone",
-                defaults.working_timezone,
-                re.compile(r"^[A-Za-z_]+(/[A-Za-z_+\-]+)*$"),
-                "an IANA time zone such as Europe/London",
-            ),
+            working_timezone=reader.timezone("working_timezone", defaults.working_timezone),
             lambda_reserved_concurrency=reader.optional_integer("lambda_reserved_concurrency", 1, 100),
             spend_guard_rate_minutes=reader.integer(
                 "spend_guard_rate_minutes", defaults.spend_guard_rate_minutes, 5, 60
@@ -278,8 +321,34 @@ class Settings:
         return settings
 
 
+def refuse_unknown_keys(keys: Iterable[str]) -> None:
+    """SettingsError for a context key that is ours in form but not a setting: a typo would otherwise be ignored.
+
+    A key is ours in form when it is snake_case (as every setting is), or when it has none of the separators CDK's
+    own keys use (``:``, ``@``, ``/``, ``=``, ``.``) and is close to a setting ignoring case, ``-`` and ``_``
+    (``log-retention-days``, ``logRetentionDays``). CDK's keys (``@aws-cdk/...`` feature flags, ``aws:cdk:...``,
+    lookup caches such as ``availability-zones:account=...``, ``acknowledged-issue-numbers``) pass untouched.
+    """
+    known = Settings.setting_names()
+    unknown = []
+    for key in sorted(set(keys) - set(known)):
+        if not isinstance(key, str) or _CDK_KEY_MARKERS & set(key):
+            continue
+        hint = _did_you_mean(key, known)
+        if _OUR_KEY.fullmatch(key) or hint:
+            unknown.append(f"{_show(key)}{hint}")
+    if unknown:
+        raise SettingsError(
+            f"context key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: not a setting of this app, so it would be ignored; the settings "
+            "are the keys of the README's Settings table (stacks/settings.py Settings)"
+        )
+
+
 class _ContextReader:
-    """Turns raw context values (JSON from cdk.json, strings from -c) into typed values, or SettingsError."""
+    """Turns raw context values (JSON from cdk.json, strings from -c) into typed values, or SettingsError.
+
+    Every message shows the value through ``_show`` (bounded, one line), so no value can turn an error into a
+    traceback."""
 
     def __init__(self, get: Callable[[str], Any]) -> None:
         self._get = get
@@ -290,26 +359,30 @@ class _ContextReader:
             return None
         return value
 
+    @staticmethod
+    def _refuse(key: str, value: Any, allowed: str) -> SettingsError:
+        return SettingsError(f"context key {key!r}: {_show(value)} is not allowed; {allowed}")
+
     def string(self, key: str, default: str) -> str:
         value = self._raw(key)
         if value is None:
             return default
         if not isinstance(value, str):
-            raise SettingsError(f"context key {key!r}: expected a string, got {value!r}")
+            raise SettingsError(f"context key {key!r}: expected a string, got {_show(value)}")
         return value.strip()
 
     def pattern(self, key: str, default: str, regex: re.Pattern[str], allowed: str) -> str:
         value = self.string(key, default)
-        if not regex.match(value):
-            raise SettingsError(f"context key {key!r}: {value!r} is not allowed; expected {allowed}")
+        if not regex.fullmatch(value):
+            raise self._refuse(key, value, f"expected {allowed}")
         return value
 
     def optional_pattern(self, key: str, regex: re.Pattern[str], allowed: str) -> str | None:
         value = self._raw(key)
         if value is None:
             return None
-        if not isinstance(value, str) or not regex.match(value.strip()):
-            raise SettingsError(f"context key {key!r}: {value!r} is not allowed; expected {allowed}")
+        if not isinstance(value, str) or not regex.fullmatch(value.strip()):
+            raise self._refuse(key, value, f"expected {allowed}")
         return value.strip()
 
     def optional_email(self, key: str) -> str | None:
@@ -318,15 +391,14 @@ class _ContextReader:
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = self.string(key, default)
         if value not in allowed:
-            raise SettingsError(f"context key {key!r}: {value!r} is not allowed; allowed values: {', '.join(allowed)}")
+            hint = _did_you_mean(value, allowed) if len(value) <= 100 else ""
+            raise self._refuse(key, value, f"allowed values: {', '.join(allowed)}{hint}")
         return value
 
     def choice_int(self, key: str, default: int, allowed: tuple[int, ...]) -> int:
         value = self.integer(key, default, min(allowed), max(allowed))
         if value not in allowed:
-            raise SettingsError(
-                f"context key {key!r}: {value!r} is not allowed; allowed values: {', '.join(map(str, allowed))}"
-            )
+            raise self._refuse(key, value, f"allowed values: {', '.join(map(str, allowed))}")
         return value
 
     def _list(self, key: str) -> list[Any] | None:
@@ -336,15 +408,20 @@ class _ContextReader:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                try:
-                    value = json.loads(text)
-                except json.JSONDecodeError as error:
-                    raise SettingsError(f"context key {key!r}: {value!r} is not a JSON list ({error.msg})") from None
+                value = self._json(key, text, "a JSON list")
             else:
                 value = [item.strip() for item in text.split(",") if item.strip()]
         if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
-            raise SettingsError(f"context key {key!r}: expected a non-empty list of strings, got {value!r}")
+            raise SettingsError(f"context key {key!r}: expected a non-empty list of strings, got {_show(value)}")
         return value
+
+    @staticmethod
+    def _json(key: str, text: str, expected: str) -> Any:
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError) as error:  # ValueError: also an integer of more than 4,300 digits
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "too long or too deeply nested"
+            raise SettingsError(f"context key {key!r}: {_show(text)} is not {expected} ({reason})") from None
 
     def choice_list(self, key: str, default: tuple[str, ...], allowed: tuple[str, ...]) -> tuple[str, ...]:
         value = self._list(key)
@@ -353,17 +430,28 @@ class _ContextReader:
         bad = [item for item in value if item not in allowed]
         if bad:
             raise SettingsError(
-                f"context key {key!r}: {', '.join(map(repr, bad))} not allowed; allowed values: {', '.join(allowed)}"
+                f"context key {key!r}: {', '.join(map(_show, bad[:5]))} not allowed; "
+                f"allowed values: {', '.join(allowed)}"
             )
         return tuple(dict.fromkeys(value))
 
-    def region_list(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    def region_list(self, key: str, default: tuple[str, ...], ceiling: tuple[str, ...]) -> tuple[str, ...]:
+        """A non-empty subset of ``ceiling``: the command line may narrow the allow-list, never widen it."""
         value = self._list(key)
         if value is None:
             return default
-        bad = [item for item in value if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", item)]
+        bad = [item for item in value if not _REGION.fullmatch(item)]
         if bad:
-            raise SettingsError(f"context key {key!r}: {', '.join(map(repr, bad))} not a region name such as eu-west-2")
+            raise SettingsError(
+                f"context key {key!r}: {', '.join(map(_show, bad[:5]))} not a region name such as eu-west-2"
+            )
+        outside = [item for item in value if item not in ceiling]
+        if outside:
+            raise SettingsError(
+                f"context key {key!r}: {', '.join(map(_show, outside[:5]))} outside the UK/EU regions this app may "
+                f"use ({', '.join(ceiling)}); a subset of those is allowed, and widening data residency is a "
+                "reviewed change to UK_EU_REGIONS in stacks/settings.py, not a setting"
+            )
         return tuple(dict.fromkeys(value))
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:
@@ -378,27 +466,21 @@ class _ContextReader:
             return None
         return self._to_int(key, value, low, high)
 
-    @staticmethod
-    def _to_int(key: str, value: Any, low: int, high: int) -> int:
-        if isinstance(value, bool):
-            number = None
-        elif isinstance(value, int):
+    @classmethod
+    def _to_int(cls, key: str, value: Any, low: int, high: int) -> int:
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        elif isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            number = int(value)
-        else:
-            number = None
+        elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+            number = int(value.strip())
         if number is None or not low <= number <= high:
-            raise SettingsError(f"context key {key!r}: {value!r} is not allowed; expected a whole number {low}..{high}")
+            raise cls._refuse(key, value, f"expected a whole number {low}..{high}")
         return number
 
     def multiple_of(self, key: str, default: int, bounds: tuple[int, int], step: int, why: str) -> int:
         value = self.integer(key, default, *bounds)
         if value % step:
-            raise SettingsError(
-                f"context key {key!r}: {value!r} is not allowed; expected a multiple of {step} ({why}) "
-                f"in {bounds[0]}..{bounds[1]}"
-            )
+            raise self._refuse(key, value, f"expected a multiple of {step} ({why}) in {bounds[0]}..{bounds[1]}")
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -409,26 +491,42 @@ class _ContextReader:
             return value
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
-        raise SettingsError(f"context key {key!r}: {value!r} is not allowed; allowed values: true, false")
+        raise self._refuse(key, value, "allowed values: true, false")
 
     def working_hours(self, key: str, default: str) -> str:
         value = self.pattern(key, default, _WORKING_HOURS, "HH:MM-HH:MM (24h)")
         try:
             parse_working_hours(value)
         except ValueError:
-            raise SettingsError(f"context key {key!r}: {value!r} must start before it ends (HH:MM-HH:MM)") from None
+            raise SettingsError(
+                f"context key {key!r}: {_show(value)} must start before it ends (HH:MM-HH:MM)"
+            ) from None
+        return value
+
+    def timezone(self, key: str, default: str) -> str:
+        """An IANA time zone name, exactly as the database spells it.
+
+        Checked against the IANA database of this machine or the pinned ``tzdata`` package; the functions' Python
+        runtime reads the same database (``zoneinfo``), so a zone accepted here loads in the spend guard. The exact
+        spelling matters: a case-insensitive file system would load "europe/london", Lambda's would not."""
+        value = self.pattern(key, default, _TIMEZONE, "an IANA time zone such as Europe/London")
+        zones = zoneinfo.available_timezones()
+        if value not in zones:
+            raise self._refuse(
+                key, value, f"expected an IANA time zone such as Europe/London{_did_you_mean(value, zones)}"
+            )
         return value
 
     def optional_cidr(self, key: str) -> str | None:
         value = self.optional_pattern(key, _CIDR, "an IPv4 CIDR such as 203.0.113.10/32")
         if value is None:
             return None
-        *octets, prefix = (int(part) for part in _CIDR.match(value).groups())  # type: ignore[union-attr]
+        *octets, prefix = (int(part) for part in _CIDR.fullmatch(value).groups())  # type: ignore[union-attr]
         if any(octet > 255 for octet in octets) or prefix > 32:
-            raise SettingsError(f"context key {key!r}: {value!r} is not a valid IPv4 CIDR")
+            raise SettingsError(f"context key {key!r}: {_show(value)} is not a valid IPv4 CIDR")
         if prefix < 16:
             raise SettingsError(
-                f"context key {key!r}: {value!r} opens SSH to more than 65,536 addresses; allowed: a /16 or "
+                f"context key {key!r}: {_show(value)} opens SSH to more than 65,536 addresses; allowed: a /16 or "
                 "narrower range (0.0.0.0/0 is never allowed; prefer Session Manager)"
             )
         return value
@@ -438,15 +536,24 @@ class _ContextReader:
         if value is None:
             return {}
         if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as error:
-                raise SettingsError(f"context key {key!r}: {value!r} is not a JSON object ({error.msg})") from None
+            value = self._json(key, value, "a JSON object")
         if not isinstance(value, dict) or not all(
-            isinstance(name, str) and name.startswith("spark.") and isinstance(val, (str, int, float))
+            isinstance(name, str) and name.startswith("spark.") and _is_property_value(val)
             for name, val in value.items()
         ):
             raise SettingsError(
-                f"context key {key!r}: expected an object of spark.* properties to values, got {value!r}"
+                f"context key {key!r}: expected an object of spark.* properties to strings or numbers, "
+                f"got {_show(value)}"
             )
         return {name: str(val) for name, val in sorted(value.items())}
+
+
+def _is_property_value(value: Any) -> bool:
+    """A string, or a number Spark can read back from its text (no bool, NaN, infinity or 5,000-digit integer)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 10**18
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str)

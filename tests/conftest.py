@@ -39,7 +39,7 @@ class SynthesisedApp:
         from stacks.settings import Settings
 
         app = App(context=context, outdir=str(outdir))
-        self.settings = Settings.from_context(app.node.try_get_context)
+        self.settings = Settings.from_node(app.node)
         self.stacks = build_app(app, self.settings, nag=nag)
         self.assembly = app.synth()
         self.templates: dict[str, dict[str, Any]] = {stack.stack_name: stack.template for stack in self.assembly.stacks}

@@ -5,6 +5,7 @@ Plain functions and no AWS clients of their own, so they are tested without Lamb
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,21 +15,27 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
 from stacks.contract import (
     CLUSTER_SHAPE_TAG_KEY,
-    GENERATED_RUN_ID,
     INPUT_BYTES_TAG_KEY,
-    RUN_ID_PATTERN,
-    STEP_NAME_INFIX,
     EmrEventsEnvironment,
+    run_id_of_step,
+    run_id_of_transient_cluster,
+    shown,
+    standing_cluster_name,
 )
 
 STEP_CHANGE = "EMR Step Status Change"
 CLUSTER_CHANGE = "EMR Cluster State Change"
-STEP_SUCCESS = frozenset({"COMPLETED"})
-STEP_FAILURE = frozenset({"FAILED", "CANCELLED", "INTERRUPTED"})
-STEP_TRANSIENT = frozenset({"PENDING", "RUNNING", "CANCEL_PENDING"})
-CLUSTER_FAILURE = frozenset({"TERMINATED_WITH_ERRORS"})
-CLUSTER_INFO = frozenset({"TERMINATED"})
-CLUSTER_TRANSIENT = frozenset({"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"})
+# EMR state -> the status recorded; None: not final yet, nothing recorded. Any other state is unknown.
+STEP_STATUS: Mapping[str, str | None] = {
+    "COMPLETED": "succeeded",
+    **dict.fromkeys(("FAILED", "CANCELLED", "INTERRUPTED"), "failed"),
+    **dict.fromkeys(("PENDING", "RUNNING", "CANCEL_PENDING"), None),
+}
+CLUSTER_STATUS: Mapping[str, str | None] = {
+    "TERMINATED_WITH_ERRORS": "failed",
+    "TERMINATED": "terminated",
+    **dict.fromkeys(("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"), None),
+}
 # Ids end up in S3 keys and URIs: accept only the characters EMR and EventBridge actually use.
 EVENT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 CLUSTER_ID = re.compile(r"j-[A-Z0-9]{1,64}")
@@ -46,28 +53,15 @@ class Ignored(Exception):
         self.fields = fields
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The function's environment contract."""
-
-    results_bucket: str
-    outcomes_prefix: str
-    results_uri: str
-    log_uri: str
-    topic_arn: str
-    cluster_name_prefix: str
+@dataclass(frozen=True, kw_only=True)
+class Settings(EmrEventsEnvironment):
+    """The function's environment contract, its URIs normalised: results_uri without and log_uri with a final '/'."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        env = EmrEventsEnvironment.from_variables(environ)
-        return cls(
-            results_bucket=env.results_bucket,
-            outcomes_prefix=env.outcomes_prefix,
-            results_uri=env.results_uri.rstrip("/"),
-            log_uri=env.log_uri if env.log_uri.endswith("/") else env.log_uri + "/",
-            topic_arn=env.topic_arn,
-            cluster_name_prefix=env.cluster_name_prefix,
-        )
+        env = cls.from_variables(environ)
+        log_uri = env.log_uri if env.log_uri.endswith("/") else env.log_uri + "/"
+        return dataclasses.replace(env, results_uri=env.results_uri.rstrip("/"), log_uri=log_uri)
 
 
 @dataclass(frozen=True)
@@ -85,7 +79,7 @@ def outcome_for(raw_event: Any, settings: Settings) -> Outcome:
         raise Ignored("event_not_an_object", type=type(raw_event).__name__)
     event = EventBridgeEvent(raw_event)
     if event.get("source") != "aws.emr":
-        raise Ignored("wrong_source", source=str(event.get("source"))[:100])
+        raise Ignored("wrong_source", source=shown(event.get("source"), 100))
     event_id = event.get("id")
     if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
         raise Ignored("bad_event_id")
@@ -98,8 +92,8 @@ def outcome_for(raw_event: Any, settings: Settings) -> Outcome:
     elif detail_type == CLUSTER_CHANGE:
         record = _cluster_record(detail, settings)
     else:
-        raise Ignored("unknown_detail_type", detail_type=str(detail_type)[:100], event_id=event_id)
-    record.update(event_id=event_id, event_time=str(event.get("time", "")))
+        raise Ignored("unknown_detail_type", detail_type=shown(detail_type, 100), event_id=event_id)
+    record.update(event_id=event_id, event_time=shown(event.get("time", ""), 64))
     folder = record["run_id"] or record["cluster_id"]
     key = f"{settings.outcomes_prefix}{folder}/{event_id}.json"
     record["outcome_uri"] = f"s3://{settings.results_bucket}/{key}"
@@ -113,68 +107,66 @@ def _cluster_id(detail: dict[str, Any]) -> str:
     return cluster_id
 
 
+def _status(kind: str, detail: dict[str, Any], statuses: Mapping[str, str | None], **where: Any) -> str:
+    """The status to record for the event's state, or Ignored: not final yet (debug), or unknown. A state that is
+    not a string (a list or an object is unhashable) is unknown."""
+    state = detail.get("state")
+    if not isinstance(state, str) or state not in statuses:
+        raise Ignored(f"unknown_{kind}_state", state=shown(state, 50), **where)
+    status = statuses[state]
+    if status is None:
+        raise Ignored(f"{kind}_state_not_final", level="debug", state=state, **where)
+    return status
+
+
 def _step_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
     name = detail.get("name")
-    step_prefix = f"{settings.cluster_name_prefix}{STEP_NAME_INFIX}"
-    if not isinstance(name, str) or not name.startswith(step_prefix):
-        raise Ignored("not_this_project", level="info", emr_name=str(name)[:200])
-    run_id = name[len(step_prefix) :]
-    if not RUN_ID_PATTERN.fullmatch(run_id):
-        raise Ignored("step_name_without_run_id", emr_name=name[:200])
+    # Exactly "<prefix>-als-<generated run id>": a prefix match would claim the steps of a project "ml-lab-dev-als".
+    run_id = run_id_of_step(settings.cluster_name_prefix, name)
+    if run_id is None:
+        raise Ignored("not_this_project", level="info", emr_name=shown(name))
     cluster_id = _cluster_id(detail)
     step_id = detail.get("stepId")
     if not isinstance(step_id, str) or not STEP_ID.fullmatch(step_id):
         raise Ignored("bad_step_id", run_id=run_id)
-    state = detail.get("state")
-    record: dict[str, Any] = {
+    status = _status("step", detail, STEP_STATUS, run_id=run_id)
+    located = (
+        {"metrics_uri": f"{settings.results_uri}/{run_id}/metrics.json"}
+        if status == "succeeded"
+        else {"log_uri": f"{settings.log_uri}{cluster_id}/steps/{step_id}/"}
+    )
+    return {
         "kind": "step",
         "run_id": run_id,
         "cluster_id": cluster_id,
         "step_id": step_id,
         "name": name,
-        "state": state,
+        "state": detail["state"],
         "message": detail.get("message"),
+        "status": status,
+        **located,
     }
-    if state in STEP_SUCCESS:
-        record.update(status="succeeded", metrics_uri=f"{settings.results_uri}/{run_id}/metrics.json")
-    elif state in STEP_FAILURE:
-        record.update(status="failed", log_uri=f"{settings.log_uri}{cluster_id}/steps/{step_id}/")
-    elif state in STEP_TRANSIENT:
-        raise Ignored("step_in_progress", level="debug", run_id=run_id, state=state)
-    else:
-        raise Ignored("unknown_step_state", run_id=run_id, state=str(state)[:50])
-    return record
 
 
 def _cluster_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
     name = detail.get("name")
-    # The dash matters: "ml-lab-dev" must not claim "ml-lab-devtest-..." clusters.
-    cluster_prefix = f"{settings.cluster_name_prefix}-"
-    if not isinstance(name, str) or not name.startswith(cluster_prefix):
-        raise Ignored("not_this_project", level="info", emr_name=str(name)[:200])
+    # Exactly "<prefix>-<generated run id>" (transient) or "<prefix>-standing": stage "prod" of a project named
+    # "ml-lab-dev" names its clusters "ml-lab-dev-prod-...", which a prefix match would claim.
+    run_id = run_id_of_transient_cluster(settings.cluster_name_prefix, name)
+    if run_id is None and name != standing_cluster_name(settings.cluster_name_prefix):
+        raise Ignored("not_this_project", level="info", emr_name=shown(name))
     cluster_id = _cluster_id(detail)
-    # Transient clusters are named "{prefix}-{run_id}"; a standing cluster's suffix is not a run id of ours.
-    suffix = name[len(cluster_prefix) :]
-    run_id = suffix if GENERATED_RUN_ID.fullmatch(suffix) else None
-    state = detail.get("state")
-    record: dict[str, Any] = {
+    return {
         "kind": "cluster",
         "run_id": run_id,
         "cluster_id": cluster_id,
         "name": name,
-        "state": state,
         "state_change_reason": detail.get("stateChangeReason"),
         "message": detail.get("message"),
+        "status": _status("cluster", detail, CLUSTER_STATUS, cluster_id=cluster_id),
+        "state": detail["state"],
+        "log_uri": f"{settings.log_uri}{cluster_id}/",
     }
-    if state in CLUSTER_FAILURE:
-        record.update(status="failed", log_uri=f"{settings.log_uri}{cluster_id}/")
-    elif state in CLUSTER_INFO:
-        record.update(status="terminated", log_uri=f"{settings.log_uri}{cluster_id}/")
-    elif state in CLUSTER_TRANSIENT:
-        raise Ignored("cluster_state_not_final", level="debug", cluster_id=cluster_id, state=state)
-    else:
-        raise Ignored("unknown_cluster_state", cluster_id=cluster_id, state=str(state)[:50])
-    return record
 
 
 def with_cluster_tags(record: dict[str, Any], tags: Mapping[str, str] | None) -> dict[str, Any]:
@@ -185,7 +177,7 @@ def with_cluster_tags(record: dict[str, Any], tags: Mapping[str, str] | None) ->
     return {
         **record,
         "cluster_shape": tags.get(CLUSTER_SHAPE_TAG_KEY),
-        "input_bytes": int(size) if size.isdigit() else None,
+        "input_bytes": int(size) if size.isascii() and size.isdigit() else None,
     }
 
 

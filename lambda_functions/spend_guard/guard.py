@@ -21,6 +21,7 @@ class Settings:
     """The function's environment contract."""
 
     tags: dict[str, str]
+    service_role: str  # the project's EMR service role (name)
     max_age: timedelta
     max_idle: timedelta
     workstation_instance_id: str
@@ -35,6 +36,7 @@ class Settings:
         start, end = parse_working_hours(env.working_hours)
         return cls(
             tags={env.project_tag_key: env.project_tag_value, env.stage_tag_key: env.stage_tag_value},
+            service_role=role_name(env.emr_service_role),
             max_age=timedelta(hours=float(env.max_cluster_age_hours)),
             max_idle=timedelta(minutes=float(env.max_idle_minutes)),
             workstation_instance_id=env.workstation_instance_id.strip(),
@@ -45,6 +47,11 @@ class Settings:
         )
 
 
+def role_name(role: str) -> str:
+    """An IAM role's name, given its name or its ARN (EMR reports the service role as it was passed)."""
+    return role.rsplit("/", 1)[-1]
+
+
 @dataclass(frozen=True)
 class ClusterView:
     """What the decision needs from describe_cluster (and list_steps, for WAITING clusters)."""
@@ -53,22 +60,28 @@ class ClusterView:
     name: str
     state: str
     tags: dict[str, str]
+    service_role: str
     created: datetime
     ready: datetime | None
     last_step_end: datetime | None
+    steps_listed: bool = True  # False: list_steps failed, so how long it has been idle is unknown
 
     @classmethod
-    def from_description(cls, cluster: Mapping[str, Any], last_step_end: datetime | None = None) -> ClusterView:
-        """Build from a describe_cluster()["Cluster"] dict."""
+    def from_description(cls, cluster: Mapping[str, Any]) -> ClusterView:
+        """Build from a describe_cluster()["Cluster"] dict (KeyError or TypeError when it lacks what is needed)."""
         timeline = cluster["Status"].get("Timeline", {})
+        created = timeline["CreationDateTime"]
+        if not isinstance(created, datetime):
+            raise TypeError(f"CreationDateTime is not a time: {type(created).__name__}")
         return cls(
             cluster_id=cluster["Id"],
             name=cluster.get("Name", ""),
             state=cluster["Status"]["State"],
             tags={tag["Key"]: tag.get("Value", "") for tag in cluster.get("Tags", [])},
-            created=timeline["CreationDateTime"],
+            service_role=role_name(str(cluster.get("ServiceRole", ""))),
+            created=created,
             ready=timeline.get("ReadyDateTime"),
-            last_step_end=last_step_end,
+            last_step_end=None,
         )
 
 
@@ -87,9 +100,18 @@ def within_working_hours(now: datetime, settings: Settings) -> bool:
     return local.weekday() in settings.working_days and settings.working_start <= clock < settings.working_end
 
 
-def is_project_cluster(cluster: ClusterView, tags: Mapping[str, str]) -> bool:
-    """Both the project and the stage tag must match: never touch another project's or stage's cluster."""
+def has_project_tags(cluster: ClusterView, tags: Mapping[str, str]) -> bool:
+    """Both the project and the stage tag match: another project's or stage's cluster never does."""
     return all(cluster.tags.get(key) == value for key, value in tags.items())
+
+
+def is_project_cluster(cluster: ClusterView, settings: Settings) -> bool:
+    """The project and stage tags must match, and the cluster must run as the project's EMR service role.
+
+    Tags alone are not enough: anyone allowed to tag clusters could tag another cluster into the guard's scope.
+    Only a principal that may pass the project's service role (the submit function, CloudFormation) can start a
+    cluster that runs as it."""
+    return cluster.service_role == settings.service_role and has_project_tags(cluster, settings.tags)
 
 
 def idle_since(cluster: ClusterView) -> datetime:
@@ -105,13 +127,13 @@ def clusters_to_terminate(clusters: Iterable[ClusterView], now: datetime, settin
     """This project's active clusters older than the maximum age, or WAITING and idle longer than allowed."""
     decisions = []
     for cluster in clusters:
-        if cluster.state not in ACTIVE_STATES or not is_project_cluster(cluster, settings.tags):
+        if cluster.state not in ACTIVE_STATES or not is_project_cluster(cluster, settings):
             continue
         age = now - cluster.created
         if age > settings.max_age:
             decisions.append(Termination(cluster.cluster_id, "over_age", f"age {age} > {settings.max_age}"))
             continue
-        if cluster.state == "WAITING":
+        if cluster.state == "WAITING" and cluster.steps_listed:
             idle = now - idle_since(cluster)
             if idle > settings.max_idle:
                 decisions.append(Termination(cluster.cluster_id, "idle", f"idle {idle} > {settings.max_idle}"))

@@ -6,15 +6,18 @@ function terminates resources. Safe to run repeatedly: every run re-reads the st
 A cluster is terminated when it is older than MAX_CLUSTER_AGE_HOURS, or WAITING and idle for longer than
 MAX_IDLE_MINUTES, idle counted from the later of Status.Timeline.ReadyDateTime and the latest EndDateTime
 among its most recent steps (first page of list_steps, newest first). Only clusters carrying both the project
-and the stage tag are considered.
+and the stage tag and running as the project's EMR service role (EMR_SERVICE_ROLE) are considered.
 
-Exceptions escape on purpose only for throttling / 5xx / connection errors, after every cluster and the
-workstation have been handled, so the async retry runs the guard again. Other AWS errors (e.g. a protected
-cluster, access denied) are logged at ERROR and reported in the summary.
+Every cluster is handled on its own: an error describing one, listing its steps or terminating it is logged at
+ERROR and that cluster skipped (a cluster whose steps cannot be listed is still judged on its age), and the rest
+of the run, the workstation included, goes on. Throttling / 5xx / connection errors then make the invocation
+raise at the end, so the async retry runs the guard again; other errors (a protected cluster, access denied)
+are reported in the summary.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from datetime import UTC, datetime
@@ -26,7 +29,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from stacks.contract import SpendGuardEnvironment, is_retryable
 
@@ -56,33 +58,68 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def project_clusters(tags: dict[str, str]) -> list[guard.ClusterView]:
-    """This project's active clusters, described (tags, timeline) and, when WAITING, with their latest step end.
+class Run:
+    """What one run did, and the first error worth a retry (raised once everything else is done)."""
 
-    A cluster we may not describe (a tag-conditioned IAM policy) is not ours, so it is skipped.
-    """
-    emr = emr_client()
+    def __init__(self) -> None:
+        self.summary: dict[str, Any] = {"terminated": [], "kept": [], "errors": [], "workstation": None}
+        self.retry_error: Exception | None = None
+
+    def failed(self, error: Exception, message: str, **where: str) -> None:
+        if self.retry_error is None and is_retryable(error):
+            self.retry_error = error
+        code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+        logger.error(message, exc_info=error, extra={"reason": "error", "code": code, **where})
+        self.summary["errors"].append({**where, "error": code or type(error).__name__})
+
+
+def project_clusters(settings: guard.Settings, run: Run) -> list[guard.ClusterView]:
+    """This project's active clusters, described (tags, service role, timeline) and, when WAITING, with their latest
+    step end. A failure on one cluster skips that cluster only; a failed listing keeps the clusters already seen."""
     views = []
-    for page in emr.get_paginator("list_clusters").paginate(ClusterStates=list(guard.ACTIVE_STATES)):
-        for summary in page["Clusters"]:
-            try:
-                cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "AccessDenied"):
-                    raise
-                logger.debug("cluster not describable, skipped", extra={"cluster_id": summary["Id"]})
-                continue
-            view = guard.ClusterView.from_description(cluster)
-            if not guard.is_project_cluster(view, tags):
-                continue
-            if view.state == "WAITING":
-                steps = emr.list_steps(ClusterId=view.cluster_id).get("Steps", [])  # newest first
-                ends = [step["Status"].get("Timeline", {}).get("EndDateTime") for step in steps]
-                view = guard.ClusterView.from_description(
-                    cluster, max((end for end in ends if end is not None), default=None)
-                )
-            views.append(view)
+    try:
+        pages = emr_client().get_paginator("list_clusters").paginate(ClusterStates=list(guard.ACTIVE_STATES))
+        for page in pages:
+            for summary in page.get("Clusters", []):
+                view = project_cluster(str(summary.get("Id")), settings, run)
+                if view is not None:
+                    views.append(view)
+    except Exception as error:
+        run.failed(error, "listing clusters failed", operation="ListClusters")
     return views
+
+
+def project_cluster(cluster_id: str, settings: guard.Settings, run: Run) -> guard.ClusterView | None:
+    """The cluster's view when it is the project's, else None (also when it could not be described)."""
+    emr = emr_client()
+    try:
+        view = guard.ClusterView.from_description(emr.describe_cluster(ClusterId=cluster_id)["Cluster"])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("AccessDeniedException", "AccessDenied"):
+            # A cluster we may not describe (a tag-conditioned IAM policy) is not ours.
+            logger.debug("cluster not describable, skipped", extra={"cluster_id": cluster_id})
+        else:
+            run.failed(error, "describing a cluster failed, cluster skipped", cluster_id=cluster_id)
+        return None
+    except Exception as error:  # a description without what the decision needs
+        run.failed(error, "describing a cluster failed, cluster skipped", cluster_id=cluster_id)
+        return None
+    if not guard.is_project_cluster(view, settings):
+        if guard.has_project_tags(view, settings.tags):
+            logger.warning(
+                "cluster tagged as the project's runs as another service role: not touched",
+                extra={"reason": "foreign_service_role", "cluster_id": cluster_id, "service_role": view.service_role},
+            )
+        return None
+    if view.state != "WAITING":
+        return view
+    try:
+        steps = emr.list_steps(ClusterId=cluster_id).get("Steps", [])  # newest first
+        ends = [step["Status"].get("Timeline", {}).get("EndDateTime") for step in steps]
+    except Exception as error:
+        run.failed(error, "listing steps failed, the cluster is judged on its age only", cluster_id=cluster_id)
+        return dataclasses.replace(view, steps_listed=False)
+    return dataclasses.replace(view, last_step_end=max((end for end in ends if end is not None), default=None))
 
 
 def workstation_state(instance_id: str) -> str:
@@ -102,18 +139,16 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
     settings = guard.Settings.from_env(os.environ)
     now = utc_now()
-    summary: dict[str, Any] = {"terminated": [], "kept": [], "errors": [], "workstation": None}
-    retry_error: Exception | None = None
+    run = Run()
+    summary = run.summary
 
-    clusters = project_clusters(settings.tags)
+    clusters = project_clusters(settings, run)
     decisions = guard.clusters_to_terminate(clusters, now, settings)
     for decision in decisions:
         try:
             emr_client().terminate_job_flows(JobFlowIds=[decision.cluster_id])
-        except (ClientError, BotocoreConnectionError) as error:
-            retry_error = retry_error or (error if is_retryable(error) else None)
-            logger.exception("terminate failed", extra={"cluster_id": decision.cluster_id, "reason": decision.reason})
-            summary["errors"].append({"cluster_id": decision.cluster_id, "error": type(error).__name__})
+        except Exception as error:
+            run.failed(error, "terminate failed", cluster_id=decision.cluster_id, decision=decision.reason)
             continue
         logger.warning(
             "cluster terminated",
@@ -132,12 +167,10 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
                 summary["workstation"] = "stopped"
             else:
                 summary["workstation"] = state
-        except (ClientError, BotocoreConnectionError) as error:
-            retry_error = retry_error or (error if is_retryable(error) else None)
-            logger.exception("workstation check failed", extra={"instance_id": settings.workstation_instance_id})
-            summary["errors"].append({"instance_id": settings.workstation_instance_id, "error": type(error).__name__})
+        except Exception as error:
+            run.failed(error, "workstation check failed", instance_id=settings.workstation_instance_id)
 
-    if retry_error is not None:
-        raise retry_error
     logger.info("spend guard done", extra={"summary": summary})
+    if run.retry_error is not None:
+        raise run.retry_error
     return summary

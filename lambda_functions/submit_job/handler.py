@@ -1,14 +1,19 @@
 """Start the ALS job on EMR for each ratings file uploaded under the input bucket's ratings prefix.
 
 Trigger: S3 ObjectCreated notifications (asynchronous invocation, `Records[]` shape).
-Idempotent per object version: Powertools idempotency keyed on (bucket, key, versionId or eTag) in DynamoDB.
+Idempotent per object version, twice over: Powertools idempotency keyed on (bucket, key, versionId or eTag) in
+DynamoDB answers redeliveries cheaply, and before starting anything the function asks EMR for the cluster (or
+step) named for the run id, so a start the table missed (its write throttled, a lost RunJobFlow response) is
+found rather than repeated.
 
-Exceptions escape on purpose only when a redelivery can succeed, after every other record in the event has
-been handled: EMR or DynamoDB throttling / 5xx / connection errors, and a concurrent delivery of the same
-object still in progress. Lambda's async retries then redeliver the event (records already submitted are
-duplicates by then) and the on-failure destination keeps the event if every attempt fails. A misconfigured
-environment also raises (a deployment bug that must be loud). Everything else is rejected with a WARNING
-log and no exception. The function never writes to S3, so it cannot re-trigger itself.
+Each record is handled on its own: a malformed one is rejected with a WARNING log and never stops the others.
+At most MAX_JOBS_PER_INVOCATION clusters (or steps) are started per invocation. A valid record that was not
+started (EMR or DynamoDB throttling / 5xx / connection errors or a lost response, a concurrent delivery still in
+progress, EMR refusing the request, a standing cluster that is gone, or the cap reached) makes the invocation
+raise RedeliveryWanted after every other record is handled: Lambda's async retries redeliver the event (records
+already started are found and skipped) and, when every attempt fails, the on-failure destination keeps the
+event. So no valid upload is lost, and none starts two jobs. A misconfigured environment also raises (a
+deployment bug that must be loud). The function never writes to S3, so it cannot re-trigger itself.
 """
 
 from __future__ import annotations
@@ -32,13 +37,18 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from stacks.contract import SubmitJobEnvironment, is_retryable
+from stacks.contract import SubmitJobEnvironment, is_retryable, shown
 
 logger = Logger()
 # Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
 SubmitJobEnvironment.from_variables(os.environ)
+
+
+class RedeliveryWanted(Exception):
+    """Some valid records were not started: Lambda's retry (then the on-failure destination) gets the event."""
 
 
 def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
@@ -56,20 +66,23 @@ IDEMPOTENCY = IdempotencyConfig(
 )
 
 
+def _region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
 @functools.cache
 def emr_client() -> Any:
-    """One EMR client per container, created on first use (region from the Lambda environment)."""
-    return boto3.client("emr", region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    """One EMR client per container, created on first use. botocore's own retries are off: RunJobFlow and
+    AddJobFlowSteps have no idempotency token, so a resend after a lost response would start a second job;
+    submission.py retries the reads itself and looks for the job before any new start."""
+    return boto3.client("emr", region_name=_region(), config=Config(retries={"total_max_attempts": 1}))
 
 
 @functools.cache
 def submit_once() -> Any:
     """`submit` wrapped in Powertools idempotency; built on first use so the table and client come from env."""
     persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ["IDEMPOTENCY_TABLE"],
-        boto3_client=boto3.client(
-            "dynamodb", region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        ),
+        table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=boto3.client("dynamodb", region_name=_region())
     )
     return idempotent_function(
         submit,
@@ -81,19 +94,50 @@ def submit_once() -> Any:
 
 
 def submit(*, upload: dict[str, Any], settings: submission.Settings) -> dict[str, str]:
-    """Start the job for one upload (runs at most once per object version)."""
+    """Start the job for one upload (runs at most once per object version, and EMR is asked first)."""
     parsed = submission.Upload(**upload)
-    run_id = submission.run_id_for(parsed)
-    result = submission.start_job(emr_client(), settings, parsed, run_id)
-    logger.info("ALS job submitted", extra={**result, "bucket": parsed.bucket, "key": parsed.key})
+    result = submission.start_job(emr_client(), settings, parsed, parsed.run_id)
+    # "recovered" in the record: this invocation started it but lost EMR's response, then found the job.
+    message = "ALS job already started, found in EMR" if result.get("existing") else "ALS job submitted"
+    logger.info(message, extra={**result, "bucket": parsed.bucket, "key": parsed.key})
     return result
+
+
+def not_started(error: Exception, record: int, summary: dict[str, Any]) -> None:
+    """Log why a valid record was not started; the invocation will raise for a redelivery."""
+    code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+    # Throttling, 5xx, a lost response; the idempotency table unreachable, or another delivery still in progress.
+    if is_retryable(error) or isinstance(error, IdempotencyAlreadyInProgressError | IdempotencyPersistenceLayerError):
+        logger.warning(
+            "retry wanted",
+            extra={"reason": "retry_wanted", "error": type(error).__name__, "code": code, "record": record},
+        )
+        summary["retry"].append({"reason": "retry_wanted", "record": record, "error": type(error).__name__})
+        return
+    # EMR refusing the request (validation, access denied, a standing cluster that is gone) or a bug: the event
+    # goes to the on-failure destination after Lambda's retries, so the upload is kept for a replay.
+    message = error.response.get("Error", {}).get("Message") if isinstance(error, ClientError) else str(error)
+    reason = "emr_refused" if isinstance(error, ClientError) else "submission_failed"
+    logger.error(
+        "job not started",
+        exc_info=error,
+        extra={"reason": reason, "code": code, "emr_message": shown(message), "record": record},
+    )
+    summary["failed"].append({"reason": reason, "record": record, "code": code or type(error).__name__})
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     settings = submission.Settings.from_env(os.environ)
     IDEMPOTENCY.register_lambda_context(context)
-    summary: dict[str, Any] = {"submitted": [], "duplicates": 0, "rejected": []}
+    summary: dict[str, Any] = {
+        "submitted": [],
+        "duplicates": 0,
+        "rejected": [],
+        "retry": [],
+        "failed": [],
+        "deferred": [],
+    }
     try:
         records = submission.event_records(event)
     except submission.RejectedRecord as rejected:
@@ -101,44 +145,35 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         summary["rejected"].append({"reason": rejected.reason})
         return summary
 
-    retry_error: Exception | None = None
+    first_error: Exception | None = None
     for index, raw_record in enumerate(records):
         try:
             upload = submission.parse_record(S3EventRecord(raw_record), settings)
-            result = submit_once()(upload=upload.as_payload(), settings=settings)
         except submission.RejectedRecord as rejected:
             logger.warning("record rejected", extra={"reason": rejected.reason, "record": index, **rejected.fields})
             summary["rejected"].append({"reason": rejected.reason, "record": index})
             continue
-        except (IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError) as error:
+        if len(summary["submitted"]) >= settings.max_jobs_per_invocation:
+            # A cost bound per event: the rest wait for Lambda's retry, which skips the records started now.
             logger.warning(
-                "retry wanted", extra={"reason": "retry_wanted", "error": type(error).__name__, "record": index}
+                "job cap reached, record left for the retry", extra={"reason": "deferred_by_cap", "record": index}
             )
-            retry_error = retry_error or error
+            summary["deferred"].append({"reason": "deferred_by_cap", "record": index})
             continue
-        except Exception as error:
-            if not is_retryable(error):
-                if isinstance(error, ClientError):
-                    # A request EMR refuses (validation, access denied) fails the same way on every retry.
-                    code = error.response.get("Error", {}).get("Code", "ClientError")
-                    logger.exception("EMR refused the job", extra={"reason": "emr_refused", "code": code})
-                    summary["rejected"].append({"reason": "emr_refused", "record": index, "code": code})
-                    continue
-                raise
-            code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
-            logger.warning(
-                "retry wanted",
-                extra={"reason": "retry_wanted", "error": type(error).__name__, "code": code, "record": index},
-            )
-            retry_error = retry_error or error
+        try:
+            result = submit_once()(upload=upload.as_payload(), settings=settings)
+        except Exception as error:  # each record on its own: the ones after it are still handled
+            not_started(error, index, summary)
+            first_error = first_error or error
             continue
-        if result.get("duplicate"):
+        if result.get("duplicate") or result.get("existing"):
             logger.info("duplicate delivery, nothing started", extra={"reason": "duplicate", **result})
             summary["duplicates"] += 1
         else:
             summary["submitted"].append(result["run_id"])
 
-    if retry_error is not None:
-        raise retry_error
     logger.info("done", extra={"summary": summary})
+    unstarted = {name: len(summary[name]) for name in ("retry", "failed", "deferred") if summary[name]}
+    if unstarted:
+        raise RedeliveryWanted(f"records not started, by reason: {unstarted}; summary: {summary}") from first_error
     return summary

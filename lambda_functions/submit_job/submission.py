@@ -1,4 +1,4 @@
-"""Turn an S3 ObjectCreated record for a ratings file into one ALS step on EMR.
+"""Turn an S3 ObjectCreated record for a ratings file into one ALS step on EMR, at most once.
 
 Plain functions and no AWS clients of their own, so they are tested without Lambda or AWS.
 """
@@ -8,13 +8,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import re
+import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from cluster_sizing import SizingPolicy, shape_for, shaped_job_flow
@@ -24,14 +26,25 @@ from stacks.contract import (
     FORMATS_BY_SUFFIX,
     SubmitJobEnvironment,
     generated_run_id,
+    is_retryable,
+    shown,
     step_name,
     transient_cluster_name,
 )
 
 MAX_KEY_BYTES = 1024  # S3's own limit on key length
+# No S3 object is this large (the limit is tens of TB); anything above is not a size S3 sent.
+MAX_OBJECT_BYTES = 2**53
 # Hadoop reads these as glob or URI syntax, so such a key would silently read other objects or fail in Spark.
 SPARK_UNSAFE_CHARS = frozenset("*?[]{}\\:")
 BAD_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Hadoop's Path normalises "a//b" to "a/b" and resolves "." and "..": the job would read another object.
+DOT_SEGMENTS = frozenset({"", ".", ".."})
+# An S3 event's time and the EMR cluster's creation time come from different clocks: look this far back.
+CLOCK_SKEW = timedelta(hours=1)
+# Reads (ListClusters, ListSteps) are retried here, not by botocore: the client has botocore's retries off so
+# that RunJobFlow and AddJobFlowSteps, which carry no idempotency token, are never sent twice by the SDK.
+READ_RETRY_DELAYS: tuple[float, ...] = (0.5, 1.5)
 
 
 class RejectedRecord(Exception):
@@ -55,6 +68,7 @@ class Settings:
     results_uri: str
     ratings_prefix: str
     input_bucket: str
+    max_jobs_per_invocation: int
     sizing: SizingPolicy | None = None  # transient mode: the cluster's shape follows the upload's size
 
     @classmethod
@@ -79,6 +93,10 @@ class Settings:
         step_template = json.loads(env.step_template)
         if not isinstance(step_template.get("HadoopJarStep", {}).get("Args"), list):
             raise ValueError("STEP_TEMPLATE needs HadoopJarStep.Args (a list)")
+        if not env.max_jobs_per_invocation.isdecimal() or int(env.max_jobs_per_invocation) < 1:
+            raise ValueError(
+                f"MAX_JOBS_PER_INVOCATION must be a whole number >= 1, not {env.max_jobs_per_invocation!r}"
+            )
         return cls(
             cluster_mode=env.cluster_mode,
             job_flow_template=job_flow_template,
@@ -88,6 +106,7 @@ class Settings:
             results_uri=env.results_uri.rstrip("/"),
             ratings_prefix=env.ratings_prefix,
             input_bucket=env.input_bucket,
+            max_jobs_per_invocation=int(env.max_jobs_per_invocation),
             sizing=sizing,
         )
 
@@ -100,7 +119,7 @@ class Upload:
     key: str
     version: str  # versionId when the bucket is versioned, else the eTag
     fmt: str
-    event_date: str  # YYYYMMDD (UTC) of the S3 event, part of the run id
+    event_time: str  # ISO 8601, UTC: when S3 created the object; its date is part of the run id
     size: int  # bytes, from the event: sizes the transient cluster
 
     def identity(self) -> dict[str, str]:
@@ -108,7 +127,17 @@ class Upload:
         return {"bucket": self.bucket, "key": self.key, "version": self.version}
 
     def as_payload(self) -> dict[str, str | int]:
-        return {**self.identity(), "fmt": self.fmt, "event_date": self.event_date, "size": self.size}
+        return {**self.identity(), "fmt": self.fmt, "event_time": self.event_time, "size": self.size}
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromisoformat(self.event_time)
+
+    @property
+    def run_id(self) -> str:
+        """Deterministic: the same object version always maps to the same id, so a retry reuses it."""
+        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode("utf-8")).hexdigest()
+        return generated_run_id(self.created.strftime("%Y%m%d"), digest)
 
 
 def event_records(event: Any) -> list[Any]:
@@ -117,7 +146,7 @@ def event_records(event: Any) -> list[Any]:
         raise RejectedRecord("event_not_an_object", type=type(event).__name__)
     if event.get("Event") == "s3:TestEvent":
         # Sent once by S3 when the notification is configured; it has no Records.
-        raise RejectedRecord("s3_test_event", bucket=str(event.get("Bucket", ""))[:63])
+        raise RejectedRecord("s3_test_event", bucket=shown(event.get("Bucket", ""), 63))
     if "Records" not in event:
         raise RejectedRecord("missing_records")
     records = event["Records"]
@@ -150,26 +179,70 @@ def decode_key(raw_key: Any) -> str:
     return key
 
 
+def fully_decoded(segment: str) -> str:
+    """A path segment with percent-escapes undone until nothing changes ('%252E' -> '%2E' -> '.')."""
+    for _ in range(8):  # each round shortens the text, so a few rounds reach the fixed point
+        decoded = unquote(segment, errors="replace")
+        if decoded == segment:
+            break
+        segment = decoded
+    return segment
+
+
+def check_path(key: str) -> None:
+    """Refuse a key Hadoop would read as another path, or skip as hidden.
+
+    Hadoop's Path collapses empty segments and resolves '.' and '..' (also when a layer of percent-encoding
+    hides them: '%2E%2E'), so the job would read another object, or one outside the prefix. Hadoop and Spark skip
+    files and folders whose name starts with '_' or '.' ('_SUCCESS', '.staging'), so the job would read 0 rows.
+    """
+    segments = [fully_decoded(segment) for segment in key.split("/")]
+    if any(segment in DOT_SEGMENTS for segment in segments):
+        raise RejectedRecord("key_has_dot_segment", key=key[:200])
+    hidden = [segment for segment in segments if segment.startswith(("_", "."))]
+    if hidden:
+        raise RejectedRecord("key_hidden_from_spark", key=key[:200], segment=hidden[0][:100])
+
+
+def object_size(raw: dict[str, Any], key: str) -> int:
+    """The object's size: a whole number of bytes above zero (JSON 1e400 is infinity, true is not a size)."""
+    if "size" not in raw:
+        raise RejectedRecord("missing_size", key=key[:200])
+    size = raw["size"]
+    if type(size) is not int:
+        reason = "bad_size" if not isinstance(size, float) or math.isfinite(size) else "size_not_finite"
+        raise RejectedRecord(reason, key=key[:200], size=shown(size, 40))
+    if size == 0:
+        raise RejectedRecord("empty_object", key=key[:200])
+    if not 0 < size <= MAX_OBJECT_BYTES:
+        raise RejectedRecord("bad_size", key=key[:200], size=shown(size, 40))
+    return size
+
+
 def parse_record(record: S3EventRecord, settings: Settings) -> Upload:
-    """Validate one S3 notification record; raise RejectedRecord (with a reason) for anything we must not run."""
+    """Validate one S3 notification record; raise RejectedRecord (with a reason) for anything we must not run.
+
+    Any other exception a malformed record causes is a RejectedRecord too, so one record can never stop the
+    records after it."""
     if not isinstance(record.raw_event, dict):
         raise RejectedRecord("record_not_an_object", type=type(record.raw_event).__name__)
     try:
         return _parse_record(record, settings)
-    except (KeyError, TypeError, AttributeError, ValueError) as error:
-        # The data class raises these for missing or mistyped fields.
-        raise RejectedRecord("malformed_record", error=f"{type(error).__name__}: {str(error)[:100]}") from None
+    except RejectedRecord:
+        raise
+    except Exception as error:  # the data class raises KeyError, TypeError, ... for missing or mistyped fields
+        raise RejectedRecord("malformed_record", error=f"{type(error).__name__}: {shown(str(error), 100)}") from None
 
 
 def _parse_record(record: S3EventRecord, settings: Settings) -> Upload:
     if record.get("eventSource") != "aws:s3":
-        raise RejectedRecord("wrong_event_source", event_source=str(record.get("eventSource"))[:100])
+        raise RejectedRecord("wrong_event_source", event_source=shown(record.get("eventSource"), 100))
     event_name = record.get("eventName")
     if not isinstance(event_name, str) or not event_name.startswith("ObjectCreated:"):
-        raise RejectedRecord("not_object_created", event_name=str(event_name)[:100])
+        raise RejectedRecord("not_object_created", event_name=shown(event_name, 100))
     bucket = record.s3.bucket.name
     if bucket != settings.input_bucket:
-        raise RejectedRecord("wrong_bucket", bucket=str(bucket)[:63])
+        raise RejectedRecord("wrong_bucket", bucket=shown(bucket, 63))
     obj = record.s3.get_object
     key = decode_key(obj.key)
     if not key.startswith(settings.ratings_prefix):
@@ -177,26 +250,22 @@ def _parse_record(record: S3EventRecord, settings: Settings) -> Upload:
     fmt = next((f for suffix, f in FORMATS_BY_SUFFIX.items() if key.lower().endswith(suffix)), None)
     if fmt is None:
         raise RejectedRecord("unsupported_suffix", key=key[:200])
+    check_path(key)
     if SPARK_UNSAFE_CHARS & set(key):
         raise RejectedRecord("key_unsafe_for_spark", key=key[:200])
-    if "size" not in obj.raw_event or isinstance(obj.raw_event["size"], bool):
-        raise RejectedRecord("missing_size", key=key[:200])
-    if obj.size <= 0:
-        raise RejectedRecord("empty_object", key=key[:200], size=obj.size)
+    size = object_size(obj.raw_event, key)
     # S3 always sends the eTag with ObjectCreated; without it the record is not S3's.
     if not isinstance(obj.raw_event.get("eTag"), str) or not obj.etag:
         raise RejectedRecord("missing_etag", key=key[:200])
     version = obj.version_id if isinstance(obj.version_id, str) and obj.version_id else obj.etag
-    when = datetime.fromisoformat(record.event_time.replace("Z", "+00:00"))
-    return Upload(
-        bucket=bucket, key=key, version=version, fmt=fmt, event_date=when.strftime("%Y%m%d"), size=int(obj.size)
+    when = datetime.fromisoformat(record.event_time)
+    if when.tzinfo is None:
+        raise RejectedRecord("bad_event_time", event_time=shown(record.event_time, 40))
+    upload = Upload(
+        bucket=bucket, key=key, version=version, fmt=fmt, event_time=when.astimezone(UTC).isoformat(), size=size
     )
-
-
-def run_id_for(upload: Upload) -> str:
-    """Deterministic run id: the same object version always maps to the same id, so a retry reuses it."""
-    digest = hashlib.sha256(json.dumps(upload.identity(), sort_keys=True).encode("utf-8")).hexdigest()
-    return generated_run_id(upload.event_date, digest)
+    upload.run_id  # noqa: B018 - a date that makes no run id is refused here, not at submission
+    return upload
 
 
 def build_step(settings: Settings, upload: Upload, run_id: str) -> dict[str, Any]:
@@ -217,26 +286,117 @@ def build_step(settings: Settings, upload: Upload, run_id: str) -> dict[str, Any
     return step
 
 
+def read(call: Callable[..., Any], **kwargs: Any) -> Any:
+    """A read-only EMR call, repeated after throttling or a server error (safe: it changes nothing)."""
+    for delay in READ_RETRY_DELAYS:
+        try:
+            return call(**kwargs)
+        except Exception as error:
+            if not is_retryable(error):
+                raise
+            time.sleep(delay)
+    return call(**kwargs)
+
+
+def existing_cluster(emr: Any, settings: Settings, upload: Upload, run_id: str) -> str | None:
+    """The id of a cluster already started for this run (any state), found by its exact name.
+
+    EMR itself is the record of what was started: the idempotency table can miss a start (its write throttled after
+    RunJobFlow succeeded, or the response lost), EMR cannot. Only clusters created since the upload are listed."""
+    name = transient_cluster_name(settings.cluster_name_prefix, run_id)
+    marker: str | None = None
+    while True:
+        page = read(
+            emr.list_clusters, CreatedAfter=upload.created - CLOCK_SKEW, **({"Marker": marker} if marker else {})
+        )
+        found = [cluster["Id"] for cluster in page.get("Clusters", []) if cluster.get("Name") == name]
+        if found:
+            return min(found)
+        marker = page.get("Marker")
+        if not marker:
+            return None
+
+
+def existing_step(emr: Any, settings: Settings, upload: Upload, run_id: str) -> str | None:
+    """The id of a step already added for this run to the standing cluster, found by its exact name.
+
+    ListSteps returns the newest first, so the listing stops at the first step created before the upload."""
+    name = step_name(settings.cluster_name_prefix, run_id)
+    since = upload.created - CLOCK_SKEW
+    marker: str | None = None
+    while True:
+        page = read(emr.list_steps, ClusterId=settings.standing_cluster_id, **({"Marker": marker} if marker else {}))
+        for step in page.get("Steps", []):
+            if step.get("Name") == name:
+                return str(step["Id"])
+            created = step.get("Status", {}).get("Timeline", {}).get("CreationDateTime")
+            if isinstance(created, datetime) and created < since:
+                return None
+        marker = page.get("Marker")
+        if not marker:
+            return None
+
+
 def start_job(emr: Any, settings: Settings, upload: Upload, run_id: str) -> dict[str, str]:
-    """Start the ALS step: a new transient cluster, or a step on the standing cluster."""
+    """Start the ALS step, unless EMR already has it: a new transient cluster, or a step on the standing cluster.
+
+    ``emr`` must not retry on its own (see READ_RETRY_DELAYS). When the start request fails in a way that may
+    have reached EMR (a lost response, a server error), EMR is asked again before the error is raised, and the
+    redelivery that follows asks once more: one upload never starts two clusters."""
     step = build_step(settings, upload, run_id)
     if settings.cluster_mode == "transient":
-        if settings.job_flow_template is None or settings.sizing is None:  # from_env reads both in transient mode
+        template = settings.job_flow_template
+        if template is None or settings.sizing is None:  # from_env reads both in transient mode
             raise ValueError("no JOB_FLOW_TEMPLATE or CLUSTER_SIZING in transient mode")
-        job_flow, shape = shaped_job_flow(settings.job_flow_template, shape_for(upload.size, settings.sizing))
-        response = emr.run_job_flow(
-            **job_flow, Name=transient_cluster_name(settings.cluster_name_prefix, run_id), Steps=[step]
-        )
+        job_flow, shape = shaped_job_flow(template, shape_for(upload.size, settings.sizing))
+
+        def find_cluster() -> str | None:
+            return existing_cluster(emr, settings, upload, run_id)
+
+        def run_job_flow() -> str:
+            response = emr.run_job_flow(
+                **job_flow, Name=transient_cluster_name(settings.cluster_name_prefix, run_id), Steps=[step]
+            )
+            return str(response["JobFlowId"])
+
+        cluster_id, existed = start_once(find_cluster, run_job_flow)
         return {
             "run_id": run_id,
-            "cluster_id": response["JobFlowId"],
+            "cluster_id": cluster_id,
             "step_name": step["Name"],
             "cluster_shape": shape,
+            **existed,
         }
-    response = emr.add_job_flow_steps(JobFlowId=settings.standing_cluster_id, Steps=[step])
+
+    def find_step() -> str | None:
+        return existing_step(emr, settings, upload, run_id)
+
+    def add_step() -> str:
+        return str(emr.add_job_flow_steps(JobFlowId=settings.standing_cluster_id, Steps=[step])["StepIds"][0])
+
+    step_id, existed = start_once(find_step, add_step)
     return {
         "run_id": run_id,
-        "cluster_id": settings.standing_cluster_id,
-        "step_id": response["StepIds"][0],
+        "cluster_id": str(settings.standing_cluster_id),
+        "step_id": step_id,
         "step_name": step["Name"],
+        **existed,
     }
+
+
+def start_once(find: Callable[[], str | None], start: Callable[[], str]) -> tuple[str, dict[str, str]]:
+    """Look before starting, and again when a start fails in a way that may have reached EMR. Returns the id and
+    ``{"existing": "true"}`` when an earlier delivery had started it, ``{"recovered": "true"}`` when this one did
+    but lost the response."""
+    found = find()
+    if found is not None:
+        return found, {"existing": "true"}
+    try:
+        return start(), {}
+    except Exception as error:
+        if not is_retryable(error):
+            raise
+        found = find()
+        if found is None:
+            raise
+        return found, {"recovered": "true"}

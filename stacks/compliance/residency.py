@@ -20,7 +20,7 @@ def add_region_residency_rule(stack: Stack, *, allowed_regions: tuple[str, ...])
                 assert_description=(
                     "Data residency (UK/EU GDPR): this stack may only be deployed to "
                     + ", ".join(allowed_regions)
-                    + ". Change 'allowed_regions' in cdk.json on purpose to deploy elsewhere."
+                    + ". Another region needs a reviewed change to UK_EU_REGIONS in stacks/settings.py."
                 ),
             )
         ],

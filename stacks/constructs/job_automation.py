@@ -58,6 +58,10 @@ class JobAutomationProps:
     working_timezone: str = "Europe/London"
     """Outside these hours the spend guard stops the workstation."""
     spend_guard_rate_minutes: int = 15
+    max_jobs_per_invocation: int = 5
+    """A cost bound per event: submit_job starts at most this many clusters (or steps) in one invocation; the
+    records beyond it raise for Lambda's retry (which skips the ones already started), then reach the on-failure
+    queue. S3 sends one record per event, so only a crafted or replayed batch reaches it."""
 
 
 class JobAutomation(Construct):
@@ -141,7 +145,8 @@ class JobAutomation(Construct):
             timeout=Duration.seconds(60),
             unscoped_actions=(
                 " and EMR RunJobFlow/AddTags, conditioned on the project's request tags and passing only the "
-                "project's two EMR roles"
+                "project's two EMR roles, and ListClusters (read-only listing, to find a run's cluster before "
+                "starting one)"
             ),
             environment=SubmitJobEnvironment(
                 cluster_mode="standing" if spark.cluster is not None else "transient",
@@ -154,6 +159,7 @@ class JobAutomation(Construct):
                 ratings_prefix=RATINGS_PREFIX,
                 input_bucket=buckets.ratings.bucket_name,
                 idempotency_table=self.idempotency_table.table_name,
+                max_jobs_per_invocation=str(props.max_jobs_per_invocation),
             ).variables(),
         )
         submit_role = function_role(self.submit_job)
@@ -216,6 +222,7 @@ class JobAutomation(Construct):
                 working_hours=props.working_hours,
                 working_days=",".join(props.working_days),
                 working_timezone=props.working_timezone,
+                emr_service_role=spark.service_role.role_name,
             ).variables(),
         )
         guard_role = function_role(self.spend_guard)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from stacks.contract import (
     CHECKPOINTS_PREFIX,
     CLUSTER_SHAPE_TAG_KEY,
     EMR_LOGS_PREFIX,
+    INPUT_BYTES_TAG_KEY,
     PROJECT_TAG_KEY,
     RATINGS_PREFIX,
     RESULTS_RUNS_PREFIX,
@@ -272,71 +273,87 @@ class SparkJobCluster(Construct):
         grant_read_asset_object(role, self.job_script)
 
     def grant_submit(self, role: iam.IRole) -> None:
-        """Starting the job: a transient cluster (RunJobFlow and AddTags, only with the project's request tags) or a
-        step on the standing cluster; and passing exactly the cluster's two roles, only to EMR and EC2."""
-        stack = Stack.of(role)
+        """Starting the job: a transient cluster (RunJobFlow only with the project's request tags, and the AddTags
+        EMR authorises for them) or a step on the standing cluster; finding the cluster or step already started for
+        a run (ListClusters, or ListSteps of the standing cluster), so a retry never starts a second one; and
+        passing exactly the cluster's two roles, only to EMR and EC2.
+
+        AddTags (required since April 2023 to create a cluster with tags) is limited to this account's and region's
+        clusters, to exactly the project's four tags (keys and values) and to the two tags submit_job adds to say how
+        it sized the cluster (``cluster-shape``, ``input-bytes``; any value): the role cannot add other tags, tag
+        studios or notebooks, or tag anything outside the account. IAM cannot tell a cluster being created from an
+        existing one here, so the spend guard, which terminates by tag, also requires the project's service role,
+        which only this role (and CloudFormation) may pass."""
+        allow = self._allow_for(role)
         if self.cluster is None:
             # RunJobFlow has no resource-level permissions; the request tags bind it to this project.
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddTags"],
-                    resources=["*"],
-                    conditions={"StringEquals": self._project_tags("aws:RequestTag")},
-                )
-            )
-        else:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["elasticmapreduce:AddJobFlowSteps"],
-                    resources=[
-                        stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name=self.cluster.ref)
-                    ],
-                )
-            )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[pass_role.role_arn for pass_role in self.pass_roles],
-                conditions={
-                    "StringEquals": {"iam:PassedToService": ["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}
+            allow(["elasticmapreduce:RunJobFlow"], ["*"], {"StringEquals": self._project_tags("aws:RequestTag")})
+            allow(
+                ["elasticmapreduce:AddTags"],
+                [self._any_cluster(role)],
+                {
+                    "StringEquals": self._project_tags("aws:RequestTag", self.props.tags),
+                    "ForAllValues:StringEquals": {
+                        "aws:TagKeys": [*self.props.tags, CLUSTER_SHAPE_TAG_KEY, INPUT_BYTES_TAG_KEY]
+                    },
                 },
             )
-        )
+            self._acknowledge_any_cluster(
+                role,
+                "EMR authorises the tags of RunJobFlow as AddTags on clusters whose id does not exist yet; only the "
+                "project's four tags (keys and values) and the two sizing tags, on this account's clusters.",
+            )
+            # ListClusters supports no resource-level permissions; it returns names, states and ids only.
+            allow(["elasticmapreduce:ListClusters"], ["*"])
+        else:
+            standing = Stack.of(role).format_arn(
+                service="elasticmapreduce", resource="cluster", resource_name=self.cluster.ref
+            )
+            allow(["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"], [standing])
+        to_emr_or_ec2 = {"iam:PassedToService": ["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}
+        allow(["iam:PassRole"], [pass_role.role_arn for pass_role in self.pass_roles], {"StringEquals": to_emr_or_ec2})
 
     def grant_watch_and_terminate(self, role: iam.IRole) -> None:
-        """Listing and describing clusters and their steps; terminating only clusters tagged with the project."""
+        """Listing and describing clusters and their steps; terminating only clusters tagged with the project (the
+        spend guard also checks that a cluster runs as the project's service role, see ``grant_submit``)."""
+        allow = self._allow_for(role)
         # ListClusters supports no resource-level permissions.
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["elasticmapreduce:ListClusters"], resources=["*"]))
-        clusters = self._any_cluster(
+        allow(["elasticmapreduce:ListClusters"], ["*"])
+        clusters = self._any_cluster(role)
+        allow(["elasticmapreduce:DescribeCluster", "elasticmapreduce:ListSteps"], [clusters])
+        tagged = {"StringEquals": self._project_tags("aws:ResourceTag")}
+        allow(["elasticmapreduce:TerminateJobFlows"], [clusters], tagged)
+        self._acknowledge_any_cluster(
             role,
             "Cluster ids are only known at run time; termination is limited to clusters tagged with this "
             "project and stage.",
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["elasticmapreduce:DescribeCluster", "elasticmapreduce:ListSteps"], resources=[clusters]
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["elasticmapreduce:TerminateJobFlows"],
-                resources=[clusters],
-                conditions={"StringEquals": self._project_tags("aws:ResourceTag")},
-            )
-        )
 
     def grant_describe(self, role: iam.IRole) -> None:
         """Describing clusters (their tags say the shape each was given); read-only."""
-        clusters = self._any_cluster(
+        self._allow_for(role)(["elasticmapreduce:DescribeCluster"], [self._any_cluster(role)])
+        self._acknowledge_any_cluster(
             role, "Cluster ids arrive in EMR events at run time; describing a cluster is read-only."
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["elasticmapreduce:DescribeCluster"], resources=[clusters])
         )
 
     @staticmethod
-    def _any_cluster(role: iam.IRole, reason: str) -> str:
-        """The ARN of any cluster in this account and region, with its IAM5 acknowledgement on ``role``."""
+    def _allow_for(role: iam.IRole) -> Callable[..., None]:
+        """``allow(actions, resources, conditions=None)``: adds one Allow statement to the role's policy."""
+
+        def allow(actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None) -> None:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions)
+            )
+
+        return allow
+
+    @staticmethod
+    def _any_cluster(role: iam.IRole) -> str:
+        """The ARN pattern of every EMR cluster in the role's account and region."""
+        return Stack.of(role).format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")
+
+    @staticmethod
+    def _acknowledge_any_cluster(role: iam.IRole, reason: str) -> None:
         stack = Stack.of(role)
         account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
         partition = "<AWS::Partition>" if Token.is_unresolved(stack.region) else "aws"
@@ -344,11 +361,11 @@ class SparkJobCluster(Construct):
         acknowledge(
             role, f"AwsSolutions-IAM5[Resource::arn:{partition}:elasticmapreduce:{region}:{account}:cluster/*]", reason
         )
-        return stack.format_arn(service="elasticmapreduce", resource="cluster", resource_name="*")
 
-    def _project_tags(self, condition_key: str) -> dict[str, str]:
-        """``{<condition_key>/project: ..., <condition_key>/stage: ...}`` from the cluster's tags."""
-        return {f"{condition_key}/{key}": self.props.tags[key] for key in (PROJECT_TAG_KEY, STAGE_TAG_KEY)}
+    def _project_tags(self, condition_key: str, tags: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``{<condition_key>/<key>: value}`` for ``tags``, by default the project and stage tags of the cluster."""
+        chosen = tags if tags is not None else {key: self.props.tags[key] for key in (PROJECT_TAG_KEY, STAGE_TAG_KEY)}
+        return {f"{condition_key}/{key}": value for key, value in chosen.items()}
 
     def _grant_node_access(self, buckets: SharedBuckets) -> None:
         """Only the project's buckets and prefixes, and only the actions Spark, EMRFS and the log pusher use."""

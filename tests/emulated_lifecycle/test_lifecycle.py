@@ -10,37 +10,43 @@ which deploys, checks and destroys every stack but cannot drive the pipeline (th
 The bracket lists the stacks deployed.
 
 What the emulator cannot do, the test does in its place, each time visibly (see docs/offline-lifecycle.md):
-it delivers the S3 and EventBridge events to the handlers, runs the Spark job with local Spark instead of EMR,
-terminates the transient cluster as EMR would after its step (the standing cluster is left to `cdk destroy`),
-and empties the buckets before `cdk destroy` as the auto-delete-objects custom resource would. Resource types
-the emulator does not create are listed and asserted from the templates instead (test_unmodelled.py).
+it delivers the S3, EventBridge and schedule events to the handlers, runs the Spark job with local Spark instead
+of EMR, runs the spend guard with its clock moved on so that it ends the transient cluster (which EMR would end
+after its step; the standing cluster is left to `cdk destroy`), empties the buckets before `cdk destroy` as the
+auto-delete-objects custom resource would, and enforces IAM: every AWS call the handlers made is evaluated
+against the deployed roles' policies and must be allowed, and a written list of requests must be denied
+(iam_support.py). Resource types the emulator does not create are listed and asserted from the templates
+instead (test_unmodelled.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus, urlparse
+from urllib.parse import urlparse
 
 import emulator_server as emulator_script
+import handler_support as handlers
+import iam_support
 import lifecycle_support as lifecycle
 import network_support
 import pytest
 import unmodelled_support as unmodelled
+
+from stacks.contract import SpendGuardEnvironment
+from stacks.settings import Settings
 
 pytestmark = pytest.mark.emulated
 
 ROOT = lifecycle.ROOT
 SAMPLE = ROOT / "spark_jobs" / "sample_data" / "u.data"
 SAMPLE_ROWS = 20_000  # enough for ALS to be meaningful, small enough for local[2] in seconds
-FUNCTIONS = ROOT / "lambda_functions"
+SPEND_GUARD_ENV = SpendGuardEnvironment.variable_names()
 
 
 class Report:
@@ -144,6 +150,7 @@ def test_lifecycle(
     results_bucket = storage.physical_id("BucketsResults", "AWS::S3::Bucket")
     if scope == "full-pipeline":
         step("pipeline: upload -> submit_job -> EMR request -> the step on local Spark -> emr_events -> outcome")
+        recorder = handlers.CallRecorder()
         run_pipeline(
             cluster_mode,
             assembly,
@@ -156,7 +163,10 @@ def test_lifecycle(
             tmp_path,
             monkeypatch,
             report,
+            recorder,
         )
+        tags = deployed_settings(cluster_mode).tags
+        report["least_privilege"] = iam_support.check_least_privilege(recorder.calls, deployed, clients, tags)
     else:
         assert not lifecycle.has_automation(assembly)
         from stacks.contract import RATINGS_PREFIX
@@ -273,6 +283,7 @@ def run_pipeline(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     report: Report,
+    recorder: handlers.CallRecorder,
 ) -> None:
     submit_fn = deployed_function(assembly, deployed, lifecycle.SUBMIT_JOB_ENV)
     events_fn = deployed_function(assembly, deployed, lifecycle.EMR_EVENTS_ENV)
@@ -304,7 +315,8 @@ def run_pipeline(
         )
         assert clients.emr.list_steps(ClusterId=standing_id)["Steps"] == []
     clusters_before = {c["Id"] for c in clients.emr.list_clusters()["Clusters"]}
-    summary = invoke(monkeypatch, emulator, "submit_job", submit_fn, submit_env, s3_event(ratings_bucket, key, head))
+    upload = handlers.s3_event(ratings_bucket, key, head)
+    summary = handlers.invoke(monkeypatch, emulator, "submit_job", submit_fn, submit_env, upload, recorder=recorder)
     assert summary["rejected"] == [] and len(summary["submitted"]) == 1, summary
     run_id = summary["submitted"][0]
     step_name = f"{submit_env['CLUSTER_NAME_PREFIX']}-als-{run_id}"
@@ -412,11 +424,11 @@ def run_pipeline(
             uploaded += 1
 
     # the step's EventBridge event: matched by the deployed rule, delivered to the outcome handler
-    event = emr_step_event(cluster["Id"], step["Id"], step_name, step["ActionOnFailure"])
+    event = handlers.emr_step_event(cluster["Id"], step["Id"], step_name, step["ActionOnFailure"])
     assert rule_targets_for(clients, event) >= {events_fn_arn(clients, events_fn)}, (
         "no deployed rule sends this event to the handler"
     )
-    outcome = invoke(monkeypatch, emulator, "emr_events", events_fn, events_env, event)
+    outcome = handlers.invoke(monkeypatch, emulator, "emr_events", events_fn, events_env, event, recorder=recorder)
     assert outcome["status"] == "succeeded", outcome
     outcome_bucket, outcome_key = s3_parts(outcome["recorded"])
     assert outcome_bucket == results_bucket and outcome_key.startswith(events_env["OUTCOMES_PREFIX"])
@@ -429,13 +441,28 @@ def run_pipeline(
     stored_metrics = json.loads(clients.s3.get_object(Bucket=metrics_bucket, Key=metrics_key)["Body"].read())
     assert stored_metrics == metrics
 
-    # a transient cluster terminates itself after its last step; the emulator's stays up, so end it as EMR would.
-    # The standing cluster stays up for the next upload: `cdk destroy` must end it.
+    # The spend guard, as its schedule runs it. A transient cluster ends itself after its last step; the
+    # emulator's stays up, so the guard runs 9 hours on, on a Sunday (over age, out of working hours): it ends
+    # the cluster and stops the workstation. The standing cluster, young, must stay for `cdk destroy` to end.
+    guard_fn = deployed_function(assembly, deployed, SPEND_GUARD_ENV)
+    guard_env = clients.lambda_.get_function_configuration(FunctionName=guard_fn)["Environment"]["Variables"]
+    later = datetime.now(UTC) + timedelta(hours=9)
+    sunday = later + timedelta(days=(6 - later.weekday()) % 7)
+    clock = (lambda: sunday) if cluster_mode == "transient" else None
+    schedule = handlers.scheduled_event()
+    guarded = handlers.invoke(
+        monkeypatch, emulator, "spend_guard", guard_fn, guard_env, schedule, recorder=recorder, clock=clock
+    )
+    assert guarded["errors"] == [], guarded
     if cluster_mode == "transient":
-        clients.emr.terminate_job_flows(JobFlowIds=[cluster["Id"]])
+        assert guarded["terminated"] == [{"cluster_id": cluster["Id"], "reason": "over_age"}], guarded
+        assert guarded["workstation"] == "stopped", guarded
+        assert clients.emr.describe_cluster(ClusterId=cluster["Id"])["Cluster"]["Status"]["State"] == "TERMINATED"
     else:
+        assert guarded["terminated"] == [] and standing_id in guarded["kept"], guarded
         state = clients.emr.describe_cluster(ClusterId=standing_id)["Cluster"]["Status"]["State"]
         assert not state.startswith("TERMINAT"), state
+    report["spend_guard"] = guarded
     report["pipeline"] = {
         "run_id": run_id,
         "cluster": cluster["Id"],
@@ -459,9 +486,14 @@ def sample_ratings() -> bytes:
         return b"".join(line for _, line in zip(range(SAMPLE_ROWS), sample, strict=False))
 
 
+def deployed_settings(cluster_mode: str = "transient") -> Settings:
+    """The settings the lifecycle synth used: cdk.json's, with the mode's context."""
+    context = {**json.loads((ROOT / "cdk.json").read_text())["context"], **lifecycle.CLUSTER_MODE_CONTEXT[cluster_mode]}
+    return Settings.from_context(context.get)
+
+
 def name_prefix() -> str:
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    return f"{context['project']}-{context['stage']}"
+    return deployed_settings().name_prefix
 
 
 def stack_with(
@@ -535,119 +567,6 @@ def s3_parts(uri: str) -> tuple[str, str]:
     parsed = urlparse(uri)
     assert parsed.scheme == "s3", uri
     return parsed.netloc, parsed.path.lstrip("/")
-
-
-def s3_event(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
-    """The S3 ObjectCreated notification for ``key``, shaped as S3 sends it to Lambda."""
-    obj = {
-        "key": quote_plus(key, safe="/"),
-        "size": head["ContentLength"],
-        "eTag": head["ETag"].strip('"'),
-        "sequencer": "0065A1B2C3D4E5F601",
-    }
-    if head.get("VersionId") and head["VersionId"] != "null":
-        obj["versionId"] = head["VersionId"]
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": lifecycle.REGION,
-                "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AIDAE2ETEST"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {"x-amz-request-id": "E2E", "x-amz-id-2": "E2E"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "lifecycle",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "E2E"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": obj,
-                },
-            }
-        ]
-    }
-
-
-def emr_step_event(cluster_id: str, step_id: str, step_name: str, action_on_failure: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "EMR Step Status Change",
-        "source": "aws.emr",
-        "account": lifecycle.ACCOUNT,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": lifecycle.REGION,
-        "resources": [],
-        "detail": {
-            "severity": "INFO",
-            "actionOnFailure": action_on_failure,
-            "stepId": step_id,
-            "name": step_name,
-            "clusterId": cluster_id,
-            "state": "COMPLETED",
-            "message": f"Step {step_id} ({step_name}) in Amazon EMR cluster {cluster_id} completed.",
-        },
-    }
-
-
-class LambdaContext:
-    """The attributes Powertools reads from the Lambda context."""
-
-    memory_limit_in_mb = 256
-    aws_request_id = "e2e00000-0000-0000-0000-000000000000"
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-        self.invoked_function_arn = f"arn:aws:lambda:{lifecycle.REGION}:{lifecycle.ACCOUNT}:function:{function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def invoke(
-    monkeypatch: pytest.MonkeyPatch,
-    emulator: lifecycle.Emulator,
-    folder: str,
-    function_name: str,
-    function_env: dict[str, str],
-    event: dict[str, Any],
-) -> Any:
-    """Runs lambda_functions/<folder>/handler.py in-process as Lambda would: the deployed function's environment,
-    the module loaded fresh (folder on sys.path), AWS SDK calls going to the emulator only."""
-    import boto3
-
-    with monkeypatch.context() as patch:
-        for name in [k for k in __import__("os").environ if k.startswith("AWS_")]:
-            patch.delenv(name)
-        for name, value in {
-            **function_env,
-            "AWS_ENDPOINT_URL": emulator.endpoint,
-            "AWS_ACCESS_KEY_ID": lifecycle.FAKE_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": lifecycle.FAKE_SECRET,
-            "AWS_REGION": lifecycle.REGION,
-            "AWS_DEFAULT_REGION": lifecycle.REGION,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_LAMBDA_FUNCTION_NAME": function_name,
-        }.items():
-            patch.setenv(name, value)
-        patch.setattr(boto3, "DEFAULT_SESSION", None)
-        boto3.setup_default_session()
-        boto3.DEFAULT_SESSION.events.register("before-send", lifecycle.refuse_non_loopback)
-        folder_path = str(FUNCTIONS / folder)
-        patch.syspath_prepend(folder_path)
-        spec = importlib.util.spec_from_file_location(
-            f"lifecycle_{folder}_handler_{uuid.uuid4().hex}", FUNCTIONS / folder / "handler.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.lambda_handler(event, LambdaContext(function_name))
 
 
 def s3_property_gaps(clients: lifecycle.Clients, deployed: dict[str, lifecycle.DeployedStack]) -> set[str]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
+
+from tests.lambda_support import FakeLambdaContext, s3_notification
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "lambda_functions"
@@ -94,10 +98,13 @@ ENVIRONMENT = {
     "CLUSTER_SIZING": json.dumps(
         {"single_node_max_bytes": 64_000_000, "bytes_per_core_node": 64_000_000, "max_core_nodes": 3}
     ),
+    "MAX_JOBS_PER_INVOCATION": "5",
     # emr_events
     "RESULTS_BUCKET": RESULTS_BUCKET,
     "OUTCOMES_PREFIX": "outcomes/",
     "LOG_URI": LOG_URI,
+    # what moto names the topic fake_account creates; set before any handler loads, so each test file runs alone
+    "TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:{PREFIX}-outcomes",
     # spend_guard
     "PROJECT_TAG_KEY": "project",
     "PROJECT_TAG_VALUE": "ml-lab",
@@ -109,6 +116,7 @@ ENVIRONMENT = {
     "WORKING_HOURS": "07:00-19:00",
     "WORKING_DAYS": "MON,TUE,WED,THU,FRI",
     "WORKING_TIMEZONE": "Europe/London",
+    "EMR_SERVICE_ROLE": JOB_FLOW_TEMPLATE["ServiceRole"],
 }
 
 _loaded: dict[str, Any] = {}
@@ -137,19 +145,6 @@ def _reset_clients() -> None:
                 cached.cache_clear()
 
 
-@dataclass
-class FakeContext:
-    """The attributes Powertools reads from the Lambda context."""
-
-    function_name: str = "ml-lab-dev-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:ml-lab-dev-test"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
 @pytest.fixture(autouse=True)
 def lambda_env(monkeypatch):
     """Fake credentials and the functions' environment; never any real endpoint."""
@@ -162,7 +157,7 @@ def lambda_env(monkeypatch):
 
 @pytest.fixture
 def context():
-    return FakeContext()
+    return FakeLambdaContext()
 
 
 @pytest.fixture
@@ -219,15 +214,22 @@ class Aws:
         return self.emr.run_job_flow(**template, Name=f"{PREFIX}-standing")["JobFlowId"]
 
 
+@functools.cache
+def shared_client(service: str) -> Any:
+    """One test-side client per service for the session: moto intercepts every client created after it is imported,
+    and a new mock_aws() starts empty backends, so only the (slow) client creation is shared between accounts."""
+    return boto3.client(service, region_name=REGION)
+
+
 @contextmanager
 def fake_account(env: pytest.MonkeyPatch) -> Iterator[Aws]:
     """An in-process fake AWS account with the project's buckets, table, topic (with a queue subscribed)."""
     with mock_aws():
         _reset_clients()
-        s3 = boto3.client("s3", region_name=REGION)
+        s3 = shared_client("s3")
         for bucket in (INPUT_BUCKET, RESULTS_BUCKET, LOGS_BUCKET):
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb = shared_client("dynamodb")
         dynamodb.create_table(
             TableName=TABLE,
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -237,20 +239,20 @@ def fake_account(env: pytest.MonkeyPatch) -> Iterator[Aws]:
         dynamodb.update_time_to_live(
             TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
-        sns = boto3.client("sns", region_name=REGION)
+        sns = shared_client("sns")
         topic_arn = sns.create_topic(Name=f"{PREFIX}-outcomes")["TopicArn"]
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = shared_client("sqs")
         queue_url = sqs.create_queue(QueueName=f"{PREFIX}-outcomes-test")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         env.setenv("TOPIC_ARN", topic_arn)
         yield Aws(
             s3=s3,
-            emr=boto3.client("emr", region_name=REGION),
+            emr=shared_client("emr"),
             sns=sns,
             sqs=sqs,
             dynamodb=dynamodb,
-            ec2=boto3.client("ec2", region_name=REGION),
+            ec2=shared_client("ec2"),
             topic_arn=topic_arn,
             queue_url=queue_url,
         )
@@ -294,46 +296,11 @@ def logs(submit_job, emr_events, spend_guard):
     stdlib_logger.removeHandler(capture)
 
 
-def _s3_event(
-    raw_key: str,
-    *,
-    bucket: str = INPUT_BUCKET,
-    etag: str | None = "0123456789abcdef0123456789abcdef",
-    version_id: str | None = None,
-    size: int = 1_979_173,
-    event_name: str = "ObjectCreated:Put",
-    event_time: str = "2026-11-25T10:15:00.000Z",
-) -> dict[str, Any]:
-    """An S3 notification as S3 delivers it to Lambda (key URL-encoded, '+' for spaces)."""
-    obj: dict[str, Any] = {"key": raw_key, "size": size, "sequencer": "0062E99A88DC407460"}
-    if etag is not None:
-        obj["eTag"] = etag
-    if version_id is not None:
-        obj["versionId"] = version_id
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": event_time,
-                "eventName": event_name,
-                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-                "requestParameters": {"sourceIPAddress": "203.0.113.10"},
-                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "ratings-upload",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": obj,
-                },
-            }
-        ]
-    }
+def _s3_event(raw_key: str, *, bucket: str = INPUT_BUCKET, **fields: Any) -> dict[str, Any]:
+    """An S3 notification as S3 delivers it to Lambda (key URL-encoded, '+' for spaces); ``fields`` override the
+    eTag, size, version id, event name and time (lambda_support.s3_notification)."""
+    defaults = {"etag": "0123456789abcdef0123456789abcdef", "size": 1_979_173, "event_time": "2026-11-25T10:15:00.000Z"}
+    return s3_notification(bucket, raw_key, **{**defaults, "region": REGION, **fields})
 
 
 def _emr_event(detail_type: str, detail: dict[str, Any], event_id: str = "b1a2c3d4-0000-4000-8000-000000000001"):
@@ -382,3 +349,114 @@ def events():
         job_flow_template=JOB_FLOW_TEMPLATE,
         project_tags=PROJECT_TAGS,
     )
+
+
+# ------------------------------------------------------------------------------------------------ fault injection
+def client_error(code: str, status: int = 400, operation: str = "Operation") -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+    )
+
+
+def lost_response() -> ReadTimeoutError:
+    return ReadTimeoutError(endpoint_url="https://elasticmapreduce.eu-west-2.amazonaws.com/")
+
+
+Fault = Callable[[Callable[..., Any], dict[str, Any]], Any]
+
+
+class Faulty:
+    """A moto client with faults injected per operation, in order of the calls, then real calls.
+
+    ``fail``: the request never reaches the service. ``lose_response``: the service does the work, then the caller
+    gets a read timeout. ``stale``: the listing misses what was just created (EMR's lists are eventually
+    consistent). ``respond``: the service answers with ``response`` instead. A fault given ``when`` applies only to
+    the calls whose arguments it accepts. ``calls`` counts, per operation, the requests that reached the service."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.faults: dict[str, list[tuple[Callable[[dict[str, Any]], bool], Fault]]] = {}
+        self.calls: dict[str, int] = {}
+
+    def _add(self, operation: str, fault: Fault, times: int, when: Callable[[dict[str, Any]], bool] | None) -> Faulty:
+        self.faults.setdefault(operation, []).extend([(when or (lambda kwargs: True), fault)] * times)
+        return self
+
+    def fail(self, operation: str, error: Exception, times: int = 1, when: Any = None) -> Faulty:
+        def fault(call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+            raise error
+
+        return self._add(operation, fault, times, when)
+
+    def lose_response(self, operation: str) -> Faulty:
+        def fault(call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+            call(**kwargs)
+            raise lost_response()
+
+        return self._add(operation, fault, 1, None)
+
+    def succeed(self, operation: str, times: int = 1) -> Faulty:
+        return self._add(operation, lambda call, kwargs: call(**kwargs), times, None)
+
+    def stale(self, operation: str) -> Faulty:
+        def fault(call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+            return {key: [] if isinstance(value, list) else value for key, value in call(**kwargs).items()}
+
+        return self._add(operation, fault, 1, None)
+
+    def respond(self, operation: str, response: dict[str, Any], when: Any = None) -> Faulty:
+        return self._add(operation, lambda call, kwargs: response, 1, when)
+
+    def get_paginator(self, operation: str) -> Any:
+        """Pages through ``operation`` (EMR's Marker) with the faults applied."""
+        faulty = self
+
+        class Pages:
+            def paginate(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+                marker = None
+                while True:
+                    page = getattr(faulty, operation)(**kwargs, **({"Marker": marker} if marker else {}))
+                    yield page
+                    marker = page.get("Marker")
+                    if not marker:
+                        return
+
+        return Pages()
+
+    def __getattr__(self, operation: str) -> Any:
+        real_call = getattr(self.real, operation)
+        if not callable(real_call):
+            return real_call
+
+        def counted(**kwargs: Any) -> Any:
+            self.calls[operation] = self.calls.get(operation, 0) + 1
+            return real_call(**kwargs)
+
+        def call(**kwargs: Any) -> Any:
+            pending = self.faults.get(operation, [])
+            for index, (applies, fault) in enumerate(pending):
+                if applies(kwargs):
+                    del pending[index]
+                    return fault(counted, kwargs)
+            return counted(**kwargs)
+
+        return call
+
+
+@pytest.fixture
+def faults(submit_job, spend_guard, monkeypatch):
+    """Fault injection: ``faults.emr(aws)`` wraps the moto EMR client and makes both handlers use it."""
+
+    def emr(aws: Aws) -> Faulty:
+        faulty = Faulty(aws.emr)
+        monkeypatch.setattr(submit_job, "emr_client", lambda: faulty)
+        monkeypatch.setattr(spend_guard, "emr_client", lambda: faulty)
+        return faulty
+
+    return SimpleNamespace(emr=emr, client_error=client_error, lost_response=lost_response, Faulty=Faulty)
+
+
+@pytest.fixture(autouse=True)
+def no_read_backoff(lambda_env, submit_job):
+    """submit_job's own retries of EMR reads without their pauses (the tests count the calls instead)."""
+    lambda_env.setattr(sys.modules["submission"], "READ_RETRY_DELAYS", (0.0, 0.0))

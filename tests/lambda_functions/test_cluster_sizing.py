@@ -70,6 +70,9 @@ class RecordingEmr:
         self.requests.append(request)
         return self.emr.run_job_flow(**request)
 
+    def __getattr__(self, name: str):
+        return getattr(self.emr, name)  # the other calls (ListClusters before starting) go to moto unchanged
+
 
 @pytest.mark.parametrize(("size", "core_nodes"), [(2 * MB, 0), (100 * MB, 2), (500 * MB, 3)])
 def test_the_handler_starts_the_cluster_the_size_calls_for_and_tags_it(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 RUN_ID = "20261125-3ea629fd85a4"
 CLUSTER_ID = "j-2AXXXXXXGAPLF"
@@ -124,3 +125,75 @@ def test_long_messages_still_give_a_valid_subject(emr_events, aws, events, conte
     wide = {**record, "run_id": "é" * 200}
     subject = outcomes.subject_for(wide, settings)
     assert len(subject) <= 100 and subject.isascii() and "\n" not in subject
+
+
+NAMES = [
+    # (deployment's prefix, EMR name, step or cluster, is it this deployment's)
+    ("ml-lab-dev", f"ml-lab-dev-als-{RUN_ID}", "step", True),
+    ("ml-lab-dev", f"ml-lab-dev-{RUN_ID}", "cluster", True),
+    ("ml-lab-dev", "ml-lab-dev-standing", "cluster", True),
+    ("ml-lab-dev", f"ml-lab-dev-prod-als-{RUN_ID}", "step", False),  # stage prod of a project named ml-lab-dev
+    ("ml-lab-dev", f"ml-lab-dev-prod-{RUN_ID}", "cluster", False),
+    ("ml-lab-dev", "ml-lab-dev-prod-standing", "cluster", False),
+    ("ml-lab-dev", f"ml-lab-dev-als-dev-als-{RUN_ID}", "step", False),  # a project named ml-lab-dev-als
+    ("ml-lab-dev", f"ml-lab-dev-als-dev-{RUN_ID}", "cluster", False),
+    ("ml-lab-dev", "ml-lab-dev-als-dev-standing", "cluster", False),
+    ("ml-lab-dev", f"ml-lab-devtest-{RUN_ID}", "cluster", False),
+    ("ml-lab-dev", f"ml-lab-dev-{RUN_ID}-retry", "cluster", False),
+    ("ml-lab-dev", f"ml-lab-dev-als-{RUN_ID}/../x", "step", False),
+    ("ml-lab-dev", f"ml-lab-dev-{RUN_ID.upper()}", "cluster", False),
+    ("ml-lab-dev", f"ML-LAB-DEV-als-{RUN_ID}", "step", False),
+    ("ml-lab-dev", f" ml-lab-dev-als-{RUN_ID}", "step", False),
+    ("ml-lab-dev", None, "cluster", False),
+    ("ml-lab-dev", ["ml-lab-dev-standing"], "cluster", False),
+    # the other deployments' own events are theirs, and ours are not theirs
+    ("ml-lab-dev-prod", f"ml-lab-dev-prod-als-{RUN_ID}", "step", True),
+    ("ml-lab-dev-prod", f"ml-lab-dev-als-{RUN_ID}", "step", False),
+    ("ml-lab-dev-als-dev", f"ml-lab-dev-als-dev-als-{RUN_ID}", "step", True),
+    ("ml-lab-dev-als-dev", f"ml-lab-dev-als-{RUN_ID}", "step", False),
+    ("ml-lab-dev-als-dev", "ml-lab-dev-standing", "cluster", False),
+]
+
+
+def emr_event(events, kind: str, number: int = 0, **detail: object) -> dict:
+    """A step or cluster event with ``detail`` overridden; ``number`` makes its event id (and outcome key) unique."""
+    event_id = f"b1a2c3d4-0000-4000-8000-{number:012d}"
+    if kind == "step":
+        return events.emr("EMR Step Status Change", {**step_detail(events, "FAILED"), **detail}, event_id)
+    return events.emr("EMR Cluster State Change", {**cluster_detail(events, "TERMINATED"), **detail}, event_id)
+
+
+def test_only_the_exact_name_formats_of_this_deployment_are_recorded(emr_events, aws, events, context, lambda_env):
+    recorded = 0
+    for number, (prefix, name, kind, ours) in enumerate(NAMES):
+        lambda_env.setenv("CLUSTER_NAME_PREFIX", prefix)
+        result = emr_events.lambda_handler(emr_event(events, kind, number, name=name), context)
+        recorded += ours
+        assert (result["recorded"] is not None) == ours, (prefix, name)
+        if not ours:
+            assert result == {"recorded": None, "ignored": "not_this_project"}, (prefix, name)
+        assert len(aws.objects(events.results_bucket)) == recorded, (prefix, name)
+    assert len(aws.messages()) == recorded == 5
+
+
+def test_a_state_of_any_json_type_is_an_unknown_state(emr_events, aws, events, context, logs):
+    for kind in ("step", "cluster"):
+        for state in (["COMPLETED"], {"state": "FAILED"}, 7, 1e400, None, True, "", "completed", "TERMINATED "):
+            result = emr_events.lambda_handler(emr_event(events, kind, state=state), context)
+            assert result == {"recorded": None, "ignored": f"unknown_{kind}_state"}, (kind, state)
+            assert logs[-1]["level"] == "WARNING" and logs[-1]["reason"] == f"unknown_{kind}_state"
+    assert aws.objects(events.results_bucket) == [] and aws.messages() == []
+
+
+def test_a_failed_publish_is_retried_and_the_outcome_is_stored_once(
+    emr_events, aws, events, context, faults, monkeypatch
+):
+    """Lambda's retry after an SNS error rewrites the same object, then publishes: one object, one message."""
+    event = events.emr("EMR Step Status Change", step_detail(events, "FAILED"))
+    sns = faults.Faulty(emr_events.sns_client()).fail("publish", faults.client_error("Throttling", 400, "Publish"))
+    monkeypatch.setattr(emr_events, "sns_client", lambda: sns)
+    with pytest.raises(ClientError, match="Throttling"):
+        emr_events.lambda_handler(event, context)
+    assert len(aws.objects(events.results_bucket)) == 1 and aws.messages() == []
+    emr_events.lambda_handler(event, context)  # Lambda's retry
+    assert len(aws.objects(events.results_bucket)) == 1 and len(aws.messages()) == 1

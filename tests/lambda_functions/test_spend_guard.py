@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from botocore.exceptions import ClientError
 
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # a Wednesday, 22:00 in London (out of hours)
 TAGS = {"project": "ml-lab", "stage": "dev"}
+SERVICE_ROLE = "ml-lab-dev-emr-service-role"  # conftest's EMR_SERVICE_ROLE
 
 
 @pytest.fixture
@@ -20,12 +24,24 @@ def settings(guard):
     return guard.Settings.from_env(__import__("os").environ)
 
 
-def view(guard, cluster_id, state="RUNNING", age=timedelta(hours=1), ready_ago=None, step_end_ago=None, tags=TAGS):
+def view(
+    guard,
+    cluster_id,
+    state="RUNNING",
+    age=timedelta(hours=1),
+    ready_ago=None,
+    step_end_ago=None,
+    tags=TAGS,
+    service_role=SERVICE_ROLE,
+    steps_listed=True,
+):
     return guard.ClusterView(
         cluster_id=cluster_id,
         name=f"ml-lab-dev-{cluster_id}",
         state=state,
         tags=dict(tags),
+        service_role=service_role,
+        steps_listed=steps_listed,
         created=NOW - age,
         ready=None if ready_ago is None else NOW - ready_ago,
         last_step_end=None if step_end_ago is None else NOW - step_end_ago,
@@ -50,6 +66,9 @@ def test_decision_terminates_over_age_and_idle_and_keeps_the_rest(guard, setting
         view(guard, "j-OTHER", age=timedelta(hours=30), tags={"project": "other", "stage": "dev"}),
         view(guard, "j-PROD", age=timedelta(hours=30), tags={"project": "ml-lab", "stage": "prod"}),
         view(guard, "j-DONE", state="TERMINATED", age=timedelta(hours=30)),
+        # tagged as ours, but not started as our service role: someone tagged it into scope
+        view(guard, "j-FOREIGN", age=timedelta(hours=30), service_role="data-platform-emr-role"),
+        view(guard, "j-FOREIGN-ARN", age=timedelta(hours=30), service_role="other-role"),
     ]
     decisions = guard.clusters_to_terminate(clusters, NOW, settings)
     assert [(d.cluster_id, d.reason) for d in decisions] == [("j-OLD", "over_age"), ("j-IDLE", "idle")]
@@ -88,10 +107,11 @@ def test_only_the_listed_working_days_count(guard, settings):
     assert not guard.within_working_hours(datetime(2026, 11, 28, 10, 0, tzinfo=UTC), mon_wed_fri)  # Sat
 
 
-def run_cluster(aws, events, name, tags, keep_alive=True, steps=False):
-    template = __import__("json").loads(__import__("json").dumps(events.job_flow_template))
+def run_cluster(aws, events, name, tags, keep_alive=True, steps=False, service_role=None):
+    template = json.loads(json.dumps(events.job_flow_template))
     template["Instances"]["KeepJobFlowAliveWhenNoSteps"] = keep_alive
     template["Tags"] = tags
+    template["ServiceRole"] = service_role or template["ServiceRole"]
     extra = {}
     if steps:
         extra["Steps"] = [
@@ -102,6 +122,13 @@ def run_cluster(aws, events, name, tags, keep_alive=True, steps=False):
             }
         ]
     return aws.emr.run_job_flow(**template, Name=name, **extra)["JobFlowId"]
+
+
+def workstation_instance(aws):
+    """A running instance (moto accepts any image id; listing its images to pick one takes seconds)."""
+    return aws.ec2.run_instances(ImageId="ami-0123456789abcdef0", MinCount=1, MaxCount=1, InstanceType="t3.medium")[
+        "Instances"
+    ][0]
 
 
 def state(aws, cluster_id):
@@ -138,8 +165,7 @@ def test_moto_guard_terminates_an_idle_waiting_cluster(spend_guard, aws, events,
 
 
 def test_moto_workstation_is_stopped_out_of_hours_only(spend_guard, aws, events, context, monkeypatch, lambda_env):
-    image = aws.ec2.describe_images()["Images"][0]["ImageId"]
-    instance = aws.ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.medium")["Instances"][0]
+    instance = workstation_instance(aws)
     lambda_env.setenv("WORKSTATION_INSTANCE_ID", instance["InstanceId"])
 
     monkeypatch.setattr(spend_guard, "utc_now", lambda: datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
@@ -151,28 +177,146 @@ def test_moto_workstation_is_stopped_out_of_hours_only(spend_guard, aws, events,
     assert reservations[0]["Instances"][0]["State"]["Name"] in ("stopping", "stopped")
 
 
-class DenyOthersEmr:
-    """The moto EMR client behind a tag-conditioned policy: describing another project's cluster is denied."""
-
-    def __init__(self, real, denied: str):
-        self.real, self.denied = real, denied
-
-    def describe_cluster(self, ClusterId):
-        if ClusterId == self.denied:
-            from botocore.exceptions import ClientError
-
-            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeCluster")
-        return self.real.describe_cluster(ClusterId=ClusterId)
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
+def test_decision_takes_the_service_role_by_name_or_arn(guard, settings):
+    by_arn = guard.ClusterView.from_description(
+        {
+            "Id": "j-ARN",
+            "Status": {"State": "RUNNING", "Timeline": {"CreationDateTime": NOW - timedelta(hours=9)}},
+            "Tags": [{"Key": k, "Value": v} for k, v in TAGS.items()],
+            "ServiceRole": f"arn:aws:iam::123456789012:role/{SERVICE_ROLE}",
+        }
+    )
+    assert [d.cluster_id for d in guard.clusters_to_terminate([by_arn], NOW, settings)] == ["j-ARN"]
 
 
-def test_moto_clusters_it_may_not_describe_are_skipped(spend_guard, aws, events, context, monkeypatch):
+def test_decision_without_the_steps_judges_age_only(guard, settings):
+    unknown_idle = view(guard, "j-IDLE?", state="WAITING", age=timedelta(hours=3), ready_ago=timedelta(hours=2))
+    old = view(guard, "j-OLD", state="WAITING", age=timedelta(hours=9))
+    clusters = [
+        guard.ClusterView(**{**unknown_idle.__dict__, "steps_listed": False}),
+        guard.ClusterView(**{**old.__dict__, "steps_listed": False}),
+    ]
+    assert [(d.cluster_id, d.reason) for d in guard.clusters_to_terminate(clusters, NOW, settings)] == [
+        ("j-OLD", "over_age")
+    ]
+
+
+@pytest.fixture
+def account(spend_guard, aws, events, lambda_env, monkeypatch):
+    """Three project clusters (over age, idle, busy), a foreign one, a running workstation; the clock 9 h on,
+    out of working hours (moto stamps clusters with the real time)."""
+    old = run_cluster(aws, events, "ml-lab-dev-old", events.project_tags)
+    monkeypatch.setattr(spend_guard, "utc_now", lambda: datetime.now(UTC) + timedelta(hours=9))
+    instance = workstation_instance(aws)
+    lambda_env.setenv("WORKSTATION_INSTANCE_ID", instance["InstanceId"])
+    lambda_env.setenv("WORKING_DAYS", "SUN")
+    lambda_env.setenv("WORKING_HOURS", "00:00-00:01")
+    other = run_cluster(aws, events, "ml-lab-dev-other", events.project_tags)
+    return SimpleNamespace(old=old, other=other, instance=instance["InstanceId"])
+
+
+def workstation(aws, instance_id):
+    return aws.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+
+ONE_CLUSTER_FAILS = [
+    ("describe_cluster", "ThrottlingException", 400, True),
+    ("describe_cluster", "InternalServerError", 500, True),
+    ("describe_cluster", "InvalidRequestException", 400, False),
+    ("list_steps", "ThrottlingException", 400, True),
+    ("list_steps", "AccessDeniedException", 400, False),
+    ("list_steps", "InvalidRequestException", 400, False),
+    ("terminate_job_flows", "ThrottlingException", 400, True),
+    ("terminate_job_flows", "ValidationException", 400, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "status", "retryable"),
+    ONE_CLUSTER_FAILS,
+    ids=[f"{o}-{c}" for o, c, _, _ in ONE_CLUSTER_FAILS],
+)
+def test_an_error_on_one_cluster_skips_it_and_the_run_goes_on(
+    spend_guard, aws, events, context, faults, account, logs, operation, code, status, retryable
+):
+    """The error hits ``other``; ``old`` (over age) is still terminated and the workstation still stopped."""
+    emr = faults.emr(aws)
+    targets_other = lambda kwargs: account.other in (kwargs.get("ClusterId"), *kwargs.get("JobFlowIds", []))  # noqa: E731
+    emr.fail(operation, faults.client_error(code, status), when=targets_other)
+
+    if retryable:
+        with pytest.raises(ClientError, match=code):
+            spend_guard.lambda_handler(events.scheduled(), context)
+    else:
+        summary = spend_guard.lambda_handler(events.scheduled(), context)
+        assert [e["cluster_id"] for e in summary["errors"]] == [account.other]
+    assert state(aws, account.old) == "TERMINATED"
+    assert workstation(aws, account.instance) in ("stopping", "stopped")
+    assert any(entry["level"] == "ERROR" and entry.get("cluster_id") == account.other for entry in logs)
+    # A step listing that failed still lets its over-age cluster go: it is judged on its age.
+    expected = "TERMINATED" if operation == "list_steps" else "WAITING"
+    assert state(aws, account.other) == expected
+
+
+def test_a_description_without_what_the_decision_needs_skips_that_cluster(
+    spend_guard, aws, events, context, faults, account
+):
+    emr = faults.emr(aws)
+    emr.respond(
+        "describe_cluster", {"Cluster": {"Id": account.other}}, when=lambda kwargs: kwargs["ClusterId"] == account.other
+    )
+    summary = spend_guard.lambda_handler(events.scheduled(), context)
+    assert summary["terminated"] == [{"cluster_id": account.old, "reason": "over_age"}]
+    assert summary["errors"] == [{"cluster_id": account.other, "error": "KeyError"}]
+
+
+@pytest.mark.parametrize(("code", "retryable"), [("ThrottlingException", True), ("AccessDeniedException", False)])
+def test_a_failed_cluster_listing_still_stops_the_workstation(
+    spend_guard, aws, events, context, faults, account, code, retryable
+):
+    faults.emr(aws).fail("list_clusters", faults.client_error(code))
+    if retryable:
+        with pytest.raises(ClientError, match=code):
+            spend_guard.lambda_handler(events.scheduled(), context)
+    else:
+        assert spend_guard.lambda_handler(events.scheduled(), context)["errors"] == [
+            {"operation": "ListClusters", "error": code}
+        ]
+    assert workstation(aws, account.instance) in ("stopping", "stopped")
+    assert state(aws, account.old) == "WAITING"  # not listed, not judged: the retry (or the next run) will
+
+
+def test_a_cluster_tagged_into_scope_with_another_service_role_is_never_terminated(
+    spend_guard, aws, events, context, account, logs
+):
+    """What the review's over-grant allowed: tagging another cluster with the project's tags. The guard checks the
+    service role too."""
+    foreign = run_cluster(aws, events, "nightly-etl", [], service_role="data-platform-emr-role")
+    aws.emr.add_tags(ResourceId=foreign, Tags=events.project_tags)
+
+    summary = spend_guard.lambda_handler(events.scheduled(), context)
+    assert foreign not in [t["cluster_id"] for t in summary["terminated"]] and foreign not in summary["kept"]
+    assert state(aws, foreign) == "WAITING" and state(aws, account.old) == "TERMINATED"
+    assert any(entry.get("reason") == "foreign_service_role" and entry.get("cluster_id") == foreign for entry in logs)
+
+
+def test_a_workstation_check_error_is_reported_after_the_clusters_are_handled(
+    spend_guard, aws, events, context, faults, account, monkeypatch
+):
+    ec2 = faults.Faulty(aws.ec2).fail("describe_instances", faults.client_error("InternalError", 500))
+    monkeypatch.setattr(spend_guard, "ec2_client", lambda: ec2)
+    with pytest.raises(ClientError, match="InternalError"):
+        spend_guard.lambda_handler(events.scheduled(), context)
+    assert state(aws, account.old) == "TERMINATED" and state(aws, account.other) == "TERMINATED"
+
+
+def test_moto_clusters_it_may_not_describe_are_skipped(spend_guard, aws, events, context, faults, monkeypatch):
     ours = run_cluster(aws, events, "ml-lab-dev-a", events.project_tags)
     other = run_cluster(aws, events, "other-a", [{"Key": "project", "Value": "other"}])
-    monkeypatch.setattr(spend_guard, "emr_client", lambda: DenyOthersEmr(aws.emr, other))
+    denied = faults.client_error("AccessDeniedException", 400, "DescribeCluster")
+    faults.emr(aws).fail("describe_cluster", denied, when=lambda kwargs: kwargs["ClusterId"] == other)
     monkeypatch.setattr(spend_guard, "utc_now", lambda: datetime.now(UTC) + timedelta(hours=9))
     summary = spend_guard.lambda_handler(events.scheduled(), context)
     assert summary["terminated"] == [{"cluster_id": ours, "reason": "over_age"}]
+    assert summary["errors"] == []
     assert state(aws, other) == "WAITING"

@@ -1,9 +1,15 @@
-"""submit_job: one ALS job per new ratings object version, with the right arguments, at most once."""
+"""submit_job: one ALS job per new ratings object version, with the right arguments, at most once; each record
+judged on its own; at most MAX_JOBS_PER_INVOCATION jobs per invocation, the rest left for the retry."""
 
 from __future__ import annotations
 
+import copy
+import json
+import os
+
 import pytest
-from botocore.exceptions import ClientError
+
+from stacks.contract import MissingEnvironment
 
 UPLOADS = [
     # (raw key as S3 sends it, decoded key, --format)
@@ -71,6 +77,9 @@ def test_standing_mode_adds_one_step_to_the_standing_cluster(
     assert step["Config"]["Args"] == expected_args(events, decoded_key, fmt, run_id)
 
 
+NOTHING_MORE = {"submitted": [], "duplicates": 1, "rejected": [], "retry": [], "failed": [], "deferred": []}
+
+
 def test_duplicate_delivery_starts_nothing(submit_job, aws, events, context):
     event = events.s3("ratings/ml-100k/u.data")
     first = submit_job.lambda_handler(event, context)
@@ -81,8 +90,7 @@ def test_duplicate_delivery_starts_nothing(submit_job, aws, events, context):
     third = submit_job.lambda_handler(redelivered, context)
 
     assert len(first["submitted"]) == 1
-    assert again == {"submitted": [], "duplicates": 1, "rejected": []}
-    assert third == {"submitted": [], "duplicates": 1, "rejected": []}
+    assert again == third == NOTHING_MORE
     assert len(aws.clusters()) == 1 and len(aws.all_steps()) == 1
 
 
@@ -96,86 +104,21 @@ def test_new_version_of_the_same_key_starts_a_new_job(submit_job, aws, events, c
     assert len(aws.clusters()) == 3
 
 
-def test_run_id_is_deterministic_per_object_version(submit_job, events):
+def upload_of(submit_job, event):
     submission = __import__("submission")
-    settings = submission.Settings.from_env(__import__("os").environ)
-    parse = lambda event: submission.parse_record(submit_job.S3EventRecord(event["Records"][0]), settings)  # noqa: E731
-    one = submission.run_id_for(parse(events.s3("ratings/u.data", etag="a" * 32)))
-    same = submission.run_id_for(parse(events.s3("ratings/u.data", etag="a" * 32)))
-    other = submission.run_id_for(parse(events.s3("ratings/u.data", etag="c" * 32)))
+    settings = submission.Settings.from_env(os.environ)
+    return submission.parse_record(submit_job.S3EventRecord(event["Records"][0]), settings)
+
+
+def test_run_id_is_deterministic_per_object_version(submit_job, events):
+    one = upload_of(submit_job, events.s3("ratings/u.data", etag="a" * 32)).run_id
+    same = upload_of(submit_job, events.s3("ratings/u.data", etag="a" * 32)).run_id
+    other = upload_of(submit_job, events.s3("ratings/u.data", etag="c" * 32)).run_id
     assert one == same != other
     assert one.startswith("20261125-") and len(one) == len("20261125-") + 12
-
-
-def test_one_bad_record_does_not_stop_the_good_ones(submit_job, aws, events, context):
-    good = events.s3("ratings/u.data")["Records"][0]
-    bad = events.s3("elsewhere/u.data")["Records"][0]
-    summary = submit_job.lambda_handler({"Records": [bad, "junk", good]}, context)
-
-    assert len(summary["submitted"]) == 1
-    assert [r["reason"] for r in summary["rejected"]] == ["key_outside_prefix", "record_not_an_object"]
-    assert len(aws.clusters()) == 1
-
-
-class FailingEmr:
-    """Wraps the moto EMR client; the first run_job_flow calls fail with the given error code."""
-
-    def __init__(self, real, code: str, status: int, failures: int = 1):
-        self.real, self.code, self.status, self.failures = real, code, status, failures
-
-    def run_job_flow(self, **kwargs):
-        if self.failures:
-            self.failures -= 1
-            raise ClientError(
-                {
-                    "Error": {"Code": self.code, "Message": "injected"},
-                    "ResponseMetadata": {"HTTPStatusCode": self.status},
-                },
-                "RunJobFlow",
-            )
-        return self.real.run_job_flow(**kwargs)
-
-
-def test_throttling_escapes_for_retry_and_the_redelivery_submits_once(submit_job, aws, events, context, monkeypatch):
-    failing = FailingEmr(aws.emr, "ThrottlingException", 400)
-    monkeypatch.setattr(submit_job, "emr_client", lambda: failing)
-    event = events.s3("ratings/ml-1m/ratings.dat")
-
-    with pytest.raises(ClientError) as raised:
-        submit_job.lambda_handler(event, context)
-    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
-    assert aws.clusters() == []
-    assert aws.idempotency_items() == []  # Powertools deleted the in-progress record: not "COMPLETED"
-
-    retried = submit_job.lambda_handler(event, context)  # Lambda's async retry
-    again = submit_job.lambda_handler(event, context)
-    assert len(retried["submitted"]) == 1 and again["duplicates"] == 1
-    assert len(aws.clusters()) == 1
-    [item] = aws.idempotency_items()
-    assert item["status"]["S"] == "COMPLETED"
-
-
-def test_server_error_escapes_for_retry(submit_job, aws, events, context, monkeypatch):
-    monkeypatch.setattr(submit_job, "emr_client", lambda: FailingEmr(aws.emr, "InternalServerError", 500))
-    with pytest.raises(ClientError):
-        submit_job.lambda_handler(events.s3("ratings/u.data"), context)
-    assert aws.idempotency_items() == []
-
-
-def test_request_emr_refuses_is_reported_not_retried(submit_job, aws, events, context, monkeypatch, logs):
-    monkeypatch.setattr(submit_job, "emr_client", lambda: FailingEmr(aws.emr, "ValidationException", 400))
-    summary = submit_job.lambda_handler(events.s3("ratings/u.data"), context)
-    assert summary["submitted"] == []
-    assert summary["rejected"] == [{"reason": "emr_refused", "record": 0, "code": "ValidationException"}]
-    assert any(entry["level"] == "ERROR" and entry.get("code") == "ValidationException" for entry in logs)
-
-
-def test_standing_mode_without_cluster_id_fails_loudly(submit_job, aws, events, context, lambda_env):
-    lambda_env.setenv("CLUSTER_MODE", "standing")
-    lambda_env.delenv("STANDING_CLUSTER_ID", raising=False)
-    with pytest.raises(ValueError, match="STANDING_CLUSTER_ID is empty in standing mode"):
-        submit_job.lambda_handler(events.s3("ratings/u.data"), context)
-    assert aws.clusters() == []
+    # The date is the event's in UTC, whatever offset S3's clock wrote.
+    late = upload_of(submit_job, events.s3("ratings/u.data", etag="a" * 32, event_time="2026-11-26T00:30:00+01:00"))
+    assert late.run_id == one
 
 
 def test_it_never_writes_to_s3(submit_job, aws, events, context):
@@ -193,6 +136,10 @@ GOOD_KEYS = [
     "ratings/with+spaces/u.data",
     "ratings/with%2Bplus/u.data",
     "ratings/%E6%98%A0%E7%94%BB/ratings.csv",
+    "ratings/v1.2/u.data",  # dots inside a name are not dot segments
+    "ratings/x_y/u.data",
+    "ratings/data./u.data",
+    "ratings/my%5Fdata/u_1.data",  # '_' inside a name is not hidden
 ]
 
 
@@ -201,6 +148,123 @@ def test_good_events_replayed_twice_submit_exactly_once(submit_job, aws, events,
         first = submit_job.lambda_handler(events.s3(raw_key), context)
         second = submit_job.lambda_handler(events.s3(raw_key), context)
         assert len(first["submitted"]) == 1, raw_key
-        assert second == {"submitted": [], "duplicates": 1, "rejected": []}, raw_key
+        assert second == NOTHING_MORE, raw_key
     assert len(aws.clusters()) == len(GOOD_KEYS)
     assert len(aws.all_steps()) == len(GOOD_KEYS)
+
+
+# ------------------------------------------------------------------------------------------------ one record at a time
+def records(events, *specs):
+    """One event with a record per spec: a raw key, or (raw key, {object field: value}) to override the object."""
+    batch = []
+    for spec in specs:
+        raw_key, overrides = spec if isinstance(spec, tuple) else (spec, {})
+        record = events.s3(raw_key, etag=f"{len(batch):032x}")["Records"][0]
+        record["s3"]["object"].update(overrides)
+        batch.append(record)
+    return {"Records": batch}
+
+
+def test_one_bad_record_does_not_stop_the_good_ones(submit_job, aws, events, context):
+    good = events.s3("ratings/u.data")["Records"][0]
+    bad = events.s3("elsewhere/u.data")["Records"][0]
+    summary = submit_job.lambda_handler({"Records": [bad, "junk", good]}, context)
+
+    assert len(summary["submitted"]) == 1
+    assert [r["reason"] for r in summary["rejected"]] == ["key_outside_prefix", "record_not_an_object"]
+    assert len(aws.clusters()) == 1
+
+
+BAD_SIZES = [
+    (float("inf"), "size_not_finite"),  # JSON 1e400
+    (float("-inf"), "size_not_finite"),
+    (float("nan"), "size_not_finite"),
+    (-1, "bad_size"),
+    (1.5, "bad_size"),
+    (1979173.0, "bad_size"),
+    (True, "bad_size"),
+    ("12", "bad_size"),
+    (None, "bad_size"),
+    ([12], "bad_size"),
+    ({"bytes": 12}, "bad_size"),
+    (2**64, "bad_size"),
+    (10**5000, "bad_size"),  # an integer repr() cannot even print
+    (0, "empty_object"),
+]
+
+
+def test_bad_sizes_reject_their_records_and_the_valid_ones_around_them_are_submitted(
+    submit_job, aws, events, context, logs, lambda_env
+):
+    lambda_env.setenv("MAX_JOBS_PER_INVOCATION", "100")
+    specs = []
+    for number, (size, _reason) in enumerate(BAD_SIZES):
+        specs += [f"ratings/good-{number}.data", (f"ratings/bad-{number}.data", {"size": size})]
+    event = records(events, *specs, "ratings/last.data")
+    summary = submit_job.lambda_handler(event, context)
+
+    assert summary["rejected"] == [{"reason": reason, "record": 2 * n + 1} for n, (_, reason) in enumerate(BAD_SIZES)]
+    assert len(summary["submitted"]) == len(BAD_SIZES) + 1 == len(aws.clusters())
+    warned = [entry.get("reason") for entry in logs if entry["level"] == "WARNING"]
+    assert warned == [reason for _, reason in BAD_SIZES]
+    again = submit_job.lambda_handler(copy.deepcopy(event), context)  # a redelivery: nothing new, same verdicts
+    assert again["duplicates"] == len(BAD_SIZES) + 1 and again["rejected"] == summary["rejected"]
+
+
+def test_an_infinite_size_from_the_json_text_itself_is_rejected(submit_job, aws, events, context):
+    """What the review sent: valid JSON whose number reads as infinity, with valid records after it, twice."""
+    text = json.dumps(records(events, "ratings/a.data", ("ratings/big.data", {"size": 7}), "ratings/c.data"))
+    event_text = text.replace('"size": 7', '"size": 1e400', 1)
+    for attempt in (1, 2):
+        summary = submit_job.lambda_handler(json.loads(event_text), context)
+        assert summary["rejected"] == [{"reason": "size_not_finite", "record": 1}], attempt
+    assert len(aws.clusters()) == 2
+
+
+def test_records_beyond_the_cap_wait_for_the_retry_and_none_is_lost_or_started_twice(
+    submit_job, aws, events, context, lambda_env
+):
+    lambda_env.setenv("MAX_JOBS_PER_INVOCATION", "3")
+    keys = [f"ratings/batch/part-{n}.data" for n in range(8)]
+    event = records(events, keys[0], "elsewhere/x.data", *keys[1:], ("ratings/batch/empty.data", {"size": 0}))
+    redelivery = submit_job.RedeliveryWanted
+
+    with pytest.raises(redelivery, match=r"'deferred': 5"):
+        submit_job.lambda_handler(json.loads(json.dumps(event)), context)
+    assert len(aws.clusters()) == 3
+    with pytest.raises(redelivery, match=r"'deferred': 2"):
+        submit_job.lambda_handler(json.loads(json.dumps(event)), context)  # Lambda's first retry
+    assert len(aws.clusters()) == 6
+    last = submit_job.lambda_handler(json.loads(json.dumps(event)), context)  # the second retry
+    assert len(last["submitted"]) == 2 and last["duplicates"] == 6
+    assert [r["reason"] for r in last["rejected"]] == ["key_outside_prefix", "empty_object"]
+    names = sorted(cluster["Name"] for cluster in aws.clusters())
+    assert len(names) == len(set(names)) == len(keys)
+
+
+def test_the_cap_counts_started_jobs_only(submit_job, aws, events, context, lambda_env):
+    lambda_env.setenv("MAX_JOBS_PER_INVOCATION", "1")
+    submit_job.lambda_handler(events.s3("ratings/first.data"), context)
+    first = events.s3("ratings/first.data")["Records"][0]
+    second = events.s3("ratings/second.data")["Records"][0]
+    summary = submit_job.lambda_handler({"Records": [first, second]}, context)  # a duplicate does not use the cap
+    assert summary["duplicates"] == 1 and len(summary["submitted"]) == 1
+    assert len(aws.clusters()) == 2
+
+
+@pytest.mark.parametrize("cap", ["0", "-1", "two", "1.5", ""])
+def test_a_cap_that_is_not_a_positive_whole_number_is_a_deployment_bug(
+    submit_job, aws, events, context, lambda_env, cap
+):
+    lambda_env.setenv("MAX_JOBS_PER_INVOCATION", cap)
+    with pytest.raises((ValueError, MissingEnvironment)):
+        submit_job.lambda_handler(events.s3("ratings/u.data"), context)
+    assert aws.clusters() == []
+
+
+def test_standing_mode_without_cluster_id_fails_loudly(submit_job, aws, events, context, lambda_env):
+    lambda_env.setenv("CLUSTER_MODE", "standing")
+    lambda_env.delenv("STANDING_CLUSTER_ID", raising=False)
+    with pytest.raises(ValueError, match="STANDING_CLUSTER_ID is empty in standing mode"):
+        submit_job.lambda_handler(events.s3("ratings/u.data"), context)
+    assert aws.clusters() == []

@@ -110,7 +110,24 @@ def role_statements(app, prefix: str) -> list[dict]:
 def test_submit_may_only_run_tagged_clusters_and_pass_the_two_emr_roles(lab) -> None:
     statements = role_statements(lab, "JobsSubmitJob")
     run = next(s for s in statements if "elasticmapreduce:RunJobFlow" in s["Action"])
+    assert run["Action"] == "elasticmapreduce:RunJobFlow"
     assert run["Condition"]["StringEquals"] == {"aws:RequestTag/project": "ml-lab", "aws:RequestTag/stage": "dev"}
+    # Tagging (what EMR checks for RunJobFlow's tags): clusters of this account only, exactly the project's tags
+    # (values too) and the two sizing tags submit_job adds (any value).
+    [add_tags] = [s for s in statements if "elasticmapreduce:AddTags" in json.dumps(s["Action"])]
+    assert add_tags["Action"] == "elasticmapreduce:AddTags" and add_tags["Resource"] != "*"
+    assert json.dumps(add_tags["Resource"]).endswith(':cluster/*"]]}')
+    assert add_tags["Condition"] == {
+        "StringEquals": {
+            "aws:RequestTag/project": "ml-lab",
+            "aws:RequestTag/stage": "dev",
+            "aws:RequestTag/owner": "data-science",
+            "aws:RequestTag/cost-centre": "ml-lab",
+        },
+        "ForAllValues:StringEquals": {
+            "aws:TagKeys": ["project", "stage", "owner", "cost-centre", "cluster-shape", "input-bytes"]
+        },
+    }
     pass_role = next(s for s in statements if s["Action"] == "iam:PassRole")
     assert len(pass_role["Resource"]) == 2 and "*" not in json.dumps(pass_role["Resource"])
     assert not any("s3:" in json.dumps(s["Action"]) for s in statements), "submit must not touch S3"
@@ -120,8 +137,11 @@ def test_standing_mode_adds_steps_to_that_cluster_only(synth) -> None:
     app = synth(cluster_mode="standing")
     statements = role_statements(app, "JobsSubmitJob")
     assert not any("elasticmapreduce:RunJobFlow" in json.dumps(s["Action"]) for s in statements)
-    add = next(s for s in statements if s["Action"] == "elasticmapreduce:AddJobFlowSteps")
-    assert "cluster/" in json.dumps(add["Resource"])
+    add = next(s for s in statements if "elasticmapreduce:AddJobFlowSteps" in s["Action"])
+    # Adding a step, and listing the steps to find one already added for a run: that cluster only.
+    assert add["Action"] == ["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"]
+    assert "cluster/" in json.dumps(add["Resource"]) and "*" not in json.dumps(add["Resource"])
+    assert not any("elasticmapreduce:ListClusters" in json.dumps(s["Action"]) for s in statements)
 
 
 def test_spend_guard_terminates_only_tagged_clusters_and_stops_only_the_workstation(lab) -> None:
