@@ -12,10 +12,10 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from lambda_functions.submit_job.cluster_sizing import MEGABYTE
-from stacks.automation_stack import AutomationStack
+from stacks.automation_stack import AutomationStack, AutomationStackProps
 from stacks.compliance.cdk_generated_handlers import harden_cdk_generated_handlers
 from stacks.compliance.residency import add_region_residency_rule
-from stacks.compute_stack import ComputeStack
+from stacks.compute_stack import ComputeStack, ComputeStackProps
 from stacks.constructs.alerts_and_budget import AlertsTopicProps, MonthlyBudgetProps
 from stacks.constructs.data_buckets import DataBucketsProps
 from stacks.constructs.job_automation import JobAutomationProps
@@ -32,7 +32,7 @@ from stacks.constructs.workstation import (
 from stacks.emr_release import spark_version
 from stacks.lab_stack import LabStack
 from stacks.settings import Settings, SettingsError
-from stacks.storage_stack import StorageStack
+from stacks.storage_stack import StorageStack, StorageStackProps
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,6 +115,21 @@ def workstation_props(settings: Settings) -> WorkstationProps:
     )
 
 
+def job_automation_props(settings: Settings) -> JobAutomationProps:
+    return JobAutomationProps(
+        name_prefix=settings.name_prefix,
+        removes_data_on_destroy=settings.removes_data_on_destroy,
+        log_retention_days=settings.log_retention_days,
+        reserved_concurrency=settings.lambda_reserved_concurrency,
+        max_cluster_age_hours=settings.emr_max_cluster_age_hours,
+        max_idle_minutes=settings.emr_idle_timeout_minutes,
+        working_hours=settings.working_hours,
+        working_days=settings.working_days,
+        working_timezone=settings.working_timezone,
+        spend_guard_rate_minutes=settings.spend_guard_rate_minutes,
+    )
+
+
 def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
     """Adds every stack to ``app``: tagged, residency-guarded and (with ``nag``) checked by cdk-nag."""
     env = Environment(account=settings.account, region=settings.region)
@@ -126,12 +141,14 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         stack_name=f"{prefix}-storage",
         description=f"{settings.project} ({settings.stage}): data buckets, alerts topic and monthly budget",
         env=env,
-        name_prefix=prefix,
-        buckets=DataBucketsProps(removes_data_on_destroy=settings.removes_data_on_destroy),
-        alerts=AlertsTopicProps(
-            removes_key_on_destroy=settings.removes_data_on_destroy, email=settings.notification_email
+        props=StorageStackProps(
+            name_prefix=prefix,
+            buckets=DataBucketsProps(removes_data_on_destroy=settings.removes_data_on_destroy),
+            alerts=AlertsTopicProps(
+                removes_key_on_destroy=settings.removes_data_on_destroy, email=settings.notification_email
+            ),
+            budget=MonthlyBudgetProps(monthly_limit_usd=settings.budget_monthly_usd, email=settings.budget_email),
         ),
-        budget=MonthlyBudgetProps(monthly_limit_usd=settings.budget_monthly_usd, email=settings.budget_email),
     )
     compute = ComputeStack(
         app,
@@ -142,10 +159,12 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
             "workstation"
         ),
         env=env,
-        shared_buckets=shared_buckets,
-        network=LabNetworkProps(mode=settings.network_mode),
-        spark=spark_cluster_props(settings),
-        workstation=workstation_props(settings),
+        props=ComputeStackProps(
+            shared_buckets=shared_buckets,
+            network=LabNetworkProps(mode=settings.network_mode),
+            spark=spark_cluster_props(settings),
+            workstation=workstation_props(settings),
+        ),
     )
     compute.add_stack_dependency(storage, "imports the storage stack's bucket exports")
     automation = AutomationStack(
@@ -154,19 +173,7 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         stack_name=f"{prefix}-automation",
         description=f"{settings.project} ({settings.stage}): Lambda triggers for uploads, EMR events and spend",
         env=env,
-        shared_buckets=shared_buckets,
-        jobs=JobAutomationProps(
-            name_prefix=prefix,
-            removes_data_on_destroy=settings.removes_data_on_destroy,
-            log_retention_days=settings.log_retention_days,
-            reserved_concurrency=settings.lambda_reserved_concurrency,
-            max_cluster_age_hours=settings.emr_max_cluster_age_hours,
-            max_idle_minutes=settings.emr_idle_timeout_minutes,
-            working_hours=settings.working_hours,
-            working_days=settings.working_days,
-            working_timezone=settings.working_timezone,
-            spend_guard_rate_minutes=settings.spend_guard_rate_minutes,
-        ),
+        props=AutomationStackProps(shared_buckets=shared_buckets, jobs=job_automation_props(settings)),
         storage=storage,
         compute=compute,
     )

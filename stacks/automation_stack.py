@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
@@ -13,6 +14,12 @@ from stacks.lab_stack import LabStack
 from stacks.storage_stack import StorageStack
 
 
+@dataclass(frozen=True, kw_only=True)
+class AutomationStackProps:
+    shared_buckets: SharedBucketsProps
+    jobs: JobAutomationProps
+
+
 class AutomationStack(LabStack):
     """Event-driven functions: no servers, billed per invocation. Deploy after storage and compute."""
 
@@ -21,18 +28,17 @@ class AutomationStack(LabStack):
         scope: Construct,
         construct_id: str,
         *,
-        shared_buckets: SharedBucketsProps,
-        jobs: JobAutomationProps,
+        props: AutomationStackProps,
         storage: StorageStack,
         compute: ComputeStack,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        buckets = SharedBuckets(self, "StorageBuckets", props=shared_buckets)
+        buckets = SharedBuckets(self, "StorageBuckets", props=props.shared_buckets)
         self.jobs = JobAutomation(
             self,
             "Jobs",
-            props=jobs,
+            props=props.jobs,
             buckets=buckets,
             alerts=storage.alerts,
             spark=compute.spark,

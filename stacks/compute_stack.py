@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
@@ -14,6 +15,14 @@ from stacks.lab_stack import LabStack
 from stacks.outputs import SAMPLE_KEY, LabOutputs, add_outputs
 
 
+@dataclass(frozen=True, kw_only=True)
+class ComputeStackProps:
+    shared_buckets: SharedBucketsProps
+    network: LabNetworkProps
+    spark: SparkJobClusterProps
+    workstation: WorkstationProps
+
+
 class ComputeStack(LabStack):
     """Everything that costs money by the hour, and nothing that does while idle in the public network mode.
 
@@ -21,23 +30,13 @@ class ComputeStack(LabStack):
     say where data lands); see ``stacks/outputs.py``.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        shared_buckets: SharedBucketsProps,
-        network: LabNetworkProps,
-        spark: SparkJobClusterProps,
-        workstation: WorkstationProps,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, props: ComputeStackProps, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        buckets = SharedBuckets(self, "StorageBuckets", props=shared_buckets)
-        self.network = LabNetwork(self, "Network", props=network, logs_bucket=buckets.logs)
-        self.spark = SparkJobCluster(self, "Spark", props=spark, network=self.network, buckets=buckets)
+        buckets = SharedBuckets(self, "StorageBuckets", props=props.shared_buckets)
+        self.network = LabNetwork(self, "Network", props=props.network, logs_bucket=buckets.logs)
+        self.spark = SparkJobCluster(self, "Spark", props=props.spark, network=self.network, buckets=buckets)
         self.workstation = Workstation(
-            self, "Workstation", props=workstation, network=self.network, buckets=buckets, spark=self.spark
+            self, "Workstation", props=props.workstation, network=self.network, buckets=buckets, spark=self.spark
         )
         self._outputs()
 

@@ -16,6 +16,7 @@ environment variables the stacks set and the function requires at cold start.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
@@ -157,6 +158,15 @@ RETRYABLE_ERROR_CODES = frozenset(
         "ServiceUnavailableException",
     }
 )
+
+
+def aws_client(service: str, **config: Any) -> Any:
+    """A boto3 client in the function's region, with botocore ``Config`` options (only the functions call this)."""
+    import boto3  # synth needs no boto3
+    from botocore.config import Config
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return boto3.client(service, region_name=region, config=Config(**config) if config else None)
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -21,39 +21,22 @@ import json
 import os
 from typing import Any
 
-import boto3
 import outcomes
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from stacks.contract import EmrEventsEnvironment, is_retryable
+from stacks.contract import EmrEventsEnvironment, aws_client, is_retryable
 
 logger = Logger()
 # Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
 EmrEventsEnvironment.from_variables(os.environ)
 
 
-def _region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-
-
-@functools.cache
-def s3_client() -> Any:
-    """One S3 client per container, created on first use."""
-    return boto3.client("s3", region_name=_region())
-
-
-@functools.cache
-def sns_client() -> Any:
-    """One SNS client per container, created on first use."""
-    return boto3.client("sns", region_name=_region())
-
-
-@functools.cache
-def emr_client() -> Any:
-    """One EMR client per container, created on first use."""
-    return boto3.client("emr", region_name=_region())
+# One client per service and container, created on first use.
+s3_client = functools.cache(functools.partial(aws_client, "s3"))
+sns_client = functools.cache(functools.partial(aws_client, "sns"))
+emr_client = functools.cache(functools.partial(aws_client, "emr"))
 
 
 def cluster_tags(cluster_id: str) -> dict[str, str] | None:

@@ -23,34 +23,22 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import guard
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from stacks.contract import SpendGuardEnvironment, is_retryable
+from stacks.contract import SpendGuardEnvironment, aws_client, is_retryable
 
 logger = Logger()
 # Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
 SpendGuardEnvironment.from_variables(os.environ)
 
 
-def _region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-
-
-@functools.cache
-def emr_client() -> Any:
-    """One EMR client per container, created on first use."""
-    return boto3.client("emr", region_name=_region())
-
-
-@functools.cache
-def ec2_client() -> Any:
-    """One EC2 client per container, created on first use."""
-    return boto3.client("ec2", region_name=_region())
+# One client per service and container, created on first use.
+emr_client = functools.cache(functools.partial(aws_client, "emr"))
+ec2_client = functools.cache(functools.partial(aws_client, "ec2"))
 
 
 def utc_now() -> datetime:

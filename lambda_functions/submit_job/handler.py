@@ -22,7 +22,6 @@ import functools
 import os
 from typing import Any
 
-import boto3
 import submission
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
@@ -37,10 +36,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from stacks.contract import SubmitJobEnvironment, is_retryable, shown
+from stacks.contract import SubmitJobEnvironment, aws_client, is_retryable, shown
 
 logger = Logger()
 # Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
@@ -66,23 +64,19 @@ IDEMPOTENCY = IdempotencyConfig(
 )
 
 
-def _region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-
-
 @functools.cache
 def emr_client() -> Any:
     """One EMR client per container, created on first use. botocore's own retries are off: RunJobFlow and
     AddJobFlowSteps have no idempotency token, so a resend after a lost response would start a second job;
     submission.py retries the reads itself and looks for the job before any new start."""
-    return boto3.client("emr", region_name=_region(), config=Config(retries={"total_max_attempts": 1}))
+    return aws_client("emr", retries={"total_max_attempts": 1})
 
 
 @functools.cache
 def submit_once() -> Any:
     """`submit` wrapped in Powertools idempotency; built on first use so the table and client come from env."""
     persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=boto3.client("dynamodb", region_name=_region())
+        table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=aws_client("dynamodb")
     )
     return idempotent_function(
         submit,

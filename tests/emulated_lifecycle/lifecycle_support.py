@@ -39,6 +39,19 @@ _UNSUPPORTED_LOG = re.compile(r"No Moto CloudFormation support for (\S+)")
 
 
 # ------------------------------------------------------------------------------------------- environment
+# Trap: anything that tries to reach a non-loopback host goes to a closed local port and fails, offline.
+PROXY_TRAP = {
+    **dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), "http://127.0.0.1:9"),
+    **dict.fromkeys(("NO_PROXY", "no_proxy"), "127.0.0.1,localhost"),
+}
+QUIET_TOOLS = {
+    "CDK_DISABLE_VERSION_CHECK": "1",
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
 def offline_env(endpoint: str, workdir: Path) -> dict[str, str]:
     """A subprocess environment that can only reach the emulator at ``endpoint`` (http://127.0.0.1:PORT)."""
     port = urlparse(endpoint).port
@@ -63,18 +76,9 @@ def offline_env(endpoint: str, workdir: Path) -> dict[str, str]:
         AWS_EC2_METADATA_DISABLED="true",
         AWS_CONFIG_FILE=str(workdir / "no-aws-config"),
         AWS_SHARED_CREDENTIALS_FILE=str(workdir / "no-aws-credentials"),
-        # Trap: anything that tries to reach a non-loopback host goes to a closed local port and fails, offline.
-        HTTP_PROXY="http://127.0.0.1:9",
-        HTTPS_PROXY="http://127.0.0.1:9",
-        http_proxy="http://127.0.0.1:9",
-        https_proxy="http://127.0.0.1:9",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        CDK_DISABLE_VERSION_CHECK="1",
-        CDK_DISABLE_CLI_TELEMETRY="true",
-        JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION="1",
+        **PROXY_TRAP,
+        **QUIET_TOOLS,
         JAVA_HOME=str(ROOT / ".venv" / "java-home"),
-        PYTHONDONTWRITEBYTECODE="1",
         # The CLI's user-level files (~/.cdk.json, ~/.cdk/ caches, ~/.aws/) are the work dir's, not the user's.
         HOME=str(workdir),
     )
@@ -504,31 +508,18 @@ def project_leftovers(clients: Clients, markers: list[str]) -> dict[str, list[st
 
     found: dict[str, list[str]] = {}
     found["s3 buckets"] = [b["Name"] for b in clients.s3.list_buckets().get("Buckets", []) if ours(b["Name"])]
-    found["lambda functions"] = [
-        f["FunctionName"]
-        for page in clients.lambda_.get_paginator("list_functions").paginate()
-        for f in page["Functions"]
-        if ours(f["FunctionName"])
-    ]
-    found["iam roles"] = [
-        r["RoleName"]
-        for page in clients.iam.get_paginator("list_roles").paginate()
-        for r in page["Roles"]
-        if ours(r["RoleName"])
-    ]
-    found["iam instance profiles"] = [
-        p["InstanceProfileName"]
-        for page in clients.iam.get_paginator("list_instance_profiles").paginate()
-        for p in page["InstanceProfiles"]
-        if ours(p["InstanceProfileName"])
-    ]
+
+    def listed(client: Any, operation: str, items: str, name: str) -> list[str]:
+        pages = client.get_paginator(operation).paginate()
+        return [item[name] for page in pages for item in page[items] if ours(item[name])]
+
+    found["lambda functions"] = listed(clients.lambda_, "list_functions", "Functions", "FunctionName")
+    found["iam roles"] = listed(clients.iam, "list_roles", "Roles", "RoleName")
+    found["iam instance profiles"] = listed(
+        clients.iam, "list_instance_profiles", "InstanceProfiles", "InstanceProfileName"
+    )
     found["eventbridge rules"] = [r["Name"] for r in clients.events.list_rules().get("Rules", []) if ours(r["Name"])]
-    found["log groups"] = [
-        g["logGroupName"]
-        for page in clients.logs.get_paginator("describe_log_groups").paginate()
-        for g in page["logGroups"]
-        if ours(g["logGroupName"])
-    ]
+    found["log groups"] = listed(clients.logs, "describe_log_groups", "logGroups", "logGroupName")
     found["emr clusters (not terminated)"] = [
         f"{c['Id']} {c['Name']}"
         for c in clients.emr.list_clusters(

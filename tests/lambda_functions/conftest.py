@@ -335,20 +335,21 @@ def _scheduled_event() -> dict[str, Any]:
 @pytest.fixture
 def events():
     """Event builders and the names the fake account uses."""
-    return SimpleNamespace(
-        s3=_s3_event,
-        emr=_emr_event,
-        scheduled=_scheduled_event,
-        input_bucket=INPUT_BUCKET,
-        results_bucket=RESULTS_BUCKET,
-        table=TABLE,
-        prefix=PREFIX,
-        results_uri=RESULTS_URI,
-        log_uri=LOG_URI,
-        job_args=JOB_ARGS,
-        job_flow_template=JOB_FLOW_TEMPLATE,
-        project_tags=PROJECT_TAGS,
-    )
+    return SimpleNamespace(s3=_s3_event, emr=_emr_event, scheduled=_scheduled_event, **FAKE_ACCOUNT_NAMES)
+
+
+# The names the fake account uses, as the tests read them (events.input_bucket, ...).
+FAKE_ACCOUNT_NAMES = {
+    "input_bucket": INPUT_BUCKET,
+    "results_bucket": RESULTS_BUCKET,
+    "table": TABLE,
+    "prefix": PREFIX,
+    "results_uri": RESULTS_URI,
+    "log_uri": LOG_URI,
+    "job_args": JOB_ARGS,
+    "job_flow_template": JOB_FLOW_TEMPLATE,
+    "project_tags": PROJECT_TAGS,
+}
 
 
 # ------------------------------------------------------------------------------------------------ fault injection

@@ -283,32 +283,31 @@ class CostModel:
         """What runs by the hour only while in use: the workstation and each EMR node type."""
         items = []
         for workstation in self.workstations:
+            formula = f"{self.book.instance(workstation.instance_type)} EC2" + (
+                f" + {self.public_ipv4} public IPv4" if workstation.public_ipv4 else ""
+            )
+            when = (
+                f"while running: stops itself after {self.settings.workstation_idle_stop_minutes} min idle and "
+                "outside working hours"
+            )
+            what = f"EC2 instance {workstation.instance_type} (workstation)"
             items.append(
-                {
-                    "line": f"workstation {workstation.path}",
-                    "what": f"EC2 instance {workstation.instance_type} (workstation)",
-                    "hourly": round(self.workstation_hour(workstation), 4),
-                    "formula": f"{self.book.instance(workstation.instance_type)} EC2"
-                    + (f" + {self.public_ipv4} public IPv4" if workstation.public_ipv4 else ""),
-                    "when": f"while running: stops itself after {self.settings.workstation_idle_stop_minutes} min idle and outside working hours",
-                }
+                _line(f"workstation {workstation.path}", what, self.workstation_hour(workstation), formula, when)
             )
         s = self.settings
+        when = "while the standing cluster runs" if self.standing_clusters else "only while a job runs"
+        ipv4 = f" + {self.public_ipv4} public IPv4" if self.public_network else ""
         for role, instance_type in (("primary", s.emr_primary_instance_type), ("core", s.emr_core_instance_type)):
-            ec2 = self.book.instance(instance_type)
-            items.append(
-                {
-                    "line": f"EMR {role} node",
-                    "what": f"EMR {role} node {instance_type}",
-                    "hourly": round(self.node_hour(instance_type), 4),
-                    "formula": f"{ec2} EC2 + {self.book.prices.get('emr_uplift_hour', {}).get(instance_type)} EMR"
-                    + (f" + {self.public_ipv4} public IPv4" if self.public_network else ""),
-                    "when": "only while a job runs"
-                    if not self.standing_clusters
-                    else "while the standing cluster runs",
-                }
-            )
+            uplift = self.book.prices.get("emr_uplift_hour", {}).get(instance_type)
+            formula = f"{self.book.instance(instance_type)} EC2 + {uplift} EMR{ipv4}"
+            what = f"EMR {role} node {instance_type}"
+            items.append(_line(f"EMR {role} node", what, self.node_hour(instance_type), formula, when))
         return items
+
+
+def _line(line: str, what: str, hourly: float, formula: str, when: str) -> dict[str, Any]:
+    """One priced line of the report: ``line`` names what it prices whatever the type (see changes.cost_change)."""
+    return {"line": line, "what": what, "hourly": round(hourly, 4), "formula": formula, "when": when}
 
 
 def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> dict[str, Any]:

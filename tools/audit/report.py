@@ -35,6 +35,21 @@ def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def _cells(item: dict[str, Any], keys: str, *, code: str = "") -> list[str]:
+    """The cells of ``item`` for the space-separated ``keys``, in order: those also in ``code`` as code, others as
+    text."""
+    as_code = set(code.split())
+    return [_code(item[key]) if key in as_code else _text(item[key]) for key in keys.split()]
+
+
+def _warn(flag: Any, shown: str = "⚠️", otherwise: str = "") -> str:
+    return shown if flag else otherwise
+
+
+def _role_tail(role: dict[str, Any]) -> list[str]:
+    return [_code(role["managed_policy_arns"]), _warn(role["wide"])]
+
+
 def _paths(paths: list[str]) -> str:
     """Construct paths for a table cell: collapsed when there are many."""
     cells = _code(paths)
@@ -232,10 +247,7 @@ def _full_state(data: dict[str, Any]) -> list[str]:
     out += [f"### cfn-lint warnings and informational matches ({len(info['cfn_lint'])})", ""]
     out += table(
         ["Rule", "Level", "Stack", "Construct path", "Message"],
-        [
-            [_code(f["rule"]), _text(f["level"]), _text(f["stack"]), _code(f["path"]), _text(f["message"])]
-            for f in info["cfn_lint"]
-        ],
+        [_cells(f, "rule level stack path message", code="rule path") for f in info["cfn_lint"]],
     )
     checkov = data["checkov"]
     if checkov:
@@ -256,14 +268,7 @@ def _full_state(data: dict[str, Any]) -> list[str]:
     out += table(
         ["Role", "Stack", "Trusted by", "Statements", "Managed policies", "Wide?"],
         [
-            [
-                _code(r["path"]),
-                _text(r["stack"]),
-                _code(r["trusted"]),
-                len(r["statements"]),
-                _code(r["managed_policy_arns"]),
-                "⚠️" if r["wide"] else "",
-            ]
+            [*_cells(r, "path stack trusted", code="path trusted"), len(r["statements"]), *_role_tail(r)]
             for r in data["iam"]
         ],
     )
@@ -291,34 +296,22 @@ def _full_state(data: dict[str, Any]) -> list[str]:
         ["Security group / rule", "Stack", "Ports", "Source", "Description", "From internet?"],
         [
             [
-                _code(r["path"]),
-                _text(r["stack"]),
-                _text(r["ports"]),
-                _code(r["source"]),
-                _text(r["description"]),
-                "⚠️ yes" if r["from_internet"] else "no",
+                *_cells(r, "path stack ports source description", code="path source"),
+                _warn(r["from_internet"], "⚠️ yes", "no"),
             ]
             for r in network["ingress"]
         ],
     )
     out += ["### Public addresses and internet paths", ""]
     out += table(
-        ["What", "Stack", "Construct path"],
-        [[_text(p["what"]), _text(p["stack"]), _code(p["path"])] for p in network["public"]],
+        ["What", "Stack", "Construct path"], [_cells(p, "what stack path", code="path") for p in network["public"]]
     )
 
     out += ["## Encryption per data store", ""]
     out += table(
         ["Store", "Stack", "Construct path", "At rest", "In transit", ""],
         [
-            [
-                _text(e["store"]),
-                _text(e["stack"]),
-                _code(e["path"]),
-                _text(e["at_rest"]),
-                _text(e["in_transit"]),
-                "" if e["ok"] else "⚠️",
-            ]
+            [*_cells(e, "store stack path at_rest in_transit", code="path"), _warn(not e["ok"])]
             for e in data["encryption"]
         ],
     )
