@@ -576,12 +576,7 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, persisted: list)
     test = [row for row in stats if row["reject_reason"] is None and row["split"] == TEST]
     train_rows = sum(int(row["groups"]) for row in train)
     test_rows = sum(int(row["groups"]) for row in test)
-    if train_rows == 0 or test_rows == 0:
-        raise JobInputError(
-            f"{args.ratings}: {train_rows} training and {test_rows} test ratings after the split; "
-            "need at least one of each (more ratings, or another --test-fraction)"
-        )
-    mu = sum(float(row["rating_sum"]) for row in train) / train_rows
+    mu = sum(float(row["rating_sum"]) for row in train) / train_rows if train_rows else math.nan
     return LoadedRatings(table, reports, train_rows, test_rows, mu)
 
 
@@ -1120,6 +1115,11 @@ def _run_attempt(
     with timer.phase("load_validate") as note:
         loaded = load_ratings(spark, args, persisted)
         note["count"] = sum(report["input_rows"] for report in loaded.reports.values())
+    if loaded.train_rows == 0 or loaded.test_rows == 0:
+        raise JobInputError(
+            f"{args.ratings}: {loaded.train_rows} training and {loaded.test_rows} test ratings after the split; "
+            "need at least one of each (more ratings, or another --test-fraction)"
+        )
     train, test = loaded.split(TRAIN), loaded.split(TEST)
     blocks = partitions_for(spark, loaded.train_rows)
     spark.conf.set("spark.sql.shuffle.partitions", str(blocks))

@@ -1,4 +1,5 @@
 """spark_jobs/run_sample.py: the real spark-submit path, and the acceptance rule."""
+
 from __future__ import annotations
 
 import ast
@@ -16,10 +17,12 @@ STDLIB = set(sys.stdlib_module_names)
 
 def test_the_job_file_imports_only_the_standard_library_and_pyspark():
     tree = ast.parse((ROOT / "spark_jobs" / "als_job.py").read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.level == 0}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+    }
     assert imported - STDLIB - {"__future__"} == {"pyspark"}
 
 
@@ -30,8 +33,20 @@ def test_spark_submit_runs_the_job_file_alone(tmp_path):
     shutil.copy(ROOT / "spark_jobs" / "als_job.py", lone_job)
     data = tmp_path / "data"
     write_dataset(generate(SyntheticSpec(users=60, items=80, ratings=2_000, seed=5)), data)
-    args = ["--ratings", str(data / "u.data"), "--test-ratings", str(data / "u.test"),
-            "--output", str(tmp_path / "runs"), "--run-id", "lone", "--max-iter", "5", "--top-n", "2"]
+    args = [
+        "--ratings",
+        str(data / "u.data"),
+        "--test-ratings",
+        str(data / "u.test"),
+        "--output",
+        str(tmp_path / "runs"),
+        "--run-id",
+        "lone",
+        "--max-iter",
+        "5",
+        "--top-n",
+        "2",
+    ]
     code = run_sample.submit(args, tmp_path / "spark.log", "local[2]", lone_job)
     assert code == 0, (tmp_path / "spark.log").read_text()[-3000:]
     metrics = json.loads((tmp_path / "runs" / "lone" / "metrics.json").read_text())

@@ -1,4 +1,5 @@
 """spark_jobs/synthetic_ratings.py: determinism, shape, the bundled sample and the oracle floor."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -8,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spark_jobs.synthetic_ratings import (SyntheticSpec, expected_rating, generate, oracle_metrics,
-                                          write_dataset)
+from spark_jobs.synthetic_ratings import SyntheticSpec, expected_rating, generate, oracle_metrics, write_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "spark_jobs" / "sample_data"
@@ -49,7 +49,7 @@ def test_bundled_sample_is_exactly_what_the_generator_writes(tmp_path):
     write_dataset(generate(SyntheticSpec()), tmp_path)
     for name in ("u.data", "u.test", "oracle.json"):
         assert filecmp.cmp(SAMPLE / name, tmp_path / name, shallow=False), name
-    assert sum((SAMPLE / name).stat().st_size for name in ("u.data", "u.test", "oracle.json")) <= 2 * 1024 ** 2
+    assert sum((SAMPLE / name).stat().st_size for name in ("u.data", "u.test", "oracle.json")) <= 2 * 1024**2
 
 
 def test_oracle_prediction_is_the_mean_of_ratings_made_the_generators_way():
