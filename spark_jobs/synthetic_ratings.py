@@ -162,8 +162,8 @@ def _draw_items(counts: np.ndarray, popularity: np.ndarray, rng: np.random.Gener
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:
-    erf = np.frompyfunc(math.erf, 1, 1)
-    return 0.5 * (1.0 + erf(x / math.sqrt(2.0)).astype(np.float64))
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    return np.asarray(0.5 * (1.0 + erf(x / math.sqrt(2.0))), dtype=np.float64)
 
 
 def expected_rating(score: np.ndarray, noise_sigma: float) -> np.ndarray:
