@@ -393,12 +393,21 @@ def _id_value(text: Column) -> Column:
     return F.when(text.rlike(ID_PATTERN) & (F.length(text) <= 11), text.cast("long"))
 
 
+def well_formed_pattern(fmt: str) -> str:
+    """A regex the whole line of a plainly valid rating matches: two ids of at most 10 digits, a
+    number, an optional timestamp, spaces around fields (what the field checks accept as well)."""
+    sep, number = FORMATS[fmt], NUMBER_PATTERN[1:-1]
+    return f"^ *[0-9]{{1,10}} *{sep} *[0-9]{{1,10}} *{sep} *{number} *({sep} *([0-9]{{1,18}})? *)?$"
+
+
 def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -> DataFrame:
     """Parse every non-blank, non-header line; reject_reason is null for a valid row.
 
-    Casts are guarded by pattern checks, so the result is the same with spark.sql.ansi.enabled.
-    Valid rows drop their text; rejected rows keep it for the error report. Built as successive
-    projections (fields, then values, then reason) so each expression is evaluated once per row.
+    A line matching well_formed_pattern (nearly every line of real data) costs one regex; only the
+    others go through the per-field checks that name the reason. Casts are guarded by pattern
+    checks, so the result is the same with spark.sql.ansi.enabled. Valid rows drop their text;
+    rejected rows keep it for the error report. Built as successive projections (fields, then
+    values, then reason) so each expression is evaluated once per row.
     """
     kept = F.trim(F.col("line")) != ""
     if fmt == "csv":
@@ -409,21 +418,27 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
         "line",
         "source_file",
         "position",
+        F.col("line").rlike(well_formed_pattern(fmt)).alias("well_formed"),
         F.size(fields).alias("fields"),
         *(_text_field(fields, F.size(fields), i).alias(name) for i, name in enumerate(names)),
     )
-    user_text, item_text, time_text = F.col("user_text"), F.col("item_text"), F.col("time_text")
+    well_formed = F.col("well_formed")
+    user_text, item_text, rating_text, time_text = (F.col(name) for name in names)
     values = split.select(
         "*",
-        _id_value(user_text).alias("user_id"),
-        _id_value(item_text).alias("item_id"),
-        F.when(F.col("rating_text").rlike(NUMBER_PATTERN), F.col("rating_text").cast("double")).alias("value"),
-        F.when(time_text.rlike(TIMESTAMP_PATTERN), time_text.cast("long")).alias("time"),
+        F.when(well_formed, user_text.cast("long")).otherwise(_id_value(user_text)).alias("user_id"),
+        F.when(well_formed, item_text.cast("long")).otherwise(_id_value(item_text)).alias("item_id"),
+        F.when(well_formed | rating_text.rlike(NUMBER_PATTERN), rating_text.cast("double")).alias("value"),
+        F.when((well_formed & (time_text != "")) | time_text.rlike(TIMESTAMP_PATTERN), time_text.cast("long")).alias(
+            "time"
+        ),
     )
     count, user, item, rating = F.col("fields"), F.col("user_id"), F.col("item_id"), F.col("value")
     bad_timestamp = time_text.isNotNull() & (time_text != "") & F.col("time").isNull()
+    in_range = (rating >= min_rating) & (rating <= max_rating)
     reason = (
-        F.when((count < 3) | (count > 4), F.lit(MALFORMED))
+        F.when(well_formed & (user <= INT_MAX) & (item <= INT_MAX) & in_range, F.lit(None).cast("string"))
+        .when((count < 3) | (count > 4), F.lit(MALFORMED))
         .when((user_text == "") | (item_text == ""), F.lit(MISSING_ID))
         .when(
             ~user_text.rlike(ID_PATTERN) | ~item_text.rlike(ID_PATTERN) | rating.isNull() | bad_timestamp,
@@ -431,7 +446,7 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
         )
         .when(user_text.startswith("-") | item_text.startswith("-"), F.lit(NEGATIVE_ID))
         .when(user.isNull() | item.isNull() | (user > INT_MAX) | (item > INT_MAX), F.lit(ID_TOO_LARGE))
-        .when((rating < min_rating) | (rating > max_rating), F.lit(RATING_OUT_OF_RANGE))
+        .when(~in_range, F.lit(RATING_OUT_OF_RANGE))
     )
     valid = F.col("reject_reason").isNull()
     return values.withColumn("reject_reason", reason).select(
