@@ -84,7 +84,8 @@ TRAIN, TEST = "train", "test"
 SPARK_DEFAULT_RANK, SPARK_DEFAULT_REG_PARAM, SPARK_DEFAULT_MAX_ITER = 10, 0.1, 10
 DEFAULT_MAX_ITER = 20  # ALS on the bias residual still improves after 10 sweeps (measured: about 0.002 RMSE per 10)
 TUNE_RANKS = (5, 10, 20, 40, 80, 160)
-TUNE_REG_PARAMS = (0.01, 0.03, 0.1, 0.3, 1.0)
+TUNE_REG_PARAMS = (0.01, 0.03, 0.1, 0.3, 1.0)  # coarse: two decades around Spark's default
+REFINE_FACTORS = (0.5, 0.7, 1.0, 1.4, 2.0)  # fine: around the best coarse value, at every rank
 RATINGS_PER_PARAMETER = 1.0  # a rank is searched while (users + items) * rank <= ratings / this
 RANKING_METRICS = {  # metrics.json key -> RankingEvaluator metricName (all at k = --top-n)
     "precision_at_n": "precisionAtK",
@@ -754,8 +755,8 @@ def tuning_grid(args: argparse.Namespace, ratings: int, users: int, items: int) 
 
     A rank is searched while the model's (users + items) * rank parameters stay within
     ratings / RATINGS_PER_PARAMETER; 5 and Spark's default rank 10 always are. MovieLens-shaped
-    data searches ranks 5-20 at 100K ratings, 5-40 at 1M and 5-80 at 20M. The regularisation grid
-    spans two decades around Spark's default 0.1.
+    data searches ranks 5-20 at 100K ratings, 5-40 at 1M and 5-80 at 20M. The default reg_params
+    are the coarse stage: two decades around Spark's default 0.1 (see refine_reg_params).
     """
     ranks = args.tune_ranks
     if ranks is None:
@@ -763,6 +764,11 @@ def tuning_grid(args: argparse.Namespace, ratings: int, users: int, items: int) 
         ranks = sorted({rank for rank in TUNE_RANKS if rank <= limit} | {5, SPARK_DEFAULT_RANK})
     reg_params = args.tune_reg_params if args.tune_reg_params is not None else list(TUNE_REG_PARAMS)
     return sorted(set(ranks)), sorted(set(reg_params))
+
+
+def refine_reg_params(best: float) -> list:
+    """The fine stage around the best coarse reg_param: steps of about sqrt(2) within a factor 2."""
+    return sorted({round(best * factor, 6) for factor in REFINE_FACTORS})
 
 
 def tune(
@@ -773,9 +779,11 @@ def tune(
     blocks: int,
     persisted: list,
 ) -> dict:
-    """Hold out --tune-validation-fraction of train, fit every (rank, reg_param) on the rest with its
-    own biases, and score clipped predictions by RMSE on the held-out rows. The best (lowest RMSE;
-    ties to the smaller rank, then the larger reg_param) is returned with the whole grid."""
+    """Hold out --tune-validation-fraction of train, fit models on the rest with their own biases and
+    score clipped predictions by RMSE on the held-out rows. Default search, coarse to fine: regParam
+    over TUNE_REG_PARAMS at rank 10, then every rank of tuning_grid with refine_reg_params around the
+    best of those (about 20 models). With --tune-reg-params: exactly ranks x those. The best (lowest
+    RMSE; ties to the smaller rank, then the larger reg_param) is returned with every model scored."""
     held_out = hash_fraction(args.seed, "validation") < args.tune_validation_fraction
     fit_part = train.where(~held_out).persist(StorageLevel.MEMORY_AND_DISK)
     validation = train.where(held_out).persist(StorageLevel.MEMORY_AND_DISK)
@@ -805,18 +813,30 @@ def tune(
         row = one_row(model.transform(scored).agg(F.sqrt(F.avg(error * error)).alias("rmse")))
         return {"rank": rank, "reg_param": reg_param, "validation_rmse": row["rmse"]}
 
-    grid = [(rank, reg_param) for rank in ranks for reg_param in reg_params]
+    def best_of(results: list) -> dict:
+        return min(results, key=lambda r: (r["validation_rmse"], r["rank"], -r["reg_param"]))
+
     with ThreadPoolExecutor(max_workers=args.tune_parallelism) as pool:
-        results = list(pool.map(score, grid))
-    best = min(results, key=lambda r: (r["validation_rmse"], r["rank"], -r["reg_param"]))
+        if args.tune_reg_params is not None:  # a grid of the caller's: search exactly that
+            stages = {"grid": [(rank, reg_param) for rank in ranks for reg_param in reg_params]}
+            results = list(pool.map(score, stages["grid"]))
+        else:  # coarse over regParam at Spark's default rank, then fine around its best at every rank
+            coarse = [(SPARK_DEFAULT_RANK, reg_param) for reg_param in reg_params]
+            results = list(pool.map(score, coarse))
+            fine_reg_params = refine_reg_params(best_of(results)["reg_param"])
+            fine = [(r, g) for r in ranks for g in fine_reg_params if (r, g) not in coarse]
+            results += list(pool.map(score, fine))
+            stages = {"coarse": coarse, "fine": fine}
+    best = best_of(results)
     return {
         "method": "holdout",
         "metric": "rmse",
         "validation_fraction": args.tune_validation_fraction,
         "fit_rows": int(sizes["rows"]),
         "validation_rows": train_rows - int(sizes["rows"]),
+        "stages": {name: len(pairs) for name, pairs in stages.items()},
         "ranks": ranks,
-        "reg_params": reg_params,
+        "reg_params": sorted({result["reg_param"] for result in results}),
         "grid": results,
         "best_params": {"rank": best["rank"], "reg_param": best["reg_param"]},
     }

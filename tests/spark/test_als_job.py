@@ -548,6 +548,27 @@ def test_tuning_searches_the_grid_and_refits_the_best(spark, synthetic_dir, tmp_
     assert _metrics(tmp_path / "tuned")["tuning"] == tuning
 
 
+def test_default_tuning_goes_coarse_then_fine_around_the_best_regularisation(spark, synthetic_dir, tmp_path):
+    assert als_job.refine_reg_params(0.1) == [0.05, 0.07, 0.1, 0.14, 0.2]
+    args = _args(
+        ratings=synthetic_dir / "u.data",
+        output=tmp_path,
+        run_id="coarse-fine",
+        tune=True,
+        tune_ranks="2",
+        max_iter=2,
+        top_n=1,
+    )
+    tuning = als_job.run(spark, args, _quiet)["tuning"]
+    coarse = [g for g in tuning["grid"] if g["rank"] == als_job.SPARK_DEFAULT_RANK]
+    assert [g["reg_param"] for g in coarse] == list(als_job.TUNE_REG_PARAMS)
+    best_coarse = min(coarse, key=lambda g: g["validation_rmse"])["reg_param"]
+    fine = [g["reg_param"] for g in tuning["grid"] if g["rank"] == 2]
+    assert fine == als_job.refine_reg_params(best_coarse)
+    assert tuning["stages"] == {"coarse": 5, "fine": 5}
+    assert tuning["best_params"] in [{"rank": g["rank"], "reg_param": g["reg_param"]} for g in tuning["grid"]]
+
+
 def test_same_seed_gives_the_same_metrics(spark, synthetic_dir, tmp_path):
     """The split is seeded (and independent of partitioning, tested above); so is ALS's initialisation."""
     runs = [
