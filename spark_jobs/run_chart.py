@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # files only: no display on CI or a headless workstation
 
 import matplotlib.pyplot as plt
 
+PHASE_ORDER = ("load_validate", "tune", "train", "evaluate", "recommend", "rank_evaluate", "save_model")
 RANKING_LABELS = {"precision_at_n": "precision", "recall_at_n": "recall", "ndcg_at_n": "NDCG", "map_at_n": "MAP"}
 
 
@@ -62,8 +63,8 @@ def _tuning_panel(axes: Any, tuning: dict) -> None:
 
 
 def _phase_panel(axes: Any, metrics: dict) -> None:
-    phases = metrics["phase_seconds"]
-    names = list(phases)
+    phases = metrics["phase_seconds"]  # metrics.json sorts its keys: back to the order they ran in
+    names = [name for name in PHASE_ORDER if name in phases] + sorted(set(phases) - set(PHASE_ORDER))
     axes.barh(names, [phases[name] for name in names], color="tab:purple")
     axes.invert_yaxis()
     axes.set_xlabel("seconds")
