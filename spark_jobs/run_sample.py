@@ -4,9 +4,12 @@
 
 Uses spark_jobs/sample_data/ (u.data, u.test, oracle.json; regenerated when missing or with
 --regenerate), submits spark_jobs/als_job.py as a single file with the spark-submit shipped in the
-pyspark package, then prints RMSE against the bias baseline and the oracle floor. Exits non-zero
+pyspark package, and streams the job's phase lines as they happen (Spark's own log goes to a file).
+Then prints RMSE against the bias baseline and the oracle floor, the ranking metrics against the
+popularity baseline, and draws run.png beside metrics.json (spark_jobs/run_chart.py). Exits non-zero
 when the job fails, when RMSE > 1.10 x oracle RMSE, or when RMSE does not beat the baseline.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,6 +17,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyspark
@@ -27,7 +32,8 @@ SAMPLE_DIR = PACKAGE / "sample_data"
 SAMPLE_FILES = ("u.data", "u.test", "oracle.json")
 MAX_RATIO_TO_ORACLE = 1.10
 VENV_JAVA = PACKAGE.parent / ".venv" / "java-home"
-PHASE_ORDER = ("load_validate", "split", "tune", "train", "evaluate", "baseline", "save_model", "recommend")
+PHASE_ORDER = ("load_validate", "tune", "train", "evaluate", "recommend", "rank_evaluate", "save_model")
+CHART_NAME = "run.png"
 
 
 def ensure_sample(sample_dir: Path, regenerate: bool = False) -> dict:
@@ -40,13 +46,34 @@ def ensure_sample(sample_dir: Path, regenerate: bool = False) -> dict:
 def spark_submit_command(job_args: list, master: str = "local[2]", job: Path = JOB) -> list:
     """spark-submit from the installed pyspark package, submitting the job file on its own."""
     spark_submit = Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit"
-    return [str(spark_submit), "--master", master, "--driver-memory", "2g",
-            "--conf", "spark.ui.enabled=false", "--conf", "spark.ui.showConsoleProgress=false",
-            str(job), *job_args]
+    return [
+        str(spark_submit),
+        "--master",
+        master,
+        "--driver-memory",
+        "2g",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        "spark.ui.showConsoleProgress=false",
+        str(job),
+        *job_args,
+    ]
 
 
-def submit(job_args: list, log_path: Path, master: str = "local[2]", job: Path = JOB) -> int:
-    """Run the job in a subprocess; Spark's log goes to log_path, the job's summary to our stdout."""
+def _echo(line: str, _: float) -> None:
+    print(line, flush=True)
+
+
+def submit(
+    job_args: list,
+    log_path: Path,
+    master: str = "local[2]",
+    job: Path = JOB,
+    on_line: Callable[[str, float], None] = _echo,
+) -> int:
+    """Run the job in a subprocess and return its exit code. Spark's log (stderr) goes to log_path;
+    each line the job prints (stdout) is handed to on_line with its arrival time as it comes."""
     env = dict(os.environ)
     if not env.get("JAVA_HOME") and VENV_JAVA.exists():
         env["JAVA_HOME"] = str(VENV_JAVA)
@@ -55,7 +82,11 @@ def submit(job_args: list, log_path: Path, master: str = "local[2]", job: Path =
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         command = spark_submit_command(job_args, master, job)
-        return subprocess.run(command, env=env, stderr=log, check=False).returncode
+        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                on_line(line.rstrip("\n"), time.monotonic())
+            return process.wait()
 
 
 def acceptance_failures(metrics: dict, oracle: dict) -> list:
@@ -73,23 +104,51 @@ def acceptance_failures(metrics: dict, oracle: dict) -> list:
 
 def summary_table(metrics: dict, oracle: dict) -> str:
     floor = oracle["oracle_rmse"]
+    params = metrics["params"]
     rows = [
         ("test RMSE (ALS)", f"{metrics['rmse']:.4f}"),
         ("bias-baseline RMSE", f"{metrics['baseline_rmse']:.4f}"),
         ("oracle RMSE (floor)", f"{floor:.4f}"),
         ("RMSE / oracle", f"{metrics['rmse'] / floor:.3f}  (must be <= {MAX_RATIO_TO_ORACLE:.2f})"),
-        ("test MAE (ALS)", f"{metrics['mae']:.4f}"),
-        ("bias-baseline MAE", f"{metrics['baseline_mae']:.4f}"),
-        ("train / test rows", f"{metrics['split']['train_rows']} / {metrics['split']['test_rows']}"),
-        ("rank / regParam / maxIter",
-         f"{metrics['params']['rank']} / {metrics['params']['reg_param']} / {metrics['params']['max_iter']}"),
+        ("test MAE (ALS / baseline)", f"{metrics['mae']:.4f} / {metrics['baseline_mae']:.4f}"),
     ]
+    ranking = metrics["ranking"]
+    rows.append(
+        (f"ranking @{ranking['n']}: ALS / popularity", f"{ranking['users_evaluated']} users, {ranking['relevant']}")
+    )
+    for key, label in (
+        ("precision_at_n", "precision"),
+        ("recall_at_n", "recall"),
+        ("ndcg_at_n", "NDCG"),
+        ("map_at_n", "MAP"),
+    ):
+        rows.append((f"  {label}", f"{ranking['model'][key]:.4f} / {ranking['popularity'][key]:.4f}"))
+    rows += [
+        ("train / test rows", f"{metrics['split']['train_rows']} / {metrics['split']['test_rows']}"),
+        (
+            "rank / regParam / maxIter / biases",
+            f"{params['rank']} / {params['reg_param']:g} / {params['max_iter']} / {params['biases']}",
+        ),
+    ]
+    if metrics.get("tuning"):
+        tuning = metrics["tuning"]
+        rows.append(("tuned over", f"ranks {tuning['ranks']} x regParams {tuning['reg_params']}"))
     phases = metrics["phase_seconds"]
     ordered = [phase for phase in PHASE_ORDER if phase in phases] + sorted(set(phases) - set(PHASE_ORDER))
     rows += [(f"  {phase} (s)", f"{phases[phase]:.1f}") for phase in ordered]
     rows.append(("job wall time (s)", f"{metrics['wall_seconds']:.1f}"))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def draw_chart(metrics: dict, oracle: dict, run_dir: Path) -> Path | None:
+    """run.png beside metrics.json; None (with a note) when matplotlib, a development dependency, is missing."""
+    try:
+        from spark_jobs.run_chart import write_chart
+    except ImportError as missing:
+        print(f"run_sample: no chart ({missing}); `make setup` installs matplotlib", file=sys.stderr)
+        return None
+    return write_chart(metrics, run_dir / CHART_NAME, oracle["oracle_rmse"])
 
 
 def main(argv: list) -> int:
@@ -99,23 +158,43 @@ def main(argv: list) -> int:
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--sample-dir", type=Path, default=SAMPLE_DIR)
     parser.add_argument("--regenerate", action="store_true", help="rewrite the sample from the generator")
+    parser.add_argument("--tune", action="store_true", help="let the job grid-search rank x regParam first")
     args = parser.parse_args(argv)
 
     oracle = ensure_sample(args.sample_dir, args.regenerate)
     run_id = args.run_id or default_run_id()
     output = Path(args.output)
     log_path = output / f"{run_id}.spark-submit.log"
-    job_args = ["--ratings", str(args.sample_dir / "u.data"), "--test-ratings", str(args.sample_dir / "u.test"),
-                "--format", "udata", "--output", str(output), "--run-id", run_id]
+    job_args = [
+        "--ratings",
+        str(args.sample_dir / "u.data"),
+        "--test-ratings",
+        str(args.sample_dir / "u.test"),
+        "--format",
+        "udata",
+        "--output",
+        str(output),
+        "--run-id",
+        run_id,
+    ]
+    if args.tune:
+        job_args.append("--tune")
+    print(
+        f"run_sample: spark-submit {JOB.name} on {args.sample_dir} ({args.master}); Spark's log: {log_path}", flush=True
+    )
     code = submit(job_args, log_path, args.master)
     if code != 0:
         print(f"run_sample: the job failed (exit {code}); Spark log: {log_path}", file=sys.stderr)
         print("".join(log_path.read_text().splitlines(keepends=True)[-30:]), file=sys.stderr)
         return code
 
-    metrics = json.loads((output / run_id / "metrics.json").read_text())
-    print(f"\nrun {run_id} -> {output / run_id}  (Spark {metrics['spark_version']}, log {log_path})")
+    run_dir = output / run_id
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    print(f"\nrun {run_id} -> {run_dir}  (Spark {metrics['spark_version']}, log {log_path})")
     print(summary_table(metrics, oracle))
+    chart = draw_chart(metrics, oracle, run_dir)
+    if chart is not None:
+        print(f"chart: {chart}")
     failures = acceptance_failures(metrics, oracle)
     for failure in failures:
         print(f"run_sample: FAIL: {failure}", file=sys.stderr)

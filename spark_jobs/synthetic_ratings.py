@@ -1,15 +1,17 @@
 """Deterministic MovieLens-shaped synthetic ratings with a known floor (the oracle RMSE).
 
-Model: score(u, i) = p_u . q_i, an exact rank-`rank` matrix. Component 0 of every factor has a
-positive mean, so it plays the role of the global mean and the user/item biases; the other
-components are zero-mean "taste" interactions that only a factor model can capture.
-Observed rating = clip(rint(score + N(0, noise_sigma^2)), 1, 5): Gaussian noise, then rounded to
-the nearest integer (numpy rint, ties to even; ties have probability zero), then clipped to 1..5,
-so the files look like MovieLens 100K integer stars.
+Model, as real explicit ratings look: score(u, i) = mu + b_u + b_i + p_u . q_i, with
+  - a global mean mu and Gaussian user and item biases; popular items are rated higher (b_i gets
+    popularity_bias x the standardised log popularity), as in MovieLens;
+  - a rank-`rank` taste interaction p_u . q_i whose component spreads decay geometrically
+    (`taste_decay`), so a few tastes dominate and the tail fades rather than stopping at a sharp rank.
+Observed rating = clip(rint(score + N(0, noise_sigma^2)), 1, 5): integer stars 1..5 (numpy rint,
+ties to even; ties have probability zero).
 
-Which pairs are rated: each user rates a skewed number of items (log-normal activity, at least
-`min_per_user`), drawn without replacement with Zipf-like item popularity
-p_i ~ (popularity_rank_i + zipf_offset) ** -zipf_exponent (Gumbel top-k sampling).
+Which pairs are rated: user activity is power-law (Pareto with shape `activity_exponent` above
+`min_per_user`, capped at items // 3), like the long tail of MovieLens users; each user draws that
+many distinct items with Zipf-like popularity p_i ~ (popularity_rank_i + zipf_offset) ** -zipf_exponent,
+one at a time among the items not drawn yet (successive sampling).
 
 Held-out test set: `test_fraction` of every user's ratings, like MovieLens u1.base/u1.test; a test
 rating whose item has no training rating is moved back to training so no test row is cold-start.
@@ -24,6 +26,7 @@ Files written (tab-separated user item rating timestamp, 1-based ids, like Movie
   u.test       held-out test ratings
   oracle.json  oracle RMSE/MAE, sizes and the generator parameters
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,6 +41,7 @@ import numpy as np
 TIMESTAMP_BASE = 874_724_710  # first timestamp in MovieLens 100K; keeps the files familiar-looking
 RATING_MIN = 1
 RATING_MAX = 5
+HEAVY_USER_SHARE = 0.125  # users drawing more than this share of the items use Gumbel top-k
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,13 +51,17 @@ class SyntheticSpec:
     users: int = 1000
     items: int = 1700
     ratings: int = 100_000
-    rank: int = 3
-    mean_score: float = 3.5
-    bias_sigma: float = 0.25  # spread of component 0 (the bias-like part) of user and item factors
-    taste_sigma: float = 0.6  # spread of the zero-mean interaction components
-    noise_sigma: float = 0.8
-    zipf_exponent: float = 1.0
-    zipf_offset: float = 10.0
+    rank: int = 16
+    global_mean: float = 3.3
+    user_bias_sigma: float = 0.5
+    item_bias_sigma: float = 0.4
+    popularity_bias: float = 0.25  # item bias per standard deviation of log popularity
+    taste_sigma: float = 0.55  # spread of the interaction's first component on each side
+    taste_decay: float = 0.8  # each further component's spread is this times the previous one's
+    noise_sigma: float = 0.85
+    activity_exponent: float = 1.5
+    zipf_exponent: float = 1.6
+    zipf_offset: float = 30.0
     min_per_user: int = 20
     test_fraction: float = 0.1
     seed: int = 42
@@ -76,20 +84,27 @@ class SyntheticData:
 
 
 def _ratings_per_user(spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
-    """Skewed activity summing exactly to spec.ratings, each within [min_per_user, items // 2]."""
-    cap = spec.items // 2
+    """Power-law activity summing exactly to spec.ratings, each within [min_per_user, items // 3].
+
+    min_per_user + s * w_u with Lomax (Pareto II) weights w_u, the scale s found by bisection so the
+    capped counts add up; the rounding remainder goes to the most active users with room.
+    """
+    cap = spec.items // 3
     if not spec.users * spec.min_per_user <= spec.ratings <= spec.users * cap:
-        raise ValueError("ratings must be between users*min_per_user and users*items/2")
-    weights = rng.lognormal(mean=0.0, sigma=1.0, size=spec.users)
-    extra = spec.ratings - spec.users * spec.min_per_user
-    counts = spec.min_per_user + np.floor(weights / weights.sum() * extra).astype(np.int64)
-    counts = np.minimum(counts, cap)
-    # Hand out the remainder one rating at a time to the most active users that still have room.
+        raise ValueError("ratings must be between users*min_per_user and users*items/3")
+    weights = rng.pareto(spec.activity_exponent, size=spec.users)
+    low, high = 0.0, float(spec.ratings)
+    for _ in range(100):
+        scale = (low + high) / 2
+        if np.minimum(spec.min_per_user + scale * weights, cap).sum() > spec.ratings:
+            high = scale
+        else:
+            low = scale
+    counts = np.minimum(spec.min_per_user + np.floor(low * weights), cap).astype(np.int64)
     order = np.argsort(-weights, kind="stable")
     while counts.sum() < spec.ratings:
         room = order[counts[order] < cap]
-        need = int(spec.ratings - counts.sum())
-        counts[room[:need]] += 1
+        counts[room[: int(spec.ratings - counts.sum())]] += 1
     return counts
 
 
@@ -100,16 +115,55 @@ def _item_popularity(spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarra
     return weights / weights.sum()
 
 
-def _factors(count: int, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
-    """Factor rows whose dot products average spec.mean_score (through component 0)."""
-    factors = rng.normal(0.0, spec.taste_sigma, size=(count, spec.rank))
-    factors[:, 0] = rng.normal(math.sqrt(spec.mean_score), spec.bias_sigma, size=count)
-    return factors
+def _taste(count: int, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
+    """Zero-mean taste factors whose component spreads decay geometrically."""
+    spreads = spec.taste_sigma * spec.taste_decay ** np.arange(spec.rank)
+    return rng.normal(0.0, 1.0, size=(count, spec.rank)) * spreads
+
+
+def _draw_items(counts: np.ndarray, popularity: np.ndarray, rng: np.random.Generator) -> tuple:
+    """(user, item) arrays: counts[u] distinct items per user by successive weighted sampling.
+
+    Light users draw with replacement and keep first occurrences (the same distribution as drawing
+    without replacement one at a time), in rounds until they have enough; heavy users use Gumbel
+    top-k over all items. Returned sorted by user, then item.
+    """
+    items = popularity.size
+    cdf = np.cumsum(popularity)
+    cdf /= cdf[-1]
+    heavy = counts > HEAVY_USER_SHARE * items
+    users_out, items_out = [], []
+    for user in np.flatnonzero(heavy):
+        keys = np.log(popularity) + rng.gumbel(size=items)
+        users_out.append(np.full(counts[user], user, dtype=np.int64))
+        items_out.append(np.argpartition(-keys, counts[user] - 1)[: counts[user]].astype(np.int64))
+    pending = np.flatnonzero(~heavy)
+    draws = 2
+    while pending.size:
+        need = counts[pending]
+        user = np.repeat(pending, need * draws)
+        item = np.minimum(np.searchsorted(cdf, rng.random(user.size), side="right"), items - 1)
+        # First occurrence of each (user, item) in draw order, then the first need[u] of them per user.
+        _, first = np.unique(user * items + item, return_index=True)
+        first.sort()
+        user, item = user[first], item[first]
+        starts = np.searchsorted(user, pending)
+        ends = np.searchsorted(user, pending, side="right")
+        enough = ends - starts >= need
+        for position in np.flatnonzero(enough):
+            users_out.append(user[starts[position] : starts[position] + need[position]])
+            items_out.append(item[starts[position] : starts[position] + need[position]])
+        pending = pending[~enough]
+        draws *= 2
+    user = np.concatenate(users_out)
+    item = np.concatenate(items_out)
+    order = np.lexsort((item, user))
+    return user[order], item[order]
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:
-    erf = np.frompyfunc(math.erf, 1, 1)
-    return 0.5 * (1.0 + erf(x / math.sqrt(2.0)).astype(np.float64))
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    return np.asarray(0.5 * (1.0 + erf(x / math.sqrt(2.0))), dtype=np.float64)
 
 
 def expected_rating(score: np.ndarray, noise_sigma: float) -> np.ndarray:
@@ -125,33 +179,29 @@ def expected_rating(score: np.ndarray, noise_sigma: float) -> np.ndarray:
 def generate(spec: SyntheticSpec = SyntheticSpec()) -> SyntheticData:
     """Generate the data set; the same spec always gives the same arrays."""
     rng = np.random.default_rng(spec.seed)
-    user_factors = _factors(spec.users, spec, rng)
-    item_factors = _factors(spec.items, spec, rng)
+    popularity = _item_popularity(spec, rng)
+    log_popularity = np.log(popularity)
+    user_bias = rng.normal(0.0, spec.user_bias_sigma, size=spec.users)
+    item_bias = rng.normal(0.0, spec.item_bias_sigma, size=spec.items)
+    item_bias += spec.popularity_bias * (log_popularity - log_popularity.mean()) / log_popularity.std()
+    user_taste, item_taste = _taste(spec.users, spec, rng), _taste(spec.items, spec, rng)
     counts = _ratings_per_user(spec, rng)
-    log_popularity = np.log(_item_popularity(spec, rng))
+    user, item = _draw_items(counts, popularity, rng)
 
-    users, items = [], []
-    for user, count in enumerate(counts):
-        # Gumbel top-k: the k largest log(p) + Gumbel keys are a weighted sample without replacement.
-        keys = log_popularity + rng.gumbel(size=spec.items)
-        chosen = np.argpartition(-keys, count - 1)[:count]
-        users.append(np.full(count, user, dtype=np.int64))
-        items.append(np.sort(chosen))
-    user = np.concatenate(users)
-    item = np.concatenate(items)
-
-    score = np.einsum("ij,ij->i", user_factors[user], item_factors[item])
+    interaction = np.einsum("ij,ij->i", user_taste[user], item_taste[item])
+    score = spec.global_mean + user_bias[user] + item_bias[item] + interaction
     noisy = score + rng.normal(0.0, spec.noise_sigma, size=score.shape)
     rating = np.clip(np.rint(noisy), RATING_MIN, RATING_MAX).astype(np.int64)
     timestamp = TIMESTAMP_BASE + rng.integers(0, 200 * 86_400, size=score.shape)
 
-    # Hold out test_fraction of each user's ratings, then return cold-start test rows to training.
-    is_test = np.zeros(score.shape, dtype=bool)
-    start = 0
-    for count in counts:
-        held = int(round(spec.test_fraction * count))
-        is_test[start + rng.choice(count, size=held, replace=False)] = True
-        start += count
+    # Hold out test_fraction of each user's ratings (a random order within each user, then the
+    # first round(test_fraction * count)), then return cold-start test rows to training.
+    shuffled = np.lexsort((rng.random(score.size), user))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank_in_user = np.empty(score.size, dtype=np.int64)
+    rank_in_user[shuffled] = np.arange(score.size) - np.repeat(starts, counts)
+    held = np.rint(spec.test_fraction * counts).astype(np.int64)
+    is_test = rank_in_user < held[user]
     items_in_train = np.zeros(spec.items, dtype=bool)
     items_in_train[item[~is_test]] = True
     is_test &= items_in_train[item]
@@ -159,10 +209,14 @@ def generate(spec: SyntheticSpec = SyntheticSpec()) -> SyntheticData:
     train, test = ~is_test, is_test
     return SyntheticData(
         spec=spec,
-        train_user=user[train], train_item=item[train],
-        train_rating=rating[train], train_timestamp=timestamp[train],
-        test_user=user[test], test_item=item[test],
-        test_rating=rating[test], test_timestamp=timestamp[test],
+        train_user=user[train],
+        train_item=item[train],
+        train_rating=rating[train],
+        train_timestamp=timestamp[train],
+        test_user=user[test],
+        test_item=item[test],
+        test_rating=rating[test],
+        test_timestamp=timestamp[test],
         test_true_score=score[test],
     )
 
@@ -181,7 +235,8 @@ def oracle_metrics(data: SyntheticData) -> dict:
 
 
 def _udata_text(user: np.ndarray, item: np.ndarray, rating: np.ndarray, timestamp: np.ndarray) -> str:
-    rows = zip((user + 1).tolist(), (item + 1).tolist(), rating.tolist(), timestamp.tolist())
+    # zip(strict=) is Python 3.10+, and test_emr_compat holds every spark_jobs file to 3.9.
+    rows = zip((user + 1).tolist(), (item + 1).tolist(), rating.tolist(), timestamp.tolist())  # noqa: B905
     return "".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows)
 
 
@@ -189,10 +244,8 @@ def write_dataset(data: SyntheticData, out_dir: str | Path) -> dict:
     """Write u.data, u.test and oracle.json into out_dir; returns the oracle.json content."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "u.data").write_text(
-        _udata_text(data.train_user, data.train_item, data.train_rating, data.train_timestamp))
-    (out / "u.test").write_text(
-        _udata_text(data.test_user, data.test_item, data.test_rating, data.test_timestamp))
+    (out / "u.data").write_text(_udata_text(data.train_user, data.train_item, data.train_rating, data.train_timestamp))
+    (out / "u.test").write_text(_udata_text(data.test_user, data.test_item, data.test_rating, data.test_timestamp))
     oracle = {
         **oracle_metrics(data),
         "train_rows": int(data.train_rating.size),
@@ -209,8 +262,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="directory for u.data, u.test, oracle.json")
     for field in dataclasses.fields(SyntheticSpec):
-        parser.add_argument("--" + field.name.replace("_", "-"), type=type(getattr(defaults, field.name)),
-                            default=getattr(defaults, field.name))
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"),
+            type=type(getattr(defaults, field.name)),
+            default=getattr(defaults, field.name),
+        )
     args = vars(parser.parse_args(argv))
     out = args.pop("out")
     oracle = write_dataset(generate(SyntheticSpec(**args)), out)

@@ -1,4 +1,5 @@
 """One local[2] SparkSession for the whole tests/spark suite, plus small-data helpers."""
+
 from __future__ import annotations
 
 import os
@@ -21,12 +22,15 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 def spark():
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[2]").appName("tests-spark")
-               .config("spark.sql.shuffle.partitions", "2")
-               .config("spark.default.parallelism", "2")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .getOrCreate())
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("tests-spark")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -35,8 +39,10 @@ def spark():
 @pytest.fixture
 def write_lines(tmp_path: Path):
     """write_lines(name, lines) -> path of a text file holding those lines."""
+
     def _write(name: str, lines: list) -> str:
         path = tmp_path / name
         path.write_text("".join(line + "\n" for line in lines))
         return str(path)
+
     return _write

@@ -1,4 +1,5 @@
 """The job must run on the EMR release the stacks pin: same Spark minor locally, Python 3.9 on the nodes."""
+
 from __future__ import annotations
 
 import ast
@@ -56,7 +57,8 @@ def _looks_like_type(node: ast.AST) -> bool:
     if isinstance(node, ast.Name) and (node.id in TYPE_NAMES or node.id[:1].isupper()):
         return True
     return isinstance(node, (ast.Subscript, ast.Attribute)) or (
-        isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr) and _looks_like_type(node.left))
+        isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr) and _looks_like_type(node.left)
+    )
 
 
 def python39_problems(source: str) -> list:
@@ -66,8 +68,10 @@ def python39_problems(source: str) -> list:
     except SyntaxError as exc:
         return [f"not Python 3.9 syntax: {exc}"]
     problems = []
-    future = any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and
-                 any(a.name == "annotations" for a in n.names) for n in tree.body)
+    future = any(
+        isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
+        for n in tree.body
+    )
     if not future:
         problems.append("missing `from __future__ import annotations`")
     in_annotation = _annotation_nodes(tree) if future else set()
@@ -75,14 +79,20 @@ def python39_problems(source: str) -> list:
         line = getattr(node, "lineno", "?")
         if type(node).__name__ in ("Match", "TryStar"):
             problems.append(f"line {line}: {type(node).__name__} needs Python 3.10+")
-        elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr) and id(node) not in in_annotation
-              and (_looks_like_type(node.left) and _looks_like_type(node.right))):
+        elif (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.BitOr)
+            and id(node) not in in_annotation
+            and (_looks_like_type(node.left) and _looks_like_type(node.right))
+        ):
             problems.append(f"line {line}: `X | Y` type union evaluated at runtime needs Python 3.10+")
         elif isinstance(node, ast.Call):
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
-            for keyword in node.keywords:
-                if (name, keyword.arg) in NEWER_KEYWORDS:
-                    problems.append(f"line {line}: {name}({keyword.arg}=) needs Python 3.10+")
+            problems.extend(
+                f"line {line}: {name}({keyword.arg}=) needs Python 3.10+"
+                for keyword in node.keywords
+                if (name, keyword.arg) in NEWER_KEYWORDS
+            )
         if isinstance(node, ast.Attribute) and node.attr in NEWER_THAN_39:
             problems.append(f"line {line}: {NEWER_THAN_39[node.attr]}")
         elif isinstance(node, ast.Name) and node.id in NEWER_THAN_39:
@@ -107,10 +117,10 @@ def test_requirements_pin_the_default_releases_spark_version():
 
 def test_default_release_is_the_newest_listed_spark_3_5_release():
     spark_35 = [label for label, version in EMR_RELEASES.items() if version.startswith("3.5.")]
-    newest = max(spark_35, key=lambda label: _version_key(label[len("emr-"):]))
-    assert DEFAULT_EMR_RELEASE == newest
+    newest = max(spark_35, key=lambda label: _version_key(label[len("emr-") :]))
+    assert newest == DEFAULT_EMR_RELEASE
     assert spark_version("emr-7.9.0") == "3.5.5"
-    with pytest.raises(ValueError, match="unknown EMR release 'emr-9.9.9'"):
+    with pytest.raises(ValueError, match=r"unknown EMR release 'emr-9\.9\.9'"):
         spark_version("emr-9.9.9")
 
 
@@ -123,23 +133,30 @@ def test_spark_job_file_is_valid_python_3_9(path):
     assert python39_problems(path.read_text()) == []
 
 
-@pytest.mark.parametrize("source, problem", [
-    ("x = 1\n", "missing `from __future__ import annotations`"),
-    ("from __future__ import annotations\nmatch x:\n    case 1:\n        pass\n", "not Python 3.9 syntax"),
-    ("from __future__ import annotations\nIntOrNone = int | None\n", "type union evaluated at runtime"),
-    ("from __future__ import annotations\nok = isinstance(x, str | bytes)\n", "type union evaluated at runtime"),
-    ("from __future__ import annotations\nfor a, b in zip(x, y, strict=True):\n    pass\n", "zip(strict=)"),
-    ("from __future__ import annotations\nimport itertools\nitertools.pairwise(x)\n", "itertools.pairwise"),
-    ("from __future__ import annotations\nimport datetime\nnow = datetime.datetime.now(datetime.UTC)\n",
-     "datetime.UTC"),
-])
+@pytest.mark.parametrize(
+    "source, problem",
+    [
+        ("x = 1\n", "missing `from __future__ import annotations`"),
+        ("from __future__ import annotations\nmatch x:\n    case 1:\n        pass\n", "not Python 3.9 syntax"),
+        ("from __future__ import annotations\nIntOrNone = int | None\n", "type union evaluated at runtime"),
+        ("from __future__ import annotations\nok = isinstance(x, str | bytes)\n", "type union evaluated at runtime"),
+        ("from __future__ import annotations\nfor a, b in zip(x, y, strict=True):\n    pass\n", "zip(strict=)"),
+        ("from __future__ import annotations\nimport itertools\nitertools.pairwise(x)\n", "itertools.pairwise"),
+        (
+            "from __future__ import annotations\nimport datetime\nnow = datetime.datetime.now(datetime.UTC)\n",
+            "datetime.UTC",
+        ),
+    ],
+)
 def test_the_python_3_9_check_catches(source, problem):
     assert any(problem in found for found in python39_problems(source))
 
 
 def test_the_python_3_9_check_allows_annotations_and_integer_or():
-    source = ("from __future__ import annotations\n"
-              "def f(a: int | None, flags: int) -> dict[str, int] | None:\n"
-              "    x: list[int] | None = None\n"
-              "    return {'m': flags | 4}\n")
+    source = (
+        "from __future__ import annotations\n"
+        "def f(a: int | None, flags: int) -> dict[str, int] | None:\n"
+        "    x: list[int] | None = None\n"
+        "    return {'m': flags | 4}\n"
+    )
     assert python39_problems(source) == []

@@ -1,4 +1,5 @@
 """spark_jobs/run_sample.py: the real spark-submit path, and the acceptance rule."""
+
 from __future__ import annotations
 
 import ast
@@ -16,27 +17,101 @@ STDLIB = set(sys.stdlib_module_names)
 
 def test_the_job_file_imports_only_the_standard_library_and_pyspark():
     tree = ast.parse((ROOT / "spark_jobs" / "als_job.py").read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.level == 0}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+    }
     assert imported - STDLIB - {"__future__"} == {"pyspark"}
 
 
-def test_spark_submit_runs_the_job_file_alone(tmp_path):
-    """The EMR step ships only als_job.py: submit a lone copy, away from the project, and read its output."""
+def test_spark_submit_runs_the_job_file_alone_and_streams_its_phase_lines(tmp_path):
+    """The EMR step ships only als_job.py: submit a lone copy, away from the project, and read its output.
+
+    Its phase lines must reach us while it runs, not all at exit: the time between the first phase
+    line and the final summary line covers the later phases' reported durations.
+    """
     lone_job = tmp_path / "job" / "als_job.py"
     lone_job.parent.mkdir()
     shutil.copy(ROOT / "spark_jobs" / "als_job.py", lone_job)
     data = tmp_path / "data"
-    write_dataset(generate(SyntheticSpec(users=60, items=80, ratings=2_000, seed=5)), data)
-    args = ["--ratings", str(data / "u.data"), "--test-ratings", str(data / "u.test"),
-            "--output", str(tmp_path / "runs"), "--run-id", "lone", "--max-iter", "5", "--top-n", "2"]
-    code = run_sample.submit(args, tmp_path / "spark.log", "local[2]", lone_job)
+    write_dataset(generate(SyntheticSpec(users=60, items=150, ratings=2_000, seed=5)), data)
+    args = [
+        "--ratings",
+        str(data / "u.data"),
+        "--test-ratings",
+        str(data / "u.test"),
+        "--output",
+        str(tmp_path / "runs"),
+        "--run-id",
+        "lone",
+        "--max-iter",
+        "5",
+        "--top-n",
+        "2",
+    ]
+    arrivals: list = []
+    code = run_sample.submit(
+        args, tmp_path / "spark.log", "local[2]", lone_job, lambda line, when: arrivals.append((line, when))
+    )
     assert code == 0, (tmp_path / "spark.log").read_text()[-3000:]
     metrics = json.loads((tmp_path / "runs" / "lone" / "metrics.json").read_text())
     assert metrics["input_rows"] == metrics["split"]["train_rows"] > 0
     assert (tmp_path / "runs" / "lone" / "_SUCCESS").exists()
+
+    lines = [line for line, _ in arrivals]
+    phases = [line.split()[1] for line in lines if line.startswith("phase ")]
+    assert phases == ["load_validate", "train", "evaluate", "recommend", "rank_evaluate", "save_model"]
+    assert sorted(phases) == sorted(metrics["phase_seconds"])
+    assert json.loads(lines[-1])["run_id"] == "lone"
+    first_phase = next(when for line, when in arrivals if line.startswith("phase load_validate"))
+    later = sum(seconds for name, seconds in metrics["phase_seconds"].items() if name != "load_validate")
+    assert later > 1.0
+    assert arrivals[-1][1] - first_phase > 0.5 * later, "phase lines arrived together at exit"
+    (tmp_path / "lone-metrics.json").write_text(json.dumps(metrics))
+
+
+def test_the_run_chart_is_a_png_with_a_panel_per_part_of_the_run(tmp_path):
+    from PIL import Image
+
+    metrics = {
+        "run_id": "r1",
+        "rmse": 0.88,
+        "baseline_rmse": 0.91,
+        "test_rows_evaluated": 100,
+        "wall_seconds": 30.0,
+        "params": {"rank": 10, "reg_param": 0.1, "max_iter": 20, "biases": True},
+        "ranking": {
+            "n": 10,
+            "users_evaluated": 90,
+            "relevant": "held-out rating >= 4",
+            "model": dict.fromkeys(("precision_at_n", "recall_at_n", "ndcg_at_n", "map_at_n"), 0.05),
+            "popularity": dict.fromkeys(("precision_at_n", "recall_at_n", "ndcg_at_n", "map_at_n"), 0.1),
+        },
+        "phase_seconds": {"load_validate": 3.0, "train": 10.0},
+        "tuning": None,
+    }
+    plain = run_sample.draw_chart({**metrics, "ranking": None}, {"oracle_rmse": 0.82}, tmp_path / "plain")
+    tuned_metrics = {
+        **metrics,
+        "tuning": {
+            "ranks": [5, 10],
+            "reg_params": [0.1, 1.0],
+            "best_params": {"rank": 10, "reg_param": 0.1},
+            "grid": [
+                {"rank": r, "reg_param": g, "validation_rmse": 0.9 + r / 100 + g / 10}
+                for r in (5, 10)
+                for g in (0.1, 1.0)
+            ],
+        },
+    }
+    tuned = run_sample.draw_chart(tuned_metrics, {"oracle_rmse": 0.82}, tmp_path / "tuned")
+    assert plain == tmp_path / "plain" / "run.png" and tuned is not None
+    for path in (plain, tuned):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plain_size, tuned_size = Image.open(plain).size, Image.open(tuned).size
+    assert plain_size[0] == tuned_size[0] and tuned_size[1] > plain_size[1]  # the grid adds a row of panels
 
 
 def test_acceptance_needs_rmse_near_the_oracle_and_below_the_baseline():

@@ -1,0 +1,118 @@
+"""A one-page PNG of an ALS run: RMSE beside its baselines, ranking metrics, the tuning grid, phase times.
+
+    python -m spark_jobs.run_chart runs/<run-id>/metrics.json [--oracle spark_jobs/sample_data/oracle.json]
+
+Development tooling only (matplotlib is in requirements-dev.txt): the job on EMR never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on CI or a headless workstation
+
+import matplotlib.pyplot as plt
+
+PHASE_ORDER = ("load_validate", "tune", "train", "evaluate", "recommend", "rank_evaluate", "save_model")
+RANKING_LABELS = {"precision_at_n": "precision", "recall_at_n": "recall", "ndcg_at_n": "NDCG", "map_at_n": "MAP"}
+
+
+def _rmse_panel(axes: Any, metrics: dict, oracle_rmse: float | None) -> None:
+    bars = [("ALS", metrics["rmse"], "tab:blue"), ("bias baseline", metrics["baseline_rmse"], "tab:gray")]
+    if oracle_rmse is not None:
+        bars.append(("oracle floor", oracle_rmse, "tab:green"))
+    names, values, colours = [bar[0] for bar in bars], [bar[1] for bar in bars], [bar[2] for bar in bars]
+    axes.bar(names, values, color=colours)
+    for index, value in enumerate(values):
+        axes.text(index, value, f"{value:.4f}", ha="center", va="bottom", fontsize=8)
+    axes.set_ylim(min(values) * 0.9, max(values) * 1.04)
+    axes.set_title(f"test RMSE ({metrics['test_rows_evaluated']} ratings)", fontsize=10)
+
+
+def _ranking_panel(axes: Any, ranking: dict) -> None:
+    keys = list(RANKING_LABELS)
+    width = 0.4
+    for offset, (name, colour) in enumerate((("model", "tab:blue"), ("popularity", "tab:orange"))):
+        positions = [index + (offset - 0.5) * width for index in range(len(keys))]
+        axes.bar(positions, [ranking[name][key] for key in keys], width, label=name, color=colour)
+    axes.set_xticks(range(len(keys)), [RANKING_LABELS[key] for key in keys])
+    axes.legend(fontsize=8)
+    axes.set_title(f"ranking @ {ranking['n']} ({ranking['users_evaluated']} users; {ranking['relevant']})", fontsize=10)
+
+
+def _tuning_panel(axes: Any, tuning: dict) -> None:
+    ranks, reg_params = tuning["ranks"], tuning["reg_params"]
+    grid = {(entry["rank"], entry["reg_param"]): entry["validation_rmse"] for entry in tuning["grid"]}
+    values = [[grid.get((rank, reg), float("nan")) for reg in reg_params] for rank in ranks]
+    image = axes.imshow(values, cmap="viridis_r", aspect="auto")
+    axes.set_xticks(range(len(reg_params)), [f"{reg:g}" for reg in reg_params])
+    axes.set_yticks(range(len(ranks)), [str(rank) for rank in ranks])
+    axes.set_xlabel("regParam")
+    axes.set_ylabel("rank")
+    best = tuning["best_params"]
+    axes.scatter([reg_params.index(best["reg_param"])], [ranks.index(best["rank"])], marker="*", color="red", s=120)
+    plt.colorbar(image, ax=axes, label="validation RMSE")
+    axes.set_title("tuning grid (star: chosen)", fontsize=10)
+
+
+def _phase_panel(axes: Any, metrics: dict) -> None:
+    phases = metrics["phase_seconds"]  # metrics.json sorts its keys: back to the order they ran in
+    names = [name for name in PHASE_ORDER if name in phases] + sorted(set(phases) - set(PHASE_ORDER))
+    axes.barh(names, [phases[name] for name in names], color="tab:purple")
+    axes.invert_yaxis()
+    axes.set_xlabel("seconds")
+    axes.set_title(f"phases (job {metrics['wall_seconds']:.0f} s)", fontsize=10)
+
+
+def write_chart(metrics: dict, path: Path, oracle_rmse: float | None = None) -> Path:
+    """Draw the run's chart into path (PNG); returns path."""
+    panels: list[Callable[[Any], None]] = []
+    if metrics.get("rmse") is not None:
+        panels.append(lambda axes: _rmse_panel(axes, metrics, oracle_rmse))
+    if metrics.get("ranking"):
+        panels.append(lambda axes: _ranking_panel(axes, metrics["ranking"]))
+    if metrics.get("tuning"):
+        panels.append(lambda axes: _tuning_panel(axes, metrics["tuning"]))
+    panels.append(lambda axes: _phase_panel(axes, metrics))
+    columns = 2 if len(panels) > 1 else 1
+    rows = (len(panels) + columns - 1) // columns
+    figure, grid = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.6 * rows), squeeze=False)
+    cells = list(grid.flat)
+    for index, draw in enumerate(panels):
+        draw(cells[index])
+    for axes in list(grid.flat)[len(panels) :]:
+        axes.axis("off")
+    params = metrics["params"]
+    figure.suptitle(
+        f"ALS run {metrics['run_id']}: rank {params['rank']}, regParam {params['reg_param']:g}, "
+        f"maxIter {params['max_iter']}, biases {'on' if params.get('biases') else 'off'}",
+        fontsize=11,
+    )
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("metrics", type=Path, help="a run's metrics.json")
+    parser.add_argument("--oracle", type=Path, help="oracle.json of synthetic data, for the floor")
+    parser.add_argument("--out", type=Path, help="default: run.png beside metrics.json")
+    args = parser.parse_args(argv)
+    metrics = json.loads(args.metrics.read_text())
+    oracle = json.loads(args.oracle.read_text())["oracle_rmse"] if args.oracle else None
+    print(write_chart(metrics, args.out or args.metrics.with_name("run.png"), oracle))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
