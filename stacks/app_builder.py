@@ -11,7 +11,6 @@ from pathlib import Path
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from lambda_functions.submit_job.cluster_sizing import MEGABYTE
 from stacks.automation_stack import AutomationStack, AutomationStackProps
 from stacks.compliance.cdk_generated_handlers import harden_cdk_generated_handlers
 from stacks.compliance.residency import add_region_residency_rule
@@ -56,8 +55,7 @@ def spark_cluster_props(settings: Settings) -> SparkJobClusterProps:
         primary_instance_type=settings.emr_primary_instance_type,
         core_instance_type=settings.emr_core_instance_type,
         core_instance_count=settings.emr_core_instance_count,
-        single_node_max_bytes=settings.emr_single_node_max_mb * MEGABYTE,
-        bytes_per_core_node=settings.emr_mb_per_core_node * MEGABYTE,
+        sizing=settings.sizing_policy,
         task_spot_instance_count=settings.emr_task_spot_instance_count,
         task_instance_types=settings.emr_task_instance_types,
         idle_timeout_minutes=settings.emr_idle_timeout_minutes,

@@ -16,6 +16,7 @@ environment variables the stacks set and the function requires at cold start.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ OUTCOMES_PREFIX = "outcomes/"  # results bucket: one record per EMR step or clus
 EMR_LOGS_PREFIX = "emr/"  # logs bucket
 FLOW_LOGS_PREFIX = "vpc-flow-logs/"  # logs bucket
 ACCESS_LOGS_PREFIX = "s3-access/"  # logs bucket: S3 server access logs of the other buckets
+RUN_ATTEMPTS_DIR = "_attempts"  # results runs/: each job attempt writes here first; the job's ATTEMPTS_DIR
 CHECKPOINTS_PREFIX = "checkpoints/"  # artifacts bucket: Spark checkpoints
 
 # ---------------------------------------------------------------------------------------------- the job
@@ -97,6 +99,45 @@ def run_id_of_transient_cluster(name_prefix: str, name: object) -> str | None:
 
     Exact: stage ``prod`` of a project named ``ml-lab-dev`` names its clusters ``ml-lab-dev-prod-...``."""
     return _generated_run_id_after(f"{name_prefix}-", name)
+
+
+# How submit_job sizes a transient cluster by the upload (lambda_functions/submit_job/cluster_sizing.py), set by the
+# stack as the CLUSTER_SIZING variable.
+MEGABYTE = 1_000_000
+
+
+@dataclass(frozen=True)
+class SizingPolicy:
+    single_node_max_bytes: int
+    bytes_per_core_node: int
+    max_core_nodes: int
+
+    @classmethod
+    def from_json(cls, text: str) -> SizingPolicy:
+        """The CLUSTER_SIZING variable; ValueError naming the field when the stack set something unusable."""
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"CLUSTER_SIZING is not JSON ({error.msg})") from None
+        if not isinstance(raw, dict):
+            raise ValueError("CLUSTER_SIZING must be a JSON object")
+        values: dict[str, int] = {}
+        for name, low in (("single_node_max_bytes", 0), ("bytes_per_core_node", 1), ("max_core_nodes", 1)):
+            value = raw.get(name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"CLUSTER_SIZING.{name} must be a whole number >= {low}, not {value!r}")
+            values[name] = value
+        return cls(**values)
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "single_node_max_bytes": self.single_node_max_bytes,
+                "bytes_per_core_node": self.bytes_per_core_node,
+                "max_core_nodes": self.max_core_nodes,
+            },
+            sort_keys=True,
+        )
 
 
 # ---------------------------------------------------------------------------------------------- tags and hours

@@ -21,11 +21,13 @@ from typing import Any
 
 from stacks.contract import (
     CLUSTER_MODES,
+    MEGABYTE,
     NETWORK_MODES,
     PROJECT_TAG_KEY,
     STAGE_TAG_KEY,
     WEEKDAYS,
     WORKING_HOURS_FORMAT,
+    SizingPolicy,
     parse_working_hours,
 )
 from stacks.emr_release import DEFAULT_EMR_RELEASE, EMR_RELEASES
@@ -185,6 +187,15 @@ class Settings:
     def removes_data_on_destroy(self) -> bool:
         """dev: buckets and their objects go with ``cdk destroy``; prod: data is retained."""
         return self.stage == "dev"
+
+    @property
+    def sizing_policy(self) -> SizingPolicy:
+        """How submit_job sizes a transient cluster by the upload; the cost report prices the same shapes."""
+        return SizingPolicy(
+            single_node_max_bytes=self.emr_single_node_max_mb * MEGABYTE,
+            bytes_per_core_node=self.emr_mb_per_core_node * MEGABYTE,
+            max_core_nodes=self.emr_core_instance_count,
+        )
 
     @property
     def name_prefix(self) -> str:

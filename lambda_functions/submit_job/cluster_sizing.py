@@ -12,48 +12,11 @@ Also imported by tools/audit/cost.py, so the cost report prices the shapes submi
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.contract import CLUSTER_SHAPE_TAG_KEY, INPUT_BYTES_TAG_KEY, cluster_shape_label
-
-MEGABYTE = 1_000_000
-
-
-@dataclass(frozen=True)
-class SizingPolicy:
-    single_node_max_bytes: int
-    bytes_per_core_node: int
-    max_core_nodes: int
-
-    @classmethod
-    def from_json(cls, text: str) -> SizingPolicy:
-        """The CLUSTER_SIZING variable; ValueError naming the field when the stack set something unusable."""
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"CLUSTER_SIZING is not JSON ({error.msg})") from None
-        if not isinstance(raw, dict):
-            raise ValueError("CLUSTER_SIZING must be a JSON object")
-        values: dict[str, int] = {}
-        for name, low in (("single_node_max_bytes", 0), ("bytes_per_core_node", 1), ("max_core_nodes", 1)):
-            value = raw.get(name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"CLUSTER_SIZING.{name} must be a whole number >= {low}, not {value!r}")
-            values[name] = value
-        return cls(**values)
-
-    def as_json(self) -> str:
-        return json.dumps(
-            {
-                "single_node_max_bytes": self.single_node_max_bytes,
-                "bytes_per_core_node": self.bytes_per_core_node,
-                "max_core_nodes": self.max_core_nodes,
-            },
-            sort_keys=True,
-        )
+from stacks.contract import CLUSTER_SHAPE_TAG_KEY, INPUT_BYTES_TAG_KEY, SizingPolicy, cluster_shape_label
 
 
 @dataclass(frozen=True)

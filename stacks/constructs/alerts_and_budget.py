@@ -21,12 +21,17 @@ class AlertsTopicProps:
     """Subscribes this address to the topic (AWS asks it to confirm). None: no subscription."""
 
 
-class AlertsTopic(Construct):
-    """An SNS topic for budget alerts and job outcomes.
+# The AWS services that publish alerts to the topic: budget notifications and CloudWatch alarm actions.
+ALERTING_SERVICES = ("budgets.amazonaws.com", "cloudwatch.amazonaws.com")
 
-    Encrypted with a customer-managed KMS key (rotation on), because AWS Budgets cannot publish to a topic
-    encrypted with the AWS-managed SNS key. Publishing requires TLS. Optional e-mail subscription. With
-    ``removes_key_on_destroy`` (dev) the key is scheduled for deletion (7 days) on destroy; otherwise retained.
+
+class AlertsTopic(Construct):
+    """An SNS topic for budget alerts, alarms and job outcomes.
+
+    Encrypted with a customer-managed KMS key (rotation on), because AWS Budgets and CloudWatch alarms cannot
+    publish to a topic encrypted with the AWS-managed SNS key; those two services may publish, and use the key,
+    only for this account. Publishing requires TLS. Optional e-mail subscription. With ``removes_key_on_destroy``
+    (dev) the key is scheduled for deletion (7 days) on destroy; otherwise retained.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, props: AlertsTopicProps) -> None:
@@ -40,11 +45,12 @@ class AlertsTopic(Construct):
             removal_policy=RemovalPolicy.DESTROY if removes_key_on_destroy else RemovalPolicy.RETAIN,
             pending_window=Duration.days(7),
         )
-        # Budgets publishes with its service principal; it needs the key to encrypt the message.
+        # Budgets and CloudWatch publish with their service principals; they need the key to encrypt the message.
+        alerting_services = [iam.ServicePrincipal(service) for service in ALERTING_SERVICES]
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowBudgetsToUseTheKey",
-                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                sid="AllowAlertingServicesToUseTheKey",
+                principals=alerting_services,
                 actions=["kms:GenerateDataKey*", "kms:Decrypt"],
                 resources=["*"],
                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
@@ -53,8 +59,8 @@ class AlertsTopic(Construct):
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowBudgetsToPublish",
-                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                sid="AllowAlertingServicesToPublish",
+                principals=alerting_services,
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},

@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.compliance.acknowledgements import acknowledge, skip_checkov
-from stacks.contract import ACCESS_LOGS_PREFIX, FLOW_LOGS_PREFIX
+from stacks.contract import ACCESS_LOGS_PREFIX, FLOW_LOGS_PREFIX, RESULTS_RUNS_PREFIX, RUN_ATTEMPTS_DIR
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,6 +21,9 @@ class DataBucketsProps:
     """Objects in the logs bucket (S3 access logs, VPC flow logs, EMR logs) expire after this many days."""
     noncurrent_version_days: int = 30
     """Replaced or deleted versions in the versioned buckets (ratings, results) expire after this many days."""
+    failed_attempt_days: int = 7
+    """What a job attempt that never finished (its cluster killed) left under ``runs/_attempts/`` expires after
+    this many days; a finished attempt is promoted to ``runs/<run id>/`` and removes its own folder."""
 
 
 class DataBuckets(Construct):
@@ -66,7 +69,18 @@ class DataBuckets(Construct):
             "CKV_AWS_21",
             "Holds regenerable Spark checkpoints and the wheelhouse; versions would retain checkpoint churn at cost.",
         )
-        self.results = self._bucket("Results", versioned=True, access_logs="results")
+        self.results = self._bucket(
+            "Results",
+            versioned=True,
+            access_logs="results",
+            extra_rules=[
+                s3.LifecycleRule(
+                    id="expire-unfinished-run-attempts",
+                    prefix=f"{RESULTS_RUNS_PREFIX}{RUN_ATTEMPTS_DIR}/",
+                    expiration=Duration.days(props.failed_attempt_days),
+                )
+            ],
+        )
 
     def by_name(self) -> dict[str, s3.IBucket]:
         """The buckets by name (``ratings``, ``artifacts``, ``results``, ``logs``): the names of their exports."""
@@ -102,6 +116,7 @@ class DataBuckets(Construct):
         versioned: bool,
         access_logs: str | None,
         expiry: Duration | None = None,
+        extra_rules: list[s3.LifecycleRule] | None = None,
     ) -> s3.Bucket:
         rules = [
             s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7))
@@ -115,6 +130,7 @@ class DataBuckets(Construct):
             )
         if expiry is not None:
             rules.append(s3.LifecycleRule(id="expire-logs", expiration=expiry))
+        rules += extra_rules or []
         return s3.Bucket(
             self,
             construct_id,

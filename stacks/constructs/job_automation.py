@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -124,6 +126,21 @@ class JobAutomation(Construct):
             "Serverless-SQSRedrivePolicy",
             "This queue is the terminal failure destination; nothing consumes it automatically, so no redrive.",
         )
+        # Nothing consumes the queue: what lands there (a failed upload, event or schedule) must reach a person.
+        self.dead_letters_alarm = cloudwatch.Alarm(
+            self,
+            "DeadLettersAlarm",
+            alarm_description="An upload, EMR event or spend-guard run failed every retry and waits in the "
+            "dead-letter queue: read it, fix the cause, then redrive or delete it",
+            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.dead_letters_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts.topic))
         self.idempotency_table = dynamodb.TableV2(
             self,
             "IdempotencyTable",

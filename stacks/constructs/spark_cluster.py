@@ -14,7 +14,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from lambda_functions.submit_job.cluster_sizing import SizingPolicy
 from stacks.compliance.acknowledgements import acknowledge, role_with_aws_managed_policy
 from stacks.constructs.network import LabNetwork
 from stacks.constructs.shared_buckets import SharedBuckets
@@ -27,6 +26,7 @@ from stacks.contract import (
     RATINGS_PREFIX,
     RESULTS_RUNS_PREFIX,
     STAGE_TAG_KEY,
+    SizingPolicy,
     cluster_shape_label,
     standing_cluster_name,
 )
@@ -81,10 +81,9 @@ class SparkJobClusterProps:
     core_instance_count: int = 2
     """On-demand core nodes of the standing cluster; for transient clusters the most submit_job gives one (it sizes
     each cluster by the upload, see ``sizing``)."""
-    single_node_max_bytes: int = 0
-    """Transient clusters: an upload up to this size runs on a single node (primary only)."""
-    bytes_per_core_node: int = 1
-    """Transient clusters: above the single-node size, one core node per this many bytes (up to the count above)."""
+    sizing: SizingPolicy
+    """Transient clusters: up to ``single_node_max_bytes`` an upload runs on a single node (primary only); above it,
+    one core node per ``bytes_per_core_node``, at most ``max_core_nodes``."""
     task_spot_instance_count: int = 0
     """Spot task nodes (price-capacity-optimized, on-demand when Spot is short); 0: no task fleet."""
     task_instance_types: tuple[str, ...] = ("m7g.xlarge",)
@@ -211,12 +210,7 @@ class SparkJobCluster(Construct):
     @property
     def sizing(self) -> SizingPolicy:
         """How submit_job sizes a transient cluster by the upload (lambda_functions/submit_job/cluster_sizing.py)."""
-        props = self.props
-        return SizingPolicy(
-            single_node_max_bytes=props.single_node_max_bytes,
-            bytes_per_core_node=props.bytes_per_core_node,
-            max_core_nodes=props.core_instance_count,
-        )
+        return self.props.sizing
 
     @property
     def shape_label(self) -> str:

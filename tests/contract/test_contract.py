@@ -149,6 +149,21 @@ def test_the_job_accepts_exactly_the_contract_run_ids() -> None:
             assert contract.GENERATED_RUN_ID.fullmatch(run_id)
 
 
+def test_the_results_lifecycle_expires_the_folder_the_job_writes_its_attempts_to(lab) -> None:
+    from spark_jobs import als_job
+
+    assert als_job.ATTEMPTS_DIR == contract.RUN_ATTEMPTS_DIR
+    [results] = [
+        resource
+        for logical_id, resource in lab.template("storage")["Resources"].items()
+        if logical_id.startswith("BucketsResults") and resource["Type"] == "AWS::S3::Bucket"
+    ]
+    rules = results["Properties"]["LifecycleConfiguration"]["Rules"]
+    [attempts] = [rule for rule in rules if rule["Id"] == "expire-unfinished-run-attempts"]
+    assert attempts["Prefix"] == f"{contract.RESULTS_RUNS_PREFIX}{als_job.ATTEMPTS_DIR}/"
+    assert attempts["ExpirationInDays"] == 7 and attempts["Status"] == "Enabled"
+
+
 def test_generated_names_follow_their_documented_formats() -> None:
     run_id = contract.generated_run_id("20261129", "0123456789abcdef")
     assert run_id == "20261129-0123456789ab"

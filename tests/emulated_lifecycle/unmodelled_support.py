@@ -243,28 +243,37 @@ def bucket_notifications(assembly: lifecycle.Assembly) -> None:
     assert permissions and all(p.get("SourceAccount") and p.get("SourceArn") for p in permissions), permissions
 
 
-def idle_alarms(assembly: lifecycle.Assembly) -> None:
-    """The workstation's idle alarm stops that instance (EC2 stop action, no Lambda) after low CPU, and returns to
-    OK while it is stopped (missing data not breaching), so the next idle spell stops it again."""
-    found = list(resources(assembly, "AWS::CloudWatch::Alarm"))
-    assert len(found) == 1, found
-    stack, _lid, alarm = found[0]
-    props = alarm["Properties"]
+def alarms(assembly: lifecycle.Assembly) -> None:
+    """Two alarms, neither of which the emulator evaluates: the workstation stops itself after its idle time (EC2's
+    own stop action, no Lambda), and anything in the dead-letter queue reaches the alerts topic."""
+    by_namespace = {
+        alarm["Properties"]["Namespace"]: (stack, alarm["Properties"])
+        for stack, _, alarm in resources(assembly, "AWS::CloudWatch::Alarm")
+    }
+    assert set(by_namespace) == {"AWS/EC2", "AWS/SQS"}, by_namespace
+    stack, props = by_namespace["AWS/EC2"]
     assert props["AlarmActions"] == [f"arn:aws:automate:{lifecycle.REGION}:ec2:stop"], props["AlarmActions"]
     [dimension] = props["Dimensions"]
     assert dimension["Name"] == "InstanceId"
     assert stack.resources[dimension["Value"]["Ref"]]["Type"] == "AWS::EC2::Instance"
-    assert (props["Namespace"], props["MetricName"], props["ComparisonOperator"]) == (
-        "AWS/EC2",
-        "CPUUtilization",
-        "LessThanThreshold",
-    )
+    assert (props["MetricName"], props["ComparisonOperator"]) == ("CPUUtilization", "LessThanThreshold")
     minutes = context()["workstation_idle_stop_minutes"]
     assert props["Period"] * props["EvaluationPeriods"] == minutes * 60 and props["TreatMissingData"] == "notBreaching"
+    stack, props = by_namespace["AWS/SQS"]
+    [dimension] = props["Dimensions"]
+    queue = dimension["Value"]["Fn::GetAtt"][0]
+    assert dimension["Name"] == "QueueName" and stack.resources[queue]["Type"] == "AWS::SQS::Queue"
+    assert (props["MetricName"], props["ComparisonOperator"], props["Threshold"]) == (
+        "ApproximateNumberOfMessagesVisible",
+        "GreaterThanThreshold",
+        0,
+    )
+    [action] = props["AlarmActions"]
+    assert "AlertsTopic" in json.dumps(action) and props["TreatMissingData"] == "notBreaching", action
 
 
 TYPE_ASSERTIONS: dict[str, Callable[[lifecycle.Assembly], None]] = {
-    "AWS::CloudWatch::Alarm": idle_alarms,
+    "AWS::CloudWatch::Alarm": alarms,
     "AWS::S3::BucketPolicy": bucket_policies,
     "AWS::SNS::TopicPolicy": topic_policies,
     "AWS::SQS::QueuePolicy": queue_policies,

@@ -226,7 +226,7 @@ def test_job_script_is_an_asset_read_only_by_exact_object(lab) -> None:
 
 
 def test_submit_job_is_told_the_sizing_the_settings_ask_for(synth) -> None:
-    from lambda_functions.submit_job.cluster_sizing import SizingPolicy
+    from stacks.contract import SizingPolicy
 
     app = synth(emr_single_node_max_mb=1, emr_mb_per_core_node=2, emr_core_instance_count=4)  # as in test_cost
     [submit] = [

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambda_functions.submit_job.cluster_sizing import MEGABYTE, ClusterShape, SizingPolicy, shape_for
-from stacks.contract import working_hours_per_day
+from lambda_functions.submit_job.cluster_sizing import ClusterShape, shape_for
+from stacks.contract import MEGABYTE, working_hours_per_day
 from tools.audit.assembly import CloudAssembly, StackTemplate, as_list, render
 
 PRICES_FILE = Path(__file__).resolve().parents[1] / "prices.json"
@@ -129,11 +129,7 @@ class CostModel:
             (stack, logical_id) for stack in assembly.stacks for logical_id, _ in stack.of_type("AWS::EMR::Cluster")
         ]
         self.workstations = _workstations(assembly)
-        self.policy = SizingPolicy(
-            single_node_max_bytes=settings.emr_single_node_max_mb * MEGABYTE,
-            bytes_per_core_node=settings.emr_mb_per_core_node * MEGABYTE,
-            max_core_nodes=settings.emr_core_instance_count,
-        )
+        self.policy = settings.sizing_policy
 
     # ------------------------------------------------------------------ per hour
     def node_hour(self, instance_type: str) -> float:
