@@ -5,8 +5,11 @@ The one place that maps ``Settings`` to each construct's props: constructs never
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
@@ -33,6 +36,8 @@ from stacks.lab_stack import LabStack
 from stacks.settings import Settings, SettingsError
 from stacks.storage_stack import StorageStack, StorageStackProps
 
+P = TypeVar("P")
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -46,24 +51,48 @@ class LabStacks:
         return (self.storage, self.compute, self.automation)
 
 
+def props_from(
+    settings: Settings,
+    props_type: type[P],
+    *,
+    prefix: str = "",
+    renamed: Mapping[str, str] = MappingProxyType({}),
+    **given: Any,
+) -> P:
+    """``props_type`` built from ``settings``: each field is the value ``given`` for it, else the setting ``renamed``
+    names, else the setting of the same name, else the setting of that name with ``prefix`` (``emr_`` ...), else
+    the field's own default (a construct constant no setting changes, such as the root volume size).
+
+    A required field that nothing provides raises TypeError naming it."""
+    values = dict(given)
+    for field in fields(props_type):  # type: ignore[arg-type]
+        if field.name in values:
+            continue
+        for source in (renamed.get(field.name), field.name, prefix + field.name):
+            if source is not None and hasattr(settings, source):
+                values[field.name] = getattr(settings, source)
+                break
+        else:
+            if field.default is MISSING and field.default_factory is MISSING:
+                raise TypeError(f"{props_type.__name__}.{field.name}: no setting provides it; pass it to props_from")
+    return props_type(**values)
+
+
 def spark_cluster_props(settings: Settings) -> SparkJobClusterProps:
     standing = settings.cluster_mode == "standing"
-    return SparkJobClusterProps(
-        name_prefix=settings.name_prefix,
-        release_label=settings.emr_release,
+    in_transit = settings.emr_tls_certificates_s3_uri if settings.emr_in_transit_encryption else None
+    return props_from(
+        settings,
+        SparkJobClusterProps,
+        prefix="emr_",
+        renamed={
+            "release_label": "emr_release",
+            "sizing": "sizing_policy",
+            "removes_key_on_destroy": "removes_data_on_destroy",
+        },
         standing=standing,
-        primary_instance_type=settings.emr_primary_instance_type,
-        core_instance_type=settings.emr_core_instance_type,
-        core_instance_count=settings.emr_core_instance_count,
-        sizing=settings.sizing_policy,
-        task_spot_instance_count=settings.emr_task_spot_instance_count,
-        task_instance_types=settings.emr_task_instance_types,
-        idle_timeout_minutes=settings.emr_idle_timeout_minutes,
         termination_protected=standing and settings.stage == "prod",
-        removes_key_on_destroy=settings.removes_data_on_destroy,
-        tls_certificates_s3_uri=settings.emr_tls_certificates_s3_uri if settings.emr_in_transit_encryption else None,
-        spark_defaults=settings.spark_defaults,
-        tags=settings.tags,
+        tls_certificates_s3_uri=in_transit,
     )
 
 
@@ -103,28 +132,21 @@ def wheelhouse_target(settings: Settings) -> dict[str, str]:
 
 
 def workstation_props(settings: Settings) -> WorkstationProps:
-    return WorkstationProps(
+    return props_from(
+        settings,
+        WorkstationProps,
+        prefix="workstation_",
         pyspark_version=spark_version(settings.emr_release),
-        instance_type=settings.workstation_instance_type,
-        idle_stop_minutes=settings.workstation_idle_stop_minutes,
         wheelhouse_dir=wheelhouse_dir(settings),
-        key_pair=settings.workstation_key_pair,
-        ssh_cidr=settings.workstation_ssh_cidr,
     )
 
 
 def job_automation_props(settings: Settings) -> JobAutomationProps:
-    return JobAutomationProps(
-        name_prefix=settings.name_prefix,
-        removes_data_on_destroy=settings.removes_data_on_destroy,
-        log_retention_days=settings.log_retention_days,
-        reserved_concurrency=settings.lambda_reserved_concurrency,
-        max_cluster_age_hours=settings.emr_max_cluster_age_hours,
-        max_idle_minutes=settings.emr_idle_timeout_minutes,
-        working_hours=settings.working_hours,
-        working_days=settings.working_days,
-        working_timezone=settings.working_timezone,
-        spend_guard_rate_minutes=settings.spend_guard_rate_minutes,
+    return props_from(
+        settings,
+        JobAutomationProps,
+        prefix="lambda_",
+        renamed={"max_cluster_age_hours": "emr_max_cluster_age_hours", "max_idle_minutes": "emr_idle_timeout_minutes"},
     )
 
 
