@@ -8,8 +8,10 @@ defaults (rank 10, regParam 0.1, maxIter 20, mu + biases, then ALS on the residu
 clipped to 0.5..5. Reported: RMSE beside the bias baseline and the oracle floor; precision, recall,
 NDCG and MAP at 10 of the model and of a popularity recommender (most positively rated unrated
 items) on held-out ratings >= 4; seconds per phase; peak resident memory of each engine's process
-tree. Each engine runs in its own process. --baseline-job also runs another version of the job file
-on the same files (e.g. `git show main:spark_jobs/als_job.py`), to put its load/validate time beside.
+tree. Each engine runs in its own process. --baseline-job also runs another version of the job on the
+same files, to put its load/validate time beside: its entry script, with the als/ package beside it
+(`git archive <rev> spark_jobs | tar -x -C /tmp/base`, then /tmp/base/spark_jobs/als_job.py), or a
+single-file als_job.py from before the package (`git show <rev>:spark_jobs/als_job.py`).
 Writes bench/results/als_bench.json (gitignored).
 """
 
@@ -29,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from spark_jobs import run_sample
+from spark_jobs.spark_submit import JOB, job_arguments, spark_submit_command, spark_submit_environment
 from spark_jobs.synthetic_ratings import SyntheticSpec, generate, oracle_metrics, write_dataset
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -104,25 +106,13 @@ def run_process(command: list, log_path: Path, env: dict | None = None) -> tuple
 def run_spark(data_dir: Path, label: str, job: Path, driver_memory: str, engine: str) -> dict:
     run_id = f"bench-{engine}-{label}-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}"
     output = RESULTS / "runs"
-    args = [
-        "--ratings",
-        str(data_dir / "u.data"),
-        "--test-ratings",
-        str(data_dir / "u.test"),
-        "--format",
-        "udata",
-        "--output",
-        str(output),
-        "--run-id",
-        run_id,
-    ]
-    command = run_sample.spark_submit_command(args, "local[2]", job)
-    command[command.index("--driver-memory") + 1] = driver_memory
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    env.setdefault("JAVA_HOME", str(run_sample.VENV_JAVA))
+    args = job_arguments(
+        ratings=data_dir / "u.data", test_ratings=data_dir / "u.test", format="udata", output=output, run_id=run_id
+    )
+    command = spark_submit_command(args, "local[2]", job, driver_memory=driver_memory)
     output.mkdir(parents=True, exist_ok=True)
     log = output / f"{run_id}.spark-submit.log"
-    code, lines, wall, peak = run_process(command, log, env)
+    code, lines, wall, peak = run_process(command, log, spark_submit_environment())
     if code != 0:
         raise SystemExit(f"{engine} failed (exit {code}); see {log}")
     for line in lines:
@@ -215,7 +205,9 @@ def crossover(results: list) -> str:
 def main(argv: list) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="100K,1M", help=f"comma-separated subset of {list(SIZES)}")
-    parser.add_argument("--baseline-job", type=Path, help="another als_job.py to run on the same files")
+    parser.add_argument(
+        "--baseline-job", type=Path, help="another version's als_job.py (its als/ beside it) to run on the same files"
+    )
     parser.add_argument("--driver-memory", default="2g", help="spark-submit --driver-memory (local mode: all of Spark)")
     parser.add_argument("--skip-numpy", action="store_true", help="only the Spark job(s)")
     args = parser.parse_args(argv)
@@ -243,7 +235,7 @@ def main(argv: list) -> int:
         if args.baseline_job:
             result["baseline_job"] = run_spark(data_dir, label, args.baseline_job, args.driver_memory, "baseline_job")
             print(f"[{label}] baseline job done in {result['baseline_job']['wall_seconds']:.1f}s", flush=True)
-        result["spark"] = run_spark(data_dir, label, run_sample.JOB, args.driver_memory, "spark")
+        result["spark"] = run_spark(data_dir, label, JOB, args.driver_memory, "spark")
         print(f"[{label}] Spark done in {result['spark']['wall_seconds']:.1f}s", flush=True)
         if not args.skip_numpy:
             result["numpy"] = run_numpy(data_dir)

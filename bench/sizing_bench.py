@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from spark_jobs import run_sample
+from spark_jobs.spark_submit import job_arguments, submit
 from spark_jobs.synthetic_ratings import SyntheticSpec, generate, write_dataset
 from tools.audit.cost import PROVISIONING_MINUTES
 
@@ -42,8 +42,8 @@ def run(label: str, spec: SyntheticSpec, master: str) -> dict:
     run_id = f"sizing-{label}-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}"
     output = RESULTS / "runs"
     start = time.perf_counter()
-    code = run_sample.submit(
-        ["--ratings", str(ratings), "--format", "udata", "--output", str(output), "--run-id", run_id],
+    code = submit(
+        job_arguments(ratings=ratings, format="udata", output=output, run_id=run_id),
         output / f"{run_id}.spark-submit.log",
         master,
     )

@@ -3,8 +3,9 @@
     python -m spark_jobs.run_sample --output runs
 
 Uses spark_jobs/sample_data/ (u.data, u.test, oracle.json; regenerated when missing or with
---regenerate), submits spark_jobs/als_job.py as a single file with the spark-submit shipped in the
-pyspark package, and streams the job's phase lines as they happen (Spark's own log goes to a file).
+--regenerate), submits spark_jobs/als_job.py (which imports the package spark_jobs/als/ beside it) with
+the spark-submit shipped in the pyspark package (spark_jobs/spark_submit.py), and streams the job's phase
+lines as they happen (Spark's own log goes to a file).
 Then prints RMSE against the bias baseline and the oracle floor, the ranking metrics against the
 popularity baseline, and draws run.png beside metrics.json (spark_jobs/run_chart.py). Exits non-zero
 when the job fails, when RMSE > 1.10 x oracle RMSE, or when RMSE does not beat the baseline.
@@ -14,24 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pyspark
-
-from spark_jobs.als_job import default_run_id
+from spark_jobs.als.attempts import default_run_id
+from spark_jobs.spark_submit import JOB, SPARK_JOBS, job_arguments, submit
 from spark_jobs.synthetic_ratings import generate, write_dataset
 
-PACKAGE = Path(__file__).resolve().parent
-JOB = PACKAGE / "als_job.py"
-SAMPLE_DIR = PACKAGE / "sample_data"
+SAMPLE_DIR = SPARK_JOBS / "sample_data"
 SAMPLE_FILES = ("u.data", "u.test", "oracle.json")
 MAX_RATIO_TO_ORACLE = 1.10
-VENV_JAVA = PACKAGE.parent / ".venv" / "java-home"
 PHASE_ORDER = ("load_validate", "tune", "train", "evaluate", "recommend", "rank_evaluate", "save_model")
 CHART_NAME = "run.png"
 
@@ -41,52 +34,6 @@ def ensure_sample(sample_dir: Path, regenerate: bool = False) -> dict:
     if regenerate or not all((sample_dir / name).exists() for name in SAMPLE_FILES):
         write_dataset(generate(), sample_dir)
     return json.loads((sample_dir / "oracle.json").read_text())
-
-
-def spark_submit_command(job_args: list, master: str = "local[2]", job: Path = JOB) -> list:
-    """spark-submit from the installed pyspark package, submitting the job file on its own."""
-    spark_submit = Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit"
-    return [
-        str(spark_submit),
-        "--master",
-        master,
-        "--driver-memory",
-        "2g",
-        "--conf",
-        "spark.ui.enabled=false",
-        "--conf",
-        "spark.ui.showConsoleProgress=false",
-        str(job),
-        *job_args,
-    ]
-
-
-def _echo(line: str, _: float) -> None:
-    print(line, flush=True)
-
-
-def submit(
-    job_args: list,
-    log_path: Path,
-    master: str = "local[2]",
-    job: Path = JOB,
-    on_line: Callable[[str, float], None] = _echo,
-) -> int:
-    """Run the job in a subprocess and return its exit code. Spark's log (stderr) goes to log_path;
-    each line the job prints (stdout) is handed to on_line with its arrival time as it comes."""
-    env = dict(os.environ)
-    if not env.get("JAVA_HOME") and VENV_JAVA.exists():
-        env["JAVA_HOME"] = str(VENV_JAVA)
-    env.setdefault("PYSPARK_PYTHON", sys.executable)
-    env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log:
-        command = spark_submit_command(job_args, master, job)
-        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1) as process:
-            assert process.stdout is not None
-            for line in process.stdout:
-                on_line(line.rstrip("\n"), time.monotonic())
-            return process.wait()
 
 
 def acceptance_failures(metrics: dict, oracle: dict) -> list:
@@ -165,20 +112,14 @@ def main(argv: list) -> int:
     run_id = args.run_id or default_run_id()
     output = Path(args.output)
     log_path = output / f"{run_id}.spark-submit.log"
-    job_args = [
-        "--ratings",
-        str(args.sample_dir / "u.data"),
-        "--test-ratings",
-        str(args.sample_dir / "u.test"),
-        "--format",
-        "udata",
-        "--output",
-        str(output),
-        "--run-id",
-        run_id,
-    ]
-    if args.tune:
-        job_args.append("--tune")
+    job_args = job_arguments(
+        ratings=args.sample_dir / "u.data",
+        test_ratings=args.sample_dir / "u.test",
+        format="udata",
+        output=output,
+        run_id=run_id,
+        tune=args.tune,
+    )
     print(
         f"run_sample: spark-submit {JOB.name} on {args.sample_dir} ({args.master}); Spark's log: {log_path}", flush=True
     )

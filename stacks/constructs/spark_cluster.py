@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Tags, Token
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Stage, Tags, Token
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -31,7 +32,9 @@ from stacks.contract import (
     standing_cluster_name,
 )
 
-JOB_SCRIPT = Path(__file__).resolve().parents[2] / "spark_jobs" / "als_job.py"
+SPARK_JOBS = Path(__file__).resolve().parents[2] / "spark_jobs"
+JOB_SCRIPT = SPARK_JOBS / "als_job.py"
+JOB_PACKAGE = SPARK_JOBS / "als"
 
 
 def cfn_cluster_properties(job_flow: dict[str, Any], *, name: str) -> dict[str, Any]:
@@ -58,6 +61,19 @@ def cfn_cluster_properties(job_flow: dict[str, Any], *, name: str) -> dict[str, 
     if "Configurations" in job_flow:
         properties["Configurations"] = [configuration(item) for item in job_flow["Configurations"]]
     return properties
+
+
+def staged_job_package(scope: Construct) -> Path:
+    """A folder holding a copy of ``spark_jobs/als/`` (no bytecode), for the job package's asset.
+
+    A directory asset is zipped from the directory's contents, and ``--py-files`` puts the zip's root on the
+    Python path: so the folder holds ``als/``, staged in ``<cloud assembly>/spark-job-package`` (plain files, so
+    the asset hash depends only on their content).
+    """
+    staging = Path(Stage.of(scope).outdir) / "spark-job-package"  # type: ignore[union-attr]
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(JOB_PACKAGE, staging / JOB_PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return staging
 
 
 def grant_read_asset_object(role: iam.IRole, asset: s3_assets.Asset) -> None:
@@ -111,8 +127,9 @@ class SparkJobCluster(Construct):
     protection in dev; logs in the logs bucket; a security configuration with S3 (SSE-S3) and local-disk (KMS,
     including EBS) encryption at rest, IMDSv2 required, and in-transit TLS when configured; nodes in private
     subnets with the stack's own security groups; roles limited to the project's buckets and prefixes.
-    The job script is a CDK asset. ``job_flow_template`` and ``step_template`` are the one definition that
-    both the standing cluster (here) and transient clusters (launched by the submit Lambda) use.
+    The job is two CDK assets: the entry script spark-submit runs and the package it imports, a zip whose root
+    holds ``als/``, shipped with ``--py-files``. ``job_flow_template`` and ``step_template`` are the one definition
+    that both the standing cluster (here) and transient clusters (launched by the submit Lambda) use.
     """
 
     def __init__(
@@ -128,6 +145,8 @@ class SparkJobCluster(Construct):
         self.props = props
         self.job_script = s3_assets.Asset(self, "JobScript", path=str(JOB_SCRIPT))
         self.job_script_uri = f"s3://{self.job_script.s3_bucket_name}/{self.job_script.s3_object_key}"
+        self.job_package = s3_assets.Asset(self, "JobPackage", path=str(staged_job_package(self)))
+        self.job_package_uri = f"s3://{self.job_package.s3_bucket_name}/{self.job_package.s3_object_key}"
 
         # Dev: scheduled for deletion with the stack (nothing it encrypted outlives a cluster). Prod: retained.
         self.local_disk_key = kms.Key(
@@ -142,7 +161,7 @@ class SparkJobCluster(Construct):
             self,
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description="EMR cluster nodes: read ratings and the job script, write results, checkpoints and logs",
+            description="EMR cluster nodes: read ratings and the job, write results, checkpoints and logs",
         )
         self.instance_profile = iam.CfnInstanceProfile(self, "InstanceProfile", roles=[self.instance_role.role_name])
         self.service_role = role_with_aws_managed_policy(
@@ -194,6 +213,8 @@ class SparkJobCluster(Construct):
                     "spark-submit",
                     "--deploy-mode",
                     "cluster",
+                    "--py-files",
+                    self.job_package_uri,
                     self.job_script_uri,
                     "--checkpoint-dir",
                     f"s3://{buckets.artifacts.bucket_name}/{CHECKPOINTS_PREFIX}",
@@ -262,9 +283,11 @@ class SparkJobCluster(Construct):
             )
         return fleets
 
-    def grant_read_job_script(self, role: iam.IRole) -> None:
-        """Read access to the job script object only, not to the CDK assets bucket."""
+    def grant_read_job(self, role: iam.IRole) -> None:
+        """Read access to the job's two objects (the entry script and the package zip) only, not to the CDK
+        assets bucket."""
         grant_read_asset_object(role, self.job_script)
+        grant_read_asset_object(role, self.job_package)
 
     def grant_submit(self, role: iam.IRole) -> None:
         """Starting the job: a transient cluster (RunJobFlow only with the project's request tags, and the AddTags
@@ -369,7 +392,7 @@ class SparkJobCluster(Construct):
         buckets.grant_prefix(role, "results", RESULTS_RUNS_PREFIX, read_write, list_prefix=True)
         buckets.grant_prefix(role, "artifacts", CHECKPOINTS_PREFIX, read_write, list_prefix=True)
         buckets.grant_prefix(role, "logs", EMR_LOGS_PREFIX, ["s3:PutObject"], list_prefix=False)
-        self.grant_read_job_script(role)
+        self.grant_read_job(role)
         key_use = [
             "kms:Encrypt",
             "kms:Decrypt",

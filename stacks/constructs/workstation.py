@@ -22,7 +22,8 @@ from stacks.constructs.spark_cluster import SparkJobCluster, grant_read_asset_ob
 from stacks.contract import RATINGS_PREFIX, RESULTS_RUNS_PREFIX
 
 HOME = "/opt/ml-lab"
-JOB_PATH = f"{HOME}/als_job.py"
+JOB_PATH = f"{HOME}/als_job.py"  # the job's entry script
+JOB_PACKAGE_PATH = f"{HOME}/als.zip"  # the package it imports (--py-files)
 READY_MARKER = f"{HOME}/ready"
 SETUP_PATH = "/usr/local/sbin/ml-lab-setup"
 RUNNER_PATH = "/usr/local/bin/ml-lab-als"
@@ -80,7 +81,8 @@ class Workstation(Construct):
 
     Guarantees: IMDSv2 required; encrypted gp3 root volume sized to what it holds; no key pair and no inbound rule
     unless both ``workstation_key_pair`` and a narrow ``workstation_ssh_cidr`` are set (0.0.0.0/0 is refused by
-    the settings); read access to the ratings prefix and the job script, write access to the results prefix only.
+    the settings); read access to the ratings prefix and the job (script and package), write access to the results
+    prefix only.
     A public IPv4 address only in the public network mode, and only while it runs.
 
     Its first boot installs Java 17 and the pyspark that matches the EMR release: from PyPI in the public network
@@ -122,12 +124,12 @@ class Workstation(Construct):
             "Role",
             service="ec2.amazonaws.com",
             policy="AmazonSSMManagedInstanceCore",
-            description="Lab workstation: Session Manager, read ratings and job script, write results",
+            description="Lab workstation: Session Manager, read ratings and the job, write results",
             reason="AWS's minimal Session Manager policy; it replaces SSH and a hand-written copy would drift.",
         )
         buckets.grant_prefix(self.role, "ratings", RATINGS_PREFIX, ["s3:GetObject"], list_prefix=True)
         buckets.grant_prefix(self.role, "results", RESULTS_RUNS_PREFIX, ["s3:PutObject"], list_prefix=True)
-        spark.grant_read_job_script(self.role)
+        spark.grant_read_job(self.role)
 
         self.wheelhouse: s3_assets.Asset | None = None
         if props.wheelhouse_dir is not None:
@@ -202,8 +204,10 @@ class Workstation(Construct):
             f'test -e {READY_MARKER} || {{ echo "setup has not finished: journalctl -u ml-lab-setup" >&2; exit 1; }}',
             'key=$1; shift; work=$(mktemp -d -p /var/tmp); name=$(basename "$key")',
             f"aws s3 cp --region {region} {spark.job_script_uri} {JOB_PATH}",
+            f"aws s3 cp --region {region} {spark.job_package_uri} {JOB_PACKAGE_PATH}",
             f'aws s3 cp --region {region} "s3://{buckets.ratings.bucket_name}/$key" "$work/$name"',
-            f'spark-submit --master "local[*]" {JOB_PATH} --ratings "$work/$name" --output "$work/runs" "$@"',
+            f'spark-submit --master "local[*]" --py-files {JOB_PACKAGE_PATH} {JOB_PATH} --ratings "$work/$name" '
+            '--output "$work/runs" "$@"',
             f'aws s3 sync --region {region} "$work/runs" s3://{buckets.results.bucket_name}/{RESULTS_RUNS_PREFIX}',
         ]
         setup = [

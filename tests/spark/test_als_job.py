@@ -1,49 +1,34 @@
-"""spark_jobs/als_job.py: parsing, validation, the model, recommendations, ranking metrics, tuning, outputs."""
+"""The ALS job end to end (spark_jobs/als/): a whole run, the model, ranking metrics, tuning, outputs."""
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from spark_jobs import als_job
-from spark_jobs.synthetic_ratings import SyntheticSpec, generate, oracle_metrics, write_dataset
+from spark_jobs.als.arguments import parse_args
+from spark_jobs.als.attempts import ATTEMPTS_DIR
+from spark_jobs.als.evaluation import popularity_lists, ranking_metrics
+from spark_jobs.als.job import run
+from spark_jobs.als.model import (
+    DEFAULT_MAX_ITER,
+    SPARK_DEFAULT_MAX_ITER,
+    SPARK_DEFAULT_RANK,
+    SPARK_DEFAULT_REG_PARAM,
+    Biases,
+    build_als,
+    fold_biases,
+)
+from spark_jobs.als.ratings import TRAIN, JobInputError, load_ratings
+from spark_jobs.als.recommendations import recommend_users
+from spark_jobs.als.tuning import TUNE_REG_PARAMS, refine_reg_params, tuning_grid
+from spark_jobs.synthetic_ratings import generate, oracle_metrics
+from tests.spark.job_support import SMALL_SPEC, job_args, train_pairs
 
-GOOD = [(1, 10, 4.0, 881250949), (1, 20, 3.5, 881250950), (2, 10, 5.0, 891717742), (3, 30, 1.0, 878887116)]
-LAYOUTS = {
-    "udata": ([], "{u}\t{i}\t{r}\t{t}"),
-    "csv": (["userId,movieId,rating,timestamp"], "{u},{i},{r},{t}"),
-    "dat": ([], "{u}::{i}::{r}::{t}"),
-}
-SMALL_SPEC = SyntheticSpec(users=150, items=200, ratings=8_000, noise_sigma=0.5, seed=7)
 OUTPUTS = ["_SUCCESS", "metrics.json", "model", "recommendations"]
-
-
-def _args(**options: object) -> object:
-    argv: list = []
-    for name, value in {"ratings": "unused", "output": "unused", **options}.items():
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            argv.append(flag)
-        elif value is not None:
-            argv += [flag, str(value)]
-    return als_job.parse_args(argv)
-
-
-def _load(spark, path: str, fmt: str = "auto", **options):
-    """(sorted (user, item, rating) of every kept rating, the input's report)."""
-    loaded = als_job.load_ratings(spark, _args(ratings=path, format=fmt, **options), persisted := [])
-    rows = sorted(
-        (r.user, r.item, r.rating)
-        for r in loaded.table.where("reject_reason is null").select("user", "item", "rating").collect()
-    )
-    for frame in persisted:
-        frame.unpersist()
-    return rows, loaded.reports[als_job.ROLE_RATINGS]
 
 
 def _metrics(run_dir: Path) -> dict:
@@ -59,17 +44,10 @@ def _quiet(_: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def synthetic_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("synthetic")
-    write_dataset(generate(SMALL_SPEC), out)
-    return out
-
-
-@pytest.fixture(scope="module")
 def synthetic_run(spark, synthetic_dir, tmp_path_factory):
     """One end-to-end run with default model parameters on small synthetic data and its test file."""
     output = tmp_path_factory.mktemp("runs")
-    args = _args(
+    args = job_args(
         ratings=synthetic_dir / "u.data",
         test_ratings=synthetic_dir / "u.test",
         output=output,
@@ -77,199 +55,7 @@ def synthetic_run(spark, synthetic_dir, tmp_path_factory):
         top_n=5,
     )
     lines: list = []
-    return args, als_job.run(spark, args, lines.append), output / "synthetic", lines
-
-
-def _train_pairs(synthetic_dir: Path) -> set:
-    rows = np.loadtxt(synthetic_dir / "u.data", dtype=np.int64, delimiter="\t")
-    return {(int(u), int(i)) for u, i in rows[:, :2]}
-
-
-# ---------------------------------------------------------------- parsing and validation
-
-
-@pytest.mark.parametrize("fmt", sorted(LAYOUTS))
-def test_each_format_parses_explicitly_and_by_auto_detection(spark, write_lines, fmt):
-    header, row = LAYOUTS[fmt]
-    path = write_lines(f"ratings.{fmt}", header + [row.format(u=u, i=i, r=r, t=t) for u, i, r, t in GOOD])
-    for requested in (fmt, "auto"):
-        rows, report = _load(spark, path, requested)
-        assert rows == sorted((u, i, r) for u, i, r, _ in GOOD)
-        assert report["format"] == fmt
-        assert report["input_rows"] == len(GOOD)  # the csv header is not a row
-        assert report["rejected_total"] == 0
-
-
-def test_auto_detection_refuses_lines_that_fit_no_format():
-    with pytest.raises(als_job.JobInputError, match=r"x\.txt: cannot detect the format: line '1 2 3 4'"):
-        als_job.detect_format("x.txt", ["1 2 3 4"])
-    with pytest.raises(als_job.JobInputError, match="cannot detect"):
-        als_job.detect_format("x.txt", ["1\t2\t3\t4", "1::2::3::4"])  # mixed layouts
-
-
-@pytest.mark.parametrize("fmt", ["csv", "auto"])
-def test_csv_with_an_unknown_header_is_rejected(spark, write_lines, fmt):
-    path = write_lines("ratings.csv", ["user,item,stars,time", "1,10,4,881250949", "2,10,4,881250949"])
-    with pytest.raises(als_job.JobInputError, match=r"ratings\.csv: unexpected header 'user,item,stars,time'"):
-        _load(spark, path, fmt)
-
-
-def test_each_kind_of_bad_row_is_counted_and_the_latest_duplicate_kept(spark, write_lines):
-    good = [f"{u}\t{i}\t4\t{880000000 + i}" for u in range(1, 5) for i in range(1, 6)]  # 20 rows
-    bad = [
-        "7\t1\t4",  # valid: the timestamp is optional
-        "1\t2\t3\t4\t5",  # malformed: five fields
-        "1\tabc\t3\t4",  # malformed: item is not a number
-        "1\t2\tfour\t4",  # malformed: rating is not a number
-        "1\t2\t3\tyesterday",  # malformed: timestamp is not a number
-        "\t2\t3\t4",  # missing_id
-        "-1\t2\t3\t4",  # negative_id
-        "1\t-2\t3\t4",  # negative_id
-        "9999999999\t2\t3\t4",  # id_too_large (not a Java int)
-        "5\t1\t0\t4",  # rating_out_of_range (below 0.5)
-        "5\t2\t5.5\t4",  # rating_out_of_range (above 5)
-        "1\t1\t2\t990000000",  # duplicate of (1, 1), later: this one is kept
-        "1\t1\t5\t870000000",  # duplicate of (1, 1), earlier: rejected
-        "2\t1\t1.5\t880000001",  # duplicate of (2, 1), same timestamp: the later line wins
-        "3\t1\t2.5",  # duplicate of (3, 1) without a timestamp: the row with one wins
-        "",  # blank lines are not rows
-    ]
-    path = write_lines("u.data", good + bad)
-    rows, report = _load(spark, path, "udata")
-    assert report["rejected_rows"] == {
-        "malformed": 4,
-        "missing_id": 1,
-        "negative_id": 2,
-        "id_too_large": 1,
-        "rating_out_of_range": 2,
-        "duplicate": 4,
-    }
-    assert report["input_rows"] == 20 + 15
-    assert report["valid_rows"] == 21
-    assert (1, 1, 2.0) in rows and (2, 1, 1.5) in rows and (3, 1, 4.0) in rows and (7, 1, 4.0) in rows
-    assert report["first_rejected_line"] == {
-        "file": Path(path).as_uri(),
-        "line_number": 22,
-        "line": "1\t2\t3\t4\t5",
-        "reason": "malformed",
-    }
-
-
-def test_the_first_bad_line_is_found_in_a_directory_of_files(spark, tmp_path):
-    folder = tmp_path / "ratings"
-    folder.mkdir()
-    (folder / "a.data").write_text("".join(f"1\t{i}\t4\t1\n" for i in range(1, 40)))
-    (folder / "b.data").write_text("2\t1\t4\t1\n2\t2\t4\t1\n2\t3\tx\t1\n2\t4\t9\t1\n")
-    rows, report = _load(spark, str(folder), "udata")
-    assert len(rows) == 41
-    assert report["rejected_rows"]["malformed"] == 1 and report["rejected_rows"]["rating_out_of_range"] == 1
-    assert report["first_rejected_line"] == {
-        "file": (folder / "b.data").as_uri(),
-        "line_number": 3,
-        "line": "2\t3\tx\t1",
-        "reason": "malformed",
-    }
-
-
-def test_rating_range_is_configurable(spark, write_lines):
-    path = write_lines("u.data", ["1\t1\t0\t1", "1\t2\t10\t1", "1\t3\t11\t1"])
-    rows, report = _load(spark, path, "udata", min_rating=0, max_rating=10, max_reject_fraction=0.5)
-    assert rows == [(1, 1, 0.0), (1, 2, 10.0)]
-    assert report["rejected_rows"]["rating_out_of_range"] == 1
-
-
-def test_garbage_file_fails_naming_the_file_and_first_bad_line(spark, write_lines, tmp_path, capsys):
-    path = write_lines("garbage.txt", ["", "this is not", "a ratings file"])
-    code = als_job.main(["--ratings", path, "--format", "udata", "--output", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert code == als_job.EXIT_INPUT == 2
-    assert f"{path}: no valid ratings in 2 rows as udata (rejected: malformed 2)" in err
-    assert "garbage.txt line 2: 'this is not' (malformed)" in err
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
-
-    code = als_job.main(["--ratings", path, "--output", str(tmp_path / "out")])  # auto-detect
-    assert code == 2
-    assert f"{path}: cannot detect the format: line 'this is not'" in capsys.readouterr().err
-
-
-def test_empty_and_missing_inputs_fail_naming_the_file(spark, write_lines, tmp_path, capsys):
-    empty = write_lines("empty.data", ["", "  "])
-    for fmt in ("auto", "udata"):
-        assert als_job.main(["--ratings", empty, "--format", fmt, "--output", str(tmp_path)]) == 2
-        assert f"{empty}: the input is empty" in capsys.readouterr().err
-    missing = str(tmp_path / "nope.data")
-    assert als_job.main(["--ratings", missing, "--output", str(tmp_path)]) == 2
-    assert f"cannot read {missing}" in capsys.readouterr().err
-
-
-def test_mostly_rejected_input_fails_with_the_counts(spark, write_lines):
-    path = write_lines("u.data", ["1\t1\t4\t1", "1\t2\t4\t1", "1\t3\t9\t1", "1\t4\t9\t1", "x\t5\t4\t1"])
-    with pytest.raises(als_job.JobInputError) as failure:
-        _load(spark, path, "udata")
-    message = str(failure.value)
-    assert "3 of 5 rows rejected, more than --max-reject-fraction 0.5" in message
-    assert "malformed 1, rating_out_of_range 2" in message
-    assert "line 3: '1\\t3\\t9\\t1' (rating_out_of_range)" in message
-    rows, report = _load(spark, path, "udata", max_reject_fraction=0.7)  # a looser threshold passes
-    assert len(rows) == 2 and report["rejected_total"] == 3
-
-
-def test_a_bad_test_file_is_reported_as_the_test_file(spark, write_lines):
-    train = write_lines("u.data", [f"{u}\t{i}\t4\t1" for u in range(1, 4) for i in range(1, 4)])
-    test = write_lines("u.test", ["1\t1\t4\t1", "oops"])
-    args = _args(ratings=train, test_ratings=test, format="udata", max_reject_fraction=0.2)
-    with pytest.raises(als_job.JobInputError, match=r"u\.test: 1 of 2 rows rejected.*u\.test line 2: 'oops'"):
-        als_job.load_ratings(spark, args, [])
-
-
-def _jobs_while(spark, action) -> int:
-    tracker = spark.sparkContext.statusTracker()
-    group = f"counted-{time.monotonic_ns()}"
-    spark.sparkContext.setJobGroup(group, group)
-    try:
-        action()
-        return len(tracker.getJobIdsForGroup(group))
-    finally:
-        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-
-
-def test_loading_train_and_test_files_is_one_pass(spark, synthetic_dir):
-    """With the format given and clean files, parse + validate + de-duplicate + split of both files is
-    one Spark action (a few jobs: adaptive execution runs each shuffle stage as a job); the report's
-    counts and the split come out of it."""
-    args = _args(ratings=synthetic_dir / "u.data", test_ratings=synthetic_dir / "u.test", format="udata")
-    persisted: list = []
-    loaded: list = []
-    one_file = _jobs_while(spark, lambda: loaded.append(als_job.load_ratings(spark, args, persisted)))
-    both = loaded[0]
-    lines = len((synthetic_dir / "u.data").read_text().splitlines())
-    test_lines = len((synthetic_dir / "u.test").read_text().splitlines())
-    assert both.train_rows == lines and both.test_rows == test_lines
-    assert both.reports[als_job.ROLE_TEST]["valid_rows"] == test_lines
-    assert one_file <= 4, f"load/validate ran {one_file} Spark jobs"
-    train_only = _args(ratings=synthetic_dir / "u.data", format="udata")
-    assert _jobs_while(spark, lambda: als_job.load_ratings(spark, train_only, persisted)) == one_file
-    for frame in persisted:
-        frame.unpersist()
-
-
-def test_the_random_split_depends_on_the_seed_not_on_partitioning(spark, synthetic_dir):
-    def split(seed: int, partitions: int) -> set:
-        spark.conf.set("spark.sql.files.maxPartitionBytes", str(partitions))
-        loaded = als_job.load_ratings(spark, _args(ratings=synthetic_dir / "u.data", seed=seed), persisted := [])
-        test = {(r.user, r.item) for r in loaded.split(als_job.TEST).collect()}
-        for frame in persisted:
-            frame.unpersist()
-        return test
-
-    try:
-        first, again = split(3, 128 * 1024 * 1024), split(3, 20_000)
-        other = split(4, 128 * 1024 * 1024)
-    finally:
-        spark.conf.unset("spark.sql.files.maxPartitionBytes")
-    assert first == again
-    assert first != other
-    assert abs(len(first) / len(_train_pairs(synthetic_dir)) - 0.1) < 0.02
+    return args, run(spark, args, lines.append), output / "synthetic", lines
 
 
 # ---------------------------------------------------------------- a whole run
@@ -280,14 +66,14 @@ def test_end_to_end_run_writes_every_output(spark, synthetic_run):
 
     args, report, run_dir, _ = synthetic_run
     assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")) == OUTPUTS
-    assert not (run_dir.parent / als_job.ATTEMPTS_DIR).exists()
+    assert not (run_dir.parent / ATTEMPTS_DIR).exists()
     metrics = _metrics(run_dir)
     assert metrics == json.loads(json.dumps(report))
     assert metrics["run_id"] == "synthetic" and metrics["spark_version"] == spark.version
     assert metrics["input_rows"] == metrics["split"]["train_rows"] and metrics["split"]["method"] == "test file"
     assert metrics["users"] == SMALL_SPEC.users
     assert metrics["params"]["rank"] == args.rank == 10 and metrics["best_params"] is None
-    assert metrics["params"]["reg_param"] == 0.1 and metrics["params"]["max_iter"] == als_job.DEFAULT_MAX_ITER
+    assert metrics["params"]["reg_param"] == 0.1 and metrics["params"]["max_iter"] == DEFAULT_MAX_ITER
     assert set(metrics["phase_seconds"]) == {
         "load_validate",
         "train",
@@ -329,7 +115,7 @@ def test_recommendations_never_repeat_a_training_item_and_are_each_users_top_unr
     from pyspark.ml.recommendation import ALSModel
 
     _, _, run_dir, _ = synthetic_run
-    rated = _train_pairs(synthetic_dir)
+    rated = train_pairs(synthetic_dir)
     recommended = _recommendations(spark, run_dir)
     assert not {(u, i) for u, _, i, _ in recommended} & rated
     # Brute force: every (user, item) scored by the saved model, the best 5 unrated per user.
@@ -358,9 +144,9 @@ def test_users_who_rated_almost_everything_get_what_is_left(spark, tmp_path):
     path.write_text("".join(f"{u}\t{i}\t{r}\t1\n" for u, i, r in rows))
     test = tmp_path / "u.test"
     test.write_text("1\t1\t4\t1\n99\t59\t5\t1\n")
-    report = als_job.run(
+    report = run(
         spark,
-        _args(ratings=path, test_ratings=test, output=tmp_path / "runs", run_id="full", top_n=5, max_iter=2),
+        job_args(ratings=path, test_ratings=test, output=tmp_path / "runs", run_id="full", top_n=5, max_iter=2),
         _quiet,
     )
     recommended = _recommendations(spark, tmp_path / "runs" / "full")
@@ -370,9 +156,9 @@ def test_users_who_rated_almost_everything_get_what_is_left(spark, tmp_path):
 
 
 def test_recommendations_only_for_the_listed_users(spark, synthetic_dir, tmp_path):
-    report = als_job.run(
+    report = run(
         spark,
-        _args(
+        job_args(
             ratings=synthetic_dir / "u.data",
             output=tmp_path,
             run_id="listed",
@@ -397,25 +183,25 @@ def test_recommendations_only_for_the_listed_users(spark, synthetic_dir, tmp_pat
 def test_the_users_to_recommend_for_come_from_a_list_or_a_file(spark, tmp_path):
     users_file = tmp_path / "users.txt"
     users_file.write_text("3\n 5\n\n3\n999999\n")
-    assert sorted(r.user for r in als_job.recommend_users(spark, "3,5, 999999,3").collect()) == [3, 5, 999999]
-    assert sorted(r.user for r in als_job.recommend_users(spark, str(users_file)).collect()) == [3, 5, 999999]
+    assert sorted(r.user for r in recommend_users(spark, "3,5, 999999,3").collect()) == [3, 5, 999999]
+    assert sorted(r.user for r in recommend_users(spark, str(users_file)).collect()) == [3, 5, 999999]
     users_file.write_text("3\nbob\n")
-    with pytest.raises(als_job.JobInputError, match="'bob' is not a user id"):
-        als_job.recommend_users(spark, str(users_file))
-    with pytest.raises(als_job.JobInputError, match="an id above 2147483647"):
-        als_job.recommend_users(spark, "1,2147483648")
+    with pytest.raises(JobInputError, match="'bob' is not a user id"):
+        recommend_users(spark, str(users_file))
+    with pytest.raises(JobInputError, match="an id above 2147483647"):
+        recommend_users(spark, "1,2147483648")
 
 
 # ---------------------------------------------------------------- model, ranking metrics, baselines
 
 
 def test_folded_model_predicts_mu_plus_biases_plus_the_residual_factors(spark, synthetic_dir):
-    args = _args(ratings=synthetic_dir / "u.data", max_iter=3)
-    loaded = als_job.load_ratings(spark, args, persisted := [])
-    train = loaded.split(als_job.TRAIN)
-    biases = als_job.Biases(train, loaded.mu, args.baseline_reg, persisted)
-    residual_model = als_job.build_als(args, 4, 0.1, 2).fit(biases.residual(train))
-    folded = als_job.fold_biases(spark, residual_model, biases, persisted)
+    args = job_args(ratings=synthetic_dir / "u.data", max_iter=3)
+    loaded = load_ratings(spark, args, persisted := [])
+    train = loaded.split(TRAIN)
+    biases = Biases(train, loaded.mu, args.baseline_reg, persisted)
+    residual_model = build_als(args, 4, 0.1, 2).fit(biases.residual(train))
+    folded = fold_biases(spark, residual_model, biases, persisted)
     pairs = train.select("user", "item").limit(50)
     expected = {
         (r.user, r.item): r.prediction + r.baseline
@@ -434,7 +220,7 @@ def test_ranking_metrics_match_hand_computed_values(spark):
         [(1, [(0, 10, 1.0), (1, 11, 0.9)]), (2, [(0, 31, 1.0), (1, 30, 0.5)])],
         "user int, recs array<struct<position:int, item:int, score:float>>",
     )  # user 3 has no list: it counts as an empty one
-    metrics = als_job.ranking_metrics(labels, lists, 2)
+    metrics = ranking_metrics(labels, lists, 2)
     assert metrics["precision_at_n"] == pytest.approx((1 / 2 + 1 / 2 + 0) / 3)
     assert metrics["recall_at_n"] == pytest.approx((1 / 2 + 1 + 0) / 3)
     assert metrics["map_at_n"] == pytest.approx((1 / 2 + 1 / 2 / 1 + 0) / 3)
@@ -458,7 +244,7 @@ def test_popularity_lists_skip_each_users_rated_items(spark):
         "user int, item int, rating double",
     )
     users = spark.createDataFrame([(1,), (3,), (4,)], "user int")
-    lists = als_job.popularity_lists(train, users, train["rating"] >= 4, 2)
+    lists = popularity_lists(train, users, train["rating"] >= 4, 2)
     got = {r.user: [x.item for x in r.recs] for r in lists.collect()}
     # Popularity among ratings >= 4: 100 (3), 200 (2), 300 (1); 400 has no positive rating.
     assert got == {1: [300], 3: [200], 4: [200, 300]}
@@ -478,7 +264,7 @@ def test_implicit_mode_trains_recommends_and_reports_ranking_metrics(spark, synt
     lines = (synthetic_dir / "u.data").read_text().splitlines()[:3000]
     counts = tmp_path / "plays.data"
     counts.write_text("\n".join([*lines, "1\t1\t40\t1"]) + "\n")  # 40 plays: fine when implicit
-    args = _args(
+    args = job_args(
         ratings=counts,
         test_ratings=synthetic_dir / "u.test",
         output=tmp_path,
@@ -487,7 +273,7 @@ def test_implicit_mode_trains_recommends_and_reports_ranking_metrics(spark, synt
         max_iter=3,
         top_n=3,
     )
-    report = als_job.run(spark, args, _quiet)
+    report = run(spark, args, _quiet)
     assert report["params"]["implicit"] is True and report["params"]["max_rating"] is None
     assert report["params"]["biases"] is False and report["model_rank"] == 10
     assert report["rejected_rows"]["rating_out_of_range"] == 0
@@ -504,29 +290,29 @@ def test_implicit_mode_trains_recommends_and_reports_ranking_metrics(spark, synt
 
 
 def test_defaults_are_at_least_sparks_documented_als_defaults():
-    args = als_job.parse_args(["--ratings", "r", "--output", "o"])
-    assert (args.rank, args.reg_param) == (als_job.SPARK_DEFAULT_RANK, als_job.SPARK_DEFAULT_REG_PARAM) == (10, 0.1)
-    assert args.max_iter >= als_job.SPARK_DEFAULT_MAX_ITER == 10
+    args = parse_args(["--ratings", "r", "--output", "o"])
+    assert (args.rank, args.reg_param) == (SPARK_DEFAULT_RANK, SPARK_DEFAULT_REG_PARAM) == (10, 0.1)
+    assert args.max_iter >= SPARK_DEFAULT_MAX_ITER == 10
     assert args.biases is True and args.relevant_rating == 4.0 and args.top_n == 10
-    implicit = als_job.parse_args(["--ratings", "r", "--output", "o", "--implicit"])
+    implicit = parse_args(["--ratings", "r", "--output", "o", "--implicit"])
     assert implicit.biases is False and implicit.relevant_rating is None
     with pytest.raises(SystemExit):
-        als_job.parse_args(["--ratings", "r", "--output", "o", "--implicit", "--biases"])
+        parse_args(["--ratings", "r", "--output", "o", "--implicit", "--biases"])
 
 
 def test_the_tuning_grid_scales_with_the_data_and_always_holds_sparks_defaults():
-    args = als_job.parse_args(["--ratings", "r", "--output", "o", "--tune"])
-    ranks, reg_params = als_job.tuning_grid(args, 2_000, 300, 200)
+    args = parse_args(["--ratings", "r", "--output", "o", "--tune"])
+    ranks, reg_params = tuning_grid(args, 2_000, 300, 200)
     assert ranks == [5, 10] and 0.1 in reg_params and min(reg_params) <= 0.01 and max(reg_params) >= 1
-    assert als_job.tuning_grid(args, 72_000, 943, 1682)[0] == [5, 10, 20]  # MovieLens 100K-sized
-    assert als_job.tuning_grid(args, 720_000, 6040, 3706)[0] == [5, 10, 20, 40]  # 1M-sized
-    assert als_job.tuning_grid(args, 16_000_000, 138_000, 27_000)[0] == [5, 10, 20, 40, 80]  # 20M-sized
-    chosen = als_job.parse_args(["--ratings", "r", "--output", "o", "--tune-ranks", "3,7", "--tune-reg-params", "0.2"])
-    assert als_job.tuning_grid(chosen, 720_000, 6040, 3706) == ([3, 7], [0.2])
+    assert tuning_grid(args, 72_000, 943, 1682)[0] == [5, 10, 20]  # MovieLens 100K-sized
+    assert tuning_grid(args, 720_000, 6040, 3706)[0] == [5, 10, 20, 40]  # 1M-sized
+    assert tuning_grid(args, 16_000_000, 138_000, 27_000)[0] == [5, 10, 20, 40, 80]  # 20M-sized
+    chosen = parse_args(["--ratings", "r", "--output", "o", "--tune-ranks", "3,7", "--tune-reg-params", "0.2"])
+    assert tuning_grid(chosen, 720_000, 6040, 3706) == ([3, 7], [0.2])
 
 
 def test_tuning_searches_the_grid_and_refits_the_best(spark, synthetic_dir, tmp_path):
-    args = _args(
+    args = job_args(
         ratings=synthetic_dir / "u.data",
         output=tmp_path,
         run_id="tuned",
@@ -537,7 +323,7 @@ def test_tuning_searches_the_grid_and_refits_the_best(spark, synthetic_dir, tmp_
         max_iter=5,
         top_n=1,
     )
-    report = als_job.run(spark, args, _quiet)
+    report = run(spark, args, _quiet)
     tuning = report["tuning"]
     assert [(g["rank"], g["reg_param"]) for g in tuning["grid"]] == [(1, 0.05), (1, 0.5), (4, 0.05), (4, 0.5)]
     best = min(tuning["grid"], key=lambda g: g["validation_rmse"])
@@ -549,8 +335,8 @@ def test_tuning_searches_the_grid_and_refits_the_best(spark, synthetic_dir, tmp_
 
 
 def test_default_tuning_goes_coarse_then_fine_around_the_best_regularisation(spark, synthetic_dir, tmp_path):
-    assert als_job.refine_reg_params(0.1) == [0.05, 0.07, 0.1, 0.14, 0.2]
-    args = _args(
+    assert refine_reg_params(0.1) == [0.05, 0.07, 0.1, 0.14, 0.2]
+    args = job_args(
         ratings=synthetic_dir / "u.data",
         output=tmp_path,
         run_id="coarse-fine",
@@ -559,12 +345,12 @@ def test_default_tuning_goes_coarse_then_fine_around_the_best_regularisation(spa
         max_iter=2,
         top_n=1,
     )
-    tuning = als_job.run(spark, args, _quiet)["tuning"]
-    coarse = [g for g in tuning["grid"] if g["rank"] == als_job.SPARK_DEFAULT_RANK]
-    assert [g["reg_param"] for g in coarse] == list(als_job.TUNE_REG_PARAMS)
+    tuning = run(spark, args, _quiet)["tuning"]
+    coarse = [g for g in tuning["grid"] if g["rank"] == SPARK_DEFAULT_RANK]
+    assert [g["reg_param"] for g in coarse] == list(TUNE_REG_PARAMS)
     best_coarse = min(coarse, key=lambda g: g["validation_rmse"])["reg_param"]
     fine = [g["reg_param"] for g in tuning["grid"] if g["rank"] == 2]
-    assert fine == als_job.refine_reg_params(best_coarse)
+    assert fine == refine_reg_params(best_coarse)
     assert tuning["stages"] == {"coarse": 5, "fine": 5}
     assert tuning["best_params"] in [{"rank": g["rank"], "reg_param": g["reg_param"]} for g in tuning["grid"]]
 
@@ -572,9 +358,9 @@ def test_default_tuning_goes_coarse_then_fine_around_the_best_regularisation(spa
 def test_same_seed_gives_the_same_metrics(spark, synthetic_dir, tmp_path):
     """The split is seeded (and independent of partitioning, tested above); so is ALS's initialisation."""
     runs = [
-        als_job.run(
+        run(
             spark,
-            _args(ratings=synthetic_dir / "u.data", output=tmp_path, run_id=run_id, seed=3, top_n=1, max_iter=3),
+            job_args(ratings=synthetic_dir / "u.data", output=tmp_path, run_id=run_id, seed=3, top_n=1, max_iter=3),
             _quiet,
         )
         for run_id in ("first", "second")
@@ -590,9 +376,9 @@ def test_a_file_with_some_bad_rows_reports_them_in_metrics_json(spark, synthetic
     lines = (synthetic_dir / "u.data").read_text().splitlines()[:3000]
     dirty = tmp_path / "dirty.data"
     dirty.write_text("\n".join([*lines, "1\t1", "2\t3\t7\t1", "-4\t1\t3\t1"]) + "\n")
-    als_job.run(
+    run(
         spark,
-        _args(
+        job_args(
             ratings=dirty,
             output=tmp_path,
             run_id="dirty",
@@ -619,8 +405,8 @@ def test_a_file_with_some_bad_rows_reports_them_in_metrics_json(spark, synthetic
 
 
 def test_default_run_ids_are_time_based_and_unique():
-    ids = {als_job.parse_args(["--ratings", "r", "--output", "o"]).run_id for _ in range(50)}
+    ids = {parse_args(["--ratings", "r", "--output", "o"]).run_id for _ in range(50)}
     assert len(ids) == 50
     assert all(re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", run_id) for run_id in ids)
     with pytest.raises(SystemExit):
-        als_job.parse_args(["--ratings", "r", "--output", "o", "--run-id", "../escape"])
+        parse_args(["--ratings", "r", "--output", "o", "--run-id", "../escape"])

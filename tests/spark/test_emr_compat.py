@@ -12,7 +12,7 @@ import pytest
 from stacks.emr_release import DEFAULT_EMR_RELEASE, EMR_RELEASES, spark_version
 
 ROOT = Path(__file__).resolve().parents[2]
-JOB_FILES = sorted((ROOT / "spark_jobs").glob("*.py"))
+JOB_FILES = sorted(path for path in (ROOT / "spark_jobs").rglob("*.py") if "__pycache__" not in path.parts)
 
 # Names that only exist from Python 3.10 on (module attribute or builtin), as far as we use such things.
 NEWER_THAN_39 = {
@@ -125,10 +125,11 @@ def test_default_release_is_the_newest_listed_spark_3_5_release():
 
 
 def test_spark_job_files_exist():
-    assert {p.name for p in JOB_FILES} >= {"als_job.py", "synthetic_ratings.py", "run_sample.py"}
+    names = {p.relative_to(ROOT / "spark_jobs").as_posix() for p in JOB_FILES}
+    assert names >= {"als_job.py", "als/job.py", "als/ratings.py", "synthetic_ratings.py", "run_sample.py"}
 
 
-@pytest.mark.parametrize("path", JOB_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", JOB_FILES, ids=lambda p: p.relative_to(ROOT / "spark_jobs").as_posix())
 def test_spark_job_file_is_valid_python_3_9(path):
     assert python39_problems(path.read_text()) == []
 

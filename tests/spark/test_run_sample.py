@@ -6,54 +6,71 @@ import ast
 import json
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
+import pytest
+
 from spark_jobs import run_sample
+from spark_jobs.spark_submit import job_arguments, submit, write_package_zip
 from spark_jobs.synthetic_ratings import SyntheticSpec, generate, write_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 STDLIB = set(sys.stdlib_module_names)
 
 
-def test_the_job_file_imports_only_the_standard_library_and_pyspark():
-    tree = ast.parse((ROOT / "spark_jobs" / "als_job.py").read_text())
+SHIPPED = [ROOT / "spark_jobs" / "als_job.py", *sorted((ROOT / "spark_jobs" / "als").glob("*.py"))]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.relative_to(ROOT / "spark_jobs").as_posix())
+def test_what_the_job_ships_imports_only_the_standard_library_pyspark_and_itself(path):
+    """EMR nodes and the workstation have Python and pyspark, nothing else: no numpy, no project modules."""
+    tree = ast.parse(path.read_text())
     imported = {
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     }
     imported |= {
         node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
     }
-    assert imported - STDLIB - {"__future__"} == {"pyspark"}
+    assert imported - STDLIB - {"__future__", "pyspark", "als"} == set()
 
 
-def test_spark_submit_runs_the_job_file_alone_and_streams_its_phase_lines(tmp_path):
-    """The EMR step ships only als_job.py: submit a lone copy, away from the project, and read its output.
+def test_the_package_zip_holds_every_module_under_als_and_no_bytecode(tmp_path):
+    archive = zipfile.ZipFile(write_package_zip(tmp_path / "als.zip"))
+    expected = {f"als/{path.name}" for path in SHIPPED[1:]}
+    assert set(archive.namelist()) == expected and "als/job.py" in expected
+
+
+def test_spark_submit_runs_the_shipped_job_away_from_the_project_and_streams_its_phase_lines(tmp_path):
+    """What EMR and the workstation get: the entry script and the package zip (--py-files), in a folder of their
+    own with no spark_jobs/ beside them. Submit those, as the step does, and read the output.
 
     Its phase lines must reach us while it runs, not all at exit: the time between the first phase
     line and the final summary line covers the later phases' reported durations.
     """
-    lone_job = tmp_path / "job" / "als_job.py"
-    lone_job.parent.mkdir()
-    shutil.copy(ROOT / "spark_jobs" / "als_job.py", lone_job)
+    shipped = tmp_path / "shipped"
+    entry = shipped / "als_job.py"
+    shipped.mkdir()
+    shutil.copy(ROOT / "spark_jobs" / "als_job.py", entry)
+    package = write_package_zip(shipped / "als.zip")
     data = tmp_path / "data"
     write_dataset(generate(SyntheticSpec(users=60, items=150, ratings=2_000, seed=5)), data)
-    args = [
-        "--ratings",
-        str(data / "u.data"),
-        "--test-ratings",
-        str(data / "u.test"),
-        "--output",
-        str(tmp_path / "runs"),
-        "--run-id",
-        "lone",
-        "--max-iter",
-        "5",
-        "--top-n",
-        "2",
-    ]
+    args = job_arguments(
+        ratings=data / "u.data",
+        test_ratings=data / "u.test",
+        output=tmp_path / "runs",
+        run_id="lone",
+        max_iter=5,
+        top_n=2,
+    )
     arrivals: list = []
-    code = run_sample.submit(
-        args, tmp_path / "spark.log", "local[2]", lone_job, lambda line, when: arrivals.append((line, when))
+    code = submit(
+        args,
+        tmp_path / "spark.log",
+        "local[2]",
+        entry,
+        lambda line, when: arrivals.append((line, when)),
+        py_files=package,
     )
     assert code == 0, (tmp_path / "spark.log").read_text()[-3000:]
     metrics = json.loads((tmp_path / "runs" / "lone" / "metrics.json").read_text())

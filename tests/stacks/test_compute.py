@@ -203,15 +203,17 @@ def test_standing_mode_outputs_the_cluster_id(synth) -> None:
     assert any("ClusterId" in k for k in outputs)
 
 
-def test_job_script_is_an_asset_read_only_by_exact_object(lab) -> None:
+def test_the_job_is_two_assets_each_read_only_by_exact_object(lab) -> None:
+    """The step submits the entry script with the package zip on --py-files, both CDK assets."""
     spark = lab.stacks.compute.spark
     args = spark.step_template["HadoopJarStep"]["Args"]
-    assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
-    resolved = lab.stacks.compute.resolve(args[3])
-    assert "cdk-hnb659fds-assets" in json.dumps(resolved) and ".py" in json.dumps(resolved)
-    # Both roles that run the job may read that one object, and nothing else in the CDK assets bucket.
+    assert args[:4] == ["spark-submit", "--deploy-mode", "cluster", "--py-files"]
+    package, script = (json.dumps(lab.stacks.compute.resolve(arg)) for arg in args[4:6])
+    assert "cdk-hnb659fds-assets" in package and '.zip"' in package
+    assert "cdk-hnb659fds-assets" in script and '.py"' in script
+    # Both roles that run the job may read those two objects, and nothing else in the CDK assets bucket.
     for role_prefix in ("SparkInstanceRole", "WorkstationRole"):
-        asset_grants = [
+        asset_grants = sorted(
             (statement["Action"], json.dumps(resource))
             for name, statement in policy_statements(lab.template("compute"))
             if name.startswith(role_prefix)
@@ -219,10 +221,13 @@ def test_job_script_is_an_asset_read_only_by_exact_object(lab) -> None:
                 statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             )
             if "cdk-hnb659fds-assets" in json.dumps(resource)
-        ]
-        assert len(asset_grants) == 1, role_prefix
-        action, resource = asset_grants[0]
-        assert action == "s3:GetObject" and resource.endswith('.py"]]}') and "*" not in resource
+        )
+        assert len(asset_grants) == 2, (role_prefix, asset_grants)
+        assert {action for action, _ in asset_grants} == {"s3:GetObject"}
+        assert sorted(resource.rsplit(".", 1)[-1] for _, resource in asset_grants) == ['py"]]}', 'zip"]]}'], (
+            asset_grants
+        )
+        assert not any("*" in resource for _, resource in asset_grants), asset_grants
 
 
 def test_submit_job_is_told_the_sizing_the_settings_ask_for(synth) -> None:

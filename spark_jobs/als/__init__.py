@@ -1,0 +1,32 @@
+"""The ALS batch job: validate ratings, fit biases and ALS, evaluate, recommend, promote the run.
+
+Standard library + pyspark only, Python 3.9 compatible (EMR 7.x nodes run Python 3.9). The modules import
+each other relatively, so the package works as ``spark_jobs.als`` (tests, tools) and as a top-level ``als``
+(shipped). spark-submit runs the entry script spark_jobs/als_job.py, which calls ``job.main``; on EMR and
+the workstation the package travels beside it as a zip whose root holds ``als/``:
+
+    spark-submit --py-files als.zip als_job.py --ratings s3://bucket/ml-100k/u.data --output s3://bucket/runs
+
+Modules, in the order a run uses them:
+  arguments        the command line: every flag, its default, the checks between flags
+  ratings          reading, validation, de-duplication and the train/test split, in one Spark action
+  tuning           --tune: the coarse-to-fine grid search on a hold-out of the training ratings
+  model            the bias baseline, ALS on its residual, the biases folded into a plain ALSModel
+  evaluation       RMSE/MAE beside the bias baseline; ranking metrics beside a popularity recommender
+  recommendations  each user's top-N unrated items; the --recommend-users list
+  attempts         run ids, attempt folders, the claim, the promotion to <output>/<run-id>
+  job              the run phase by phase (one line each) and main(argv) with the exit codes
+  hadoop_files     files through the Hadoop FileSystem API (local, hdfs://, s3://)
+  spark_helpers    the session's JVM view and the one row of an aggregation
+
+Output, under <output>/<run-id>/, promoted from <output>/_attempts/<run-id>/<attempt>/ on success:
+  model/            ALSModel (rank + 2 with biases: the last two columns carry them)
+  recommendations/  Parquet: user, rank, item, score (top-N items per user, none rated in training)
+  metrics.json      counts, parameters, RMSE/MAE vs the bias baseline, ranking metrics vs popularity
+  _SUCCESS          written last: the run's commit marker
+
+Exit codes: 0 success; 2 unusable input; 3 the run id is already complete (never overwritten);
+4 another attempt of the same run id completed or is promoting it (this attempt's output is dropped).
+"""
+
+from __future__ import annotations

@@ -1,0 +1,84 @@
+"""How good the model is: RMSE and MAE beside the bias baseline on the same test rows, and precision,
+recall, NDCG and MAP at N (Spark's RankingEvaluator) beside a popularity recommender."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.ml.evaluation import RankingEvaluator
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from .model import Biases, clip_rating
+from .spark_helpers import one_row
+
+RANKING_METRICS = {  # metrics.json key -> RankingEvaluator metricName (all at k = --top-n)
+    "precision_at_n": "precisionAtK",
+    "recall_at_n": "recallAtK",
+    "ndcg_at_n": "ndcgAtK",
+    "map_at_n": "meanAveragePrecisionAtK",
+}
+
+
+def regression_metrics(model: ALSModel, test: DataFrame, biases: Biases, args: argparse.Namespace) -> dict:
+    """RMSE and MAE of the model and of the bias baseline on the same test rows, in one pass.
+
+    Rows whose user or item is unseen in training are dropped (coldStartStrategy "drop"), for both.
+    """
+    scored = model.transform(biases.with_baseline(test))
+    model_error = clip_rating(F.col("prediction"), args) - F.col("rating")
+    baseline_error = clip_rating(F.col("baseline"), args) - F.col("rating")
+    row = one_row(
+        scored.agg(
+            F.sqrt(F.avg(model_error * model_error)).alias("rmse"),
+            F.avg(F.abs(model_error)).alias("mae"),
+            F.sqrt(F.avg(baseline_error * baseline_error)).alias("baseline_rmse"),
+            F.avg(F.abs(baseline_error)).alias("baseline_mae"),
+            F.count(F.lit(1)).alias("rows"),
+        )
+    )
+    metrics = {key: row[key] for key in ("rmse", "mae", "baseline_rmse", "baseline_mae")}
+    metrics["test_rows_evaluated"] = int(row["rows"])
+    return metrics
+
+
+def popularity_lists(train: DataFrame, users: DataFrame, relevant: Column, top_n: int) -> DataFrame:
+    """(user, recs): the top_n most popular items each user did not rate in training.
+
+    Popularity is the number of training ratings that count as relevant (ties: lower item id). A
+    user who rated n items needs at most the first top_n + n of the popular list, so the list is
+    cut there per user: the work is bounded by users x top_n + training rows.
+    """
+    counts = train.where(relevant).groupBy("item").agg(F.count(F.lit(1)).alias("count"))
+    order = Window.orderBy(F.col("count").desc(), F.col("item"))
+    popular = counts.select("item", F.row_number().over(order).alias("position"))
+    rated = train.select("user", "item")
+    per_user = rated.groupBy("user").agg(F.count(F.lit(1)).alias("rated"))
+    wanted = users.join(per_user, "user", "left").select(
+        "user", F.explode(F.sequence(F.lit(1), F.lit(top_n) + F.coalesce(F.col("rated"), F.lit(0)))).alias("position")
+    )
+    candidates = wanted.join(F.broadcast(popular), "position").join(rated, ["user", "item"], "left_anti")
+    ordered = F.array_sort(F.collect_list(F.struct("position", "item", F.lit(None).cast("float").alias("score"))))
+    return candidates.groupBy("user").agg(F.slice(ordered, 1, top_n).alias("recs"))
+
+
+def ranking_metrics(labels: DataFrame, lists: DataFrame, top_n: int) -> dict:
+    """precision, recall, NDCG and MAP at top_n (Spark's RankingEvaluator) of lists against labels.
+
+    labels: (user, label array<double>), one row per evaluated user; a user without a list counts
+    with an empty one (scores 0).
+    """
+    predicted = lists.select("user", F.expr("transform(recs, r -> cast(r.item as double))").alias("prediction"))
+    joined = (
+        labels.join(predicted, "user", "left")
+        .select("label", F.coalesce("prediction", F.array().cast("array<double>")).alias("prediction"))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    try:
+        evaluator: Any = RankingEvaluator(predictionCol="prediction", labelCol="label", k=top_n)
+        return {key: float(evaluator.setMetricName(metric).evaluate(joined)) for key, metric in RANKING_METRICS.items()}
+    finally:
+        joined.unpersist()

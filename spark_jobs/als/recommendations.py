@@ -1,0 +1,82 @@
+"""Recommendations: each user's top-N items among those the user did not rate in training (exact, not
+approximate: candidates are fetched in growing rounds), and the users --recommend-users names."""
+
+from __future__ import annotations
+
+import re
+
+from pyspark import StorageLevel
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from .ratings import INT_MAX, JobInputError, read_lines
+
+CANDIDATE_GROWTH = 4  # candidates fetched per user grow by this factor until top-N unrated are found
+
+
+def _top_lists(candidates: DataFrame, rated: DataFrame, top_n: int) -> DataFrame:
+    """(user, recs) for every user in candidates: the first top_n candidates the user did not rate,
+    as array<struct<position, item, score>> (empty when every candidate was rated)."""
+    exploded = candidates.select("user", F.posexplode("recommendations").alias("position", "recommendation")).select(
+        "user",
+        "position",
+        F.col("recommendation.item").alias("item"),
+        F.col("recommendation.rating").alias("score"),
+    )
+    marked = exploded.join(rated.withColumn("was_rated", F.lit(True)), ["user", "item"], "left")
+    unrated = F.when(F.col("was_rated").isNull(), F.struct("position", "item", "score"))
+    ordered = F.array_sort(F.collect_list(unrated))  # collect_list skips the nulls of rated items
+    return marked.groupBy("user").agg(F.slice(ordered, 1, top_n).alias("recs"))
+
+
+def recommend_unrated(
+    model: ALSModel, users: DataFrame | None, rated: DataFrame, top_n: int, items: int, persisted: list
+) -> tuple:
+    """Each user's top_n highest-scoring items among those the user did not rate in training.
+
+    Fetches CANDIDATE_GROWTH x top_n candidates, drops rated ones, and fetches CANDIDATE_GROWTH times
+    more for the users left with fewer than top_n, until every user has top_n or all items were
+    candidates: the first top_n unrated candidates out of k are the true top_n unrated whenever
+    there are top_n of them. users None means every user of the model. Returns (lists, rounds)
+    where lists is (user, recs) persisted and rounds the candidate counts fetched.
+    """
+    found: DataFrame | None = None
+    pending = users
+    fetch = min(items, CANDIDATE_GROWTH * top_n)
+    rounds = []
+    while True:
+        rounds.append(fetch)
+        if pending is None:
+            candidates = model.recommendForAllUsers(fetch)
+        else:
+            candidates = model.recommendForUserSubset(pending, fetch)
+        lists = _top_lists(candidates, rated, top_n).persist(StorageLevel.MEMORY_AND_DISK)
+        persisted.append(lists)
+        if fetch >= items:  # every item was a candidate: what is left unrated is all there is
+            found = lists if found is None else found.unionByName(lists)
+            break
+        complete = lists.where(F.size("recs") >= top_n)
+        found = complete if found is None else found.unionByName(complete)
+        pending = lists.where(F.size("recs") < top_n).select("user")
+        if pending.count() == 0:
+            break
+        fetch = min(items, fetch * CANDIDATE_GROWTH)
+    assert found is not None
+    found = found.persist(StorageLevel.MEMORY_AND_DISK)
+    persisted.append(found)
+    return found, rounds
+
+
+def recommend_users(spark: SparkSession, spec: str) -> DataFrame:
+    """(user) from --recommend-users: comma-separated ids, or a file/URI holding one id per line."""
+    if re.fullmatch(r"\s*[0-9]+(\s*,\s*[0-9]+)*\s*,?\s*", spec):
+        ids = sorted({int(value) for value in spec.split(",") if value.strip()})
+        if any(value > INT_MAX for value in ids):
+            raise JobInputError(f"--recommend-users: an id above {INT_MAX}")
+        return spark.createDataFrame([(value,) for value in ids], "user int")
+    lines = read_lines(spark, spec).select(F.trim("line").alias("text")).where(F.col("text") != "")
+    bad = lines.where(~F.col("text").rlike(r"^[0-9]{1,10}$") | (F.col("text").cast("long") > INT_MAX)).first()
+    if bad is not None:
+        raise JobInputError(f"--recommend-users {spec}: {bad['text']!r} is not a user id")
+    return lines.select(F.col("text").cast("int").alias("user")).distinct()

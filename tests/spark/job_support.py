@@ -1,0 +1,25 @@
+"""What the ALS job's tests share: parsed arguments from keyword options, the small synthetic dataset."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from spark_jobs.als.arguments import parse_args
+from spark_jobs.spark_submit import job_arguments
+from spark_jobs.synthetic_ratings import SyntheticSpec
+
+SMALL_SPEC = SyntheticSpec(users=150, items=200, ratings=8_000, noise_sigma=0.5, seed=7)
+
+
+def job_args(**options: object) -> argparse.Namespace:
+    """The job's parsed arguments for these options (``ratings`` and ``output`` default to placeholders)."""
+    return parse_args(job_arguments(**{"ratings": "unused", "output": "unused", **options}))
+
+
+def train_pairs(dataset: Path) -> set:
+    """(user, item) of every rating in a dataset's u.data."""
+    rows = np.loadtxt(dataset / "u.data", dtype=np.int64, delimiter="\t")
+    return {(int(u), int(i)) for u, i in rows[:, :2]}
