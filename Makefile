@@ -62,7 +62,10 @@ $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV_STAMP) $(NODE_STAMP) $(AUDIT_STAMP)
+# The two virtual environments install side by side (pip mostly waits on downloads and unpacking), then npm ci.
+setup:
+	@$(MAKE) --no-print-directory -j2 $(VENV_STAMP) $(AUDIT_STAMP)
+	@$(MAKE) --no-print-directory $(NODE_STAMP)
 
 # Only Node 24 (from the nodejs wheel) and the pinned CDK CLI: enough to deploy an assembly synthesised elsewhere
 # (CI's deploy job deploys the audited cdk.out with it).

@@ -178,8 +178,8 @@ def _jobs_while(spark, action) -> int:
 
 def test_loading_train_and_test_files_is_one_pass(spark, synthetic_dir):
     """With the format given and clean files, parse + validate + de-duplicate + split of both files is
-    one Spark action (a few jobs: adaptive execution runs each shuffle stage as a job); the report's
-    counts and the split come out of it."""
+    one Spark action (one job: the test session runs without adaptive execution, which would submit
+    each shuffle stage as a job of its own); the report's counts and the split come out of it."""
     args = job_args(ratings=synthetic_dir / "u.data", test_ratings=synthetic_dir / "u.test", format="udata")
     persisted: list = []
     loaded: list = []
@@ -189,7 +189,7 @@ def test_loading_train_and_test_files_is_one_pass(spark, synthetic_dir):
     test_lines = len((synthetic_dir / "u.test").read_text().splitlines())
     assert both.train_rows == lines and both.test_rows == test_lines
     assert both.reports[ROLE_TEST]["valid_rows"] == test_lines
-    assert one_file <= 4, f"load/validate ran {one_file} Spark jobs"
+    assert one_file == 1, f"load/validate ran {one_file} Spark jobs"
     train_only = job_args(ratings=synthetic_dir / "u.data", format="udata")
     assert _jobs_while(spark, lambda: load_ratings(spark, train_only, persisted)) == one_file
     for frame in persisted:
