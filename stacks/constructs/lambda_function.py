@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stage
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -19,6 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.compliance.acknowledgements import acknowledge, skip_cfn_lint, skip_checkov
+from stacks.constructs.staged_sources import staged_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "lambda_functions"
@@ -44,14 +45,9 @@ RETENTION_NAMES = {
 
 
 def function_code(scope: Construct, folder: str) -> lambda_.Code:
-    """``lambda_functions/<folder>`` plus ``stacks/contract.py`` at the same import path, as one asset.
-
-    The two are copied into ``<cloud assembly>/lambda-sources/<folder>`` first (plain files, so the asset hash
-    depends only on their content, and no bundling step prints anything during synth).
-    """
-    source = Path(Stage.of(scope).outdir) / "lambda-sources" / folder  # type: ignore[union-attr]
-    shutil.rmtree(source, ignore_errors=True)
-    shutil.copytree(FUNCTIONS_DIR / folder, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    """``lambda_functions/<folder>`` plus ``stacks/contract.py`` at the same import path, as one asset,
+    staged in ``<cloud assembly>/lambda-sources/<folder>``."""
+    source = staged_copy(scope, f"lambda-sources/{folder}", FUNCTIONS_DIR / folder)
     (source / "stacks").mkdir()
     shutil.copyfile(CONTRACT_FILE, source / "stacks" / "contract.py")
     return lambda_.Code.from_asset(str(source))

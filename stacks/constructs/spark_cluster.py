@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Stage, Tags, Token
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Tags, Token
 from aws_cdk import aws_emr as emr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -18,6 +17,7 @@ from constructs import Construct
 from stacks.compliance.acknowledgements import acknowledge, role_with_aws_managed_policy
 from stacks.constructs.network import LabNetwork
 from stacks.constructs.shared_buckets import SharedBuckets
+from stacks.constructs.staged_sources import staged_copy
 from stacks.contract import (
     CHECKPOINTS_PREFIX,
     CLUSTER_SHAPE_TAG_KEY,
@@ -61,19 +61,6 @@ def cfn_cluster_properties(job_flow: dict[str, Any], *, name: str) -> dict[str, 
     if "Configurations" in job_flow:
         properties["Configurations"] = [configuration(item) for item in job_flow["Configurations"]]
     return properties
-
-
-def staged_job_package(scope: Construct) -> Path:
-    """A folder holding a copy of ``spark_jobs/als/`` (no bytecode), for the job package's asset.
-
-    A directory asset is zipped from the directory's contents, and ``--py-files`` puts the zip's root on the
-    Python path: so the folder holds ``als/``, staged in ``<cloud assembly>/spark-job-package`` (plain files, so
-    the asset hash depends only on their content).
-    """
-    staging = Path(Stage.of(scope).outdir) / "spark-job-package"  # type: ignore[union-attr]
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(JOB_PACKAGE, staging / JOB_PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return staging
 
 
 def grant_read_asset_object(role: iam.IRole, asset: s3_assets.Asset) -> None:
@@ -145,7 +132,10 @@ class SparkJobCluster(Construct):
         self.props = props
         self.job_script = s3_assets.Asset(self, "JobScript", path=str(JOB_SCRIPT))
         self.job_script_uri = f"s3://{self.job_script.s3_bucket_name}/{self.job_script.s3_object_key}"
-        self.job_package = s3_assets.Asset(self, "JobPackage", path=str(staged_job_package(self)))
+        # A directory asset is zipped from the folder's contents and --py-files puts the zip's root on the Python
+        # path: so the staged folder holds als/.
+        package = staged_copy(self, "spark-job-package", JOB_PACKAGE, inside=JOB_PACKAGE.name)
+        self.job_package = s3_assets.Asset(self, "JobPackage", path=str(package))
         self.job_package_uri = f"s3://{self.job_package.s3_bucket_name}/{self.job_package.s3_object_key}"
 
         # Dev: scheduled for deletion with the stack (nothing it encrypted outlives a cluster). Prod: retained.
