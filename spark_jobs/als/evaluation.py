@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.ml.evaluation import RankingEvaluator
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from .model import Biases, clip_rating
-from .spark_helpers import one_row
+from .spark_helpers import CACHE_LEVEL, one_row
 
 RANKING_METRICS = {  # metrics.json key -> RankingEvaluator metricName (all at k = --top-n)
     "precision_at_n": "precisionAtK",
@@ -75,7 +74,7 @@ def ranking_metrics(labels: DataFrame, lists: DataFrame, top_n: int) -> dict:
     joined = (
         labels.join(predicted, "user", "left")
         .select("label", F.coalesce("prediction", F.array().cast("array<double>")).alias("prediction"))
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(CACHE_LEVEL)
     )
     try:
         evaluator: Any = RankingEvaluator(predictionCol="prediction", labelCol="label", k=top_n)

@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterator
 from typing import Any, Callable
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -32,7 +31,7 @@ from .hadoop_files import write_text
 from .model import Biases, fit_model
 from .ratings import ROLE_RATINGS, ROLE_TEST, TEST, TRAIN, JobInputError, load_ratings, partitions_for
 from .recommendations import recommend_unrated, recommend_users
-from .spark_helpers import one_row
+from .spark_helpers import CACHE_LEVEL, one_row
 from .tuning import tune
 
 APP_NAME = "als-matrix-factorisation"
@@ -146,7 +145,7 @@ def _run_attempt(
         .join(known_users, "user", "left_semi")
         .groupBy("user")
         .agg(F.collect_list(F.col("item").cast("double")).alias("label"))
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(CACHE_LEVEL)
     )
     persisted.append(labels)
     recommendation_report: dict = {"users_requested": None, "users_unknown": None}
@@ -154,9 +153,9 @@ def _run_attempt(
         wanted: DataFrame | None = None
         targets: DataFrame | None = None  # None: every user of the model
         if args.recommend_users:
-            requested = recommend_users(spark, args.recommend_users).persist(StorageLevel.MEMORY_AND_DISK)
+            requested = recommend_users(spark, args.recommend_users).persist(CACHE_LEVEL)
             persisted.append(requested)
-            wanted = requested.join(known_users, "user", "left_semi").persist(StorageLevel.MEMORY_AND_DISK)
+            wanted = requested.join(known_users, "user", "left_semi").persist(CACHE_LEVEL)
             persisted.append(wanted)
             # The ranking metrics need the evaluated users' lists too: one pass fetches both.
             targets = wanted.unionByName(labels.select("user")).distinct()

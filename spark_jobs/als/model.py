@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 
-from pyspark import StorageLevel
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from .spark_helpers import jvm
+from .spark_helpers import CACHE_LEVEL, jvm
 
 # Spark's documented ALS defaults; the job's defaults and tuning grid never go below them.
 SPARK_DEFAULT_RANK, SPARK_DEFAULT_REG_PARAM, SPARK_DEFAULT_MAX_ITER = 10, 0.1, 10
@@ -39,13 +38,13 @@ class Biases:
         self.item_bias = (
             train.groupBy("item")
             .agg((F.sum(F.col("rating") - mu) / (F.count(F.lit(1)) + reg)).alias("item_bias"))
-            .persist(StorageLevel.MEMORY_AND_DISK)
+            .persist(CACHE_LEVEL)
         )
         self.user_bias = (
             train.join(self.item_bias, "item")
             .groupBy("user")
             .agg((F.sum(F.col("rating") - mu - F.col("item_bias")) / (F.count(F.lit(1)) + reg)).alias("user_bias"))
-            .persist(StorageLevel.MEMORY_AND_DISK)
+            .persist(CACHE_LEVEL)
         )
         persisted.extend([self.item_bias, self.user_bias])
 
@@ -100,12 +99,12 @@ def fold_biases(spark: SparkSession, model: ALSModel, biases: Biases, persisted:
                 "features"
             ),
         )
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(CACHE_LEVEL)
     )
     items = (
         model.itemFactors.join(biases.item_bias.withColumnRenamed("item", "id"), "id")
         .select("id", F.concat("features", F.array(F.col("item_bias"), F.lit(1.0)).cast(as_floats)).alias("features"))
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(CACHE_LEVEL)
     )
     persisted.extend([users, items])
     return _als_model(spark, model.uid, model.rank + 2, users, items)

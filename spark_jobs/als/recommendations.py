@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 
-from pyspark import StorageLevel
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .ratings import INT_MAX, JobInputError, read_lines
+from .spark_helpers import CACHE_LEVEL
 
 CANDIDATE_GROWTH = 4  # candidates fetched per user grow by this factor until top-N unrated are found
 
@@ -51,7 +51,7 @@ def recommend_unrated(
             candidates = model.recommendForAllUsers(fetch)
         else:
             candidates = model.recommendForUserSubset(pending, fetch)
-        lists = _top_lists(candidates, rated, top_n).persist(StorageLevel.MEMORY_AND_DISK)
+        lists = _top_lists(candidates, rated, top_n).persist(CACHE_LEVEL)
         persisted.append(lists)
         if fetch >= items:  # every item was a candidate: what is left unrated is all there is
             found = lists if found is None else found.unionByName(lists)
@@ -63,7 +63,7 @@ def recommend_unrated(
             break
         fetch = min(items, fetch * CANDIDATE_GROWTH)
     assert found is not None
-    found = found.persist(StorageLevel.MEMORY_AND_DISK)
+    found = found.persist(CACHE_LEVEL)
     persisted.append(found)
     return found, rounds
 

@@ -1,10 +1,15 @@
-"""Two pieces of Spark plumbing the other modules share: the session's JVM view, the one row of an aggregation."""
+"""Spark plumbing the other modules share: the session's JVM view, the one row of an aggregation, the cache level."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
+
+# DataFrames cache as compressed column batches already; the serialized levels would serialize those batches
+# once more on every write and read for no saving in memory. This is also DataFrame.persist()'s default.
+CACHE_LEVEL = StorageLevel.MEMORY_AND_DISK_DESER
 
 
 def jvm(spark: SparkSession) -> Any:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 from concurrent.futures import ThreadPoolExecutor
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .model import SPARK_DEFAULT_RANK, Biases, build_als, clip_rating
 from .ratings import hash_fraction
-from .spark_helpers import one_row
+from .spark_helpers import CACHE_LEVEL, one_row
 
 TUNE_RANKS = (5, 10, 20, 40, 80, 160)
 TUNE_REG_PARAMS = (0.01, 0.03, 0.1, 0.3, 1.0)  # coarse: two decades around Spark's default
@@ -58,8 +57,8 @@ def tune(
     best of those (about 20 models). With --tune-reg-params: exactly ranks x those. The best (lowest
     RMSE; ties to the smaller rank, then the larger reg_param) is returned with every model scored."""
     held_out = hash_fraction(args.seed, "validation") < args.tune_validation_fraction
-    fit_part = train.where(~held_out).persist(StorageLevel.MEMORY_AND_DISK)
-    validation = train.where(held_out).persist(StorageLevel.MEMORY_AND_DISK)
+    fit_part = train.where(~held_out).persist(CACHE_LEVEL)
+    validation = train.where(held_out).persist(CACHE_LEVEL)
     persisted.extend([fit_part, validation])
     sizes = one_row(
         fit_part.agg(
@@ -71,10 +70,10 @@ def tune(
     )
     ranks, reg_params = tuning_grid(args, int(sizes["rows"]), int(sizes["users"]), int(sizes["items"]))
     biases = Biases(fit_part, float(sizes["mu"]), args.baseline_reg, persisted) if args.biases else None
-    residual = (biases.residual(fit_part) if biases else fit_part).persist(StorageLevel.MEMORY_AND_DISK)
+    residual = (biases.residual(fit_part) if biases else fit_part).persist(CACHE_LEVEL)
     persisted.append(residual)
     scored = (biases.with_baseline(validation) if biases else validation.withColumn("baseline", F.lit(0.0))).persist(
-        StorageLevel.MEMORY_AND_DISK
+        CACHE_LEVEL
     )
     persisted.append(scored)
 
