@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .hadoop_files import input_bytes
-from .spark_helpers import CACHE_LEVEL, one_row
+from .spark_helpers import CACHE_LEVEL, one_row, session_conf
 
 # Format name -> field separator (a Java regex for F.split; also a plain string for str.split).
 FORMATS = {
@@ -309,20 +309,23 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, persisted: list)
 
     partitions = max(spark.sparkContext.defaultParallelism, math.ceil(total_bytes / BYTES_PER_PARTITION))
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
-    table = summarise(classified, bool(args.test_ratings), args.seed, args.test_fraction)
-    table = table.persist(CACHE_LEVEL)
-    persisted.append(table)
-    # The one action: it fills the cache and returns a handful of rows of counts.
-    stats = (
-        table.groupBy("role", "reject_reason", "split")
-        .agg(
-            F.count(F.lit(1)).alias("groups"),
-            F.sum("rows").alias("rows"),
-            F.sum("rating").alias("rating_sum"),
-            F.min("first_bad").alias("first_bad"),
+    # The partitions are sized above and nothing is joined, so adaptive execution has nothing to adapt;
+    # it would only re-plan each shuffle stage as a Spark job of its own.
+    with session_conf(spark, {"spark.sql.adaptive.enabled": "false"}):
+        table = summarise(classified, bool(args.test_ratings), args.seed, args.test_fraction)
+        table = table.persist(CACHE_LEVEL)
+        persisted.append(table)
+        # The one action: it fills the cache and returns a handful of rows of counts.
+        stats = (
+            table.groupBy("role", "reject_reason", "split")
+            .agg(
+                F.count(F.lit(1)).alias("groups"),
+                F.sum("rows").alias("rows"),
+                F.sum("rating").alias("rating_sum"),
+                F.min("first_bad").alias("first_bad"),
+            )
+            .collect()
         )
-        .collect()
-    )
 
     reports = {}
     for role, uri in inputs:

@@ -1,7 +1,10 @@
-"""Spark plumbing the other modules share: the session's JVM view, the one row of an aggregation, the cache level."""
+"""Spark plumbing the other modules share: the session's JVM view, the one row of an aggregation, the cache
+level, settings scoped to the queries of a block."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from pyspark import StorageLevel
@@ -24,3 +27,19 @@ def one_row(frame: DataFrame) -> Row:
     row = frame.first()
     assert row is not None
     return row
+
+
+@contextlib.contextmanager
+def session_conf(spark: SparkSession, settings: dict) -> Iterator[None]:
+    """Spark SQL settings for the queries planned inside the block; the session's own values afterwards."""
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

@@ -25,9 +25,9 @@ def spark():
         .config("spark.default.parallelism", "2")
         .config("spark.ui.enabled", "false")
         # Adaptive execution re-plans every shuffle as its own job: on two-partition test data that is only
-        # overhead (a run takes ~40% longer with it), and without it one Spark action is one job, which the
-        # one-pass test counts. Semantics do not depend on it; the spark-submit tests (the shipped job, make
-        # run's runner, the lifecycle test's step) run with Spark's defaults, as EMR does.
+        # overhead (a run takes ~40% longer with it). Semantics do not depend on it; the one-pass test turns it
+        # on, and the spark-submit tests (the shipped job, make run's runner, the lifecycle test's step) run
+        # with Spark's defaults, as EMR does.
         .config("spark.sql.adaptive.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()

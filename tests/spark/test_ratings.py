@@ -9,6 +9,7 @@ import pytest
 
 from spark_jobs.als.job import EXIT_INPUT, main
 from spark_jobs.als.ratings import ROLE_RATINGS, ROLE_TEST, TEST, JobInputError, detect_format, load_ratings
+from spark_jobs.als.spark_helpers import session_conf
 from tests.spark.job_support import job_args, train_pairs
 
 GOOD = [(1, 10, 4.0, 881250949), (1, 20, 3.5, 881250950), (2, 10, 5.0, 891717742), (3, 30, 1.0, 878887116)]
@@ -178,12 +179,15 @@ def _jobs_while(spark, action) -> int:
 
 def test_loading_train_and_test_files_is_one_pass(spark, synthetic_dir):
     """With the format given and clean files, parse + validate + de-duplicate + split of both files is
-    one Spark action (one job: the test session runs without adaptive execution, which would submit
-    each shuffle stage as a job of its own); the report's counts and the split come out of it."""
+    one Spark action and one Spark job, with adaptive execution on as in a spark-submit run (the phase
+    turns it off for its query, where it would submit each shuffle stage as a job of its own, and
+    gives the session its setting back); the report's counts and the split come out of it."""
     args = job_args(ratings=synthetic_dir / "u.data", test_ratings=synthetic_dir / "u.test", format="udata")
     persisted: list = []
     loaded: list = []
-    one_file = _jobs_while(spark, lambda: loaded.append(load_ratings(spark, args, persisted)))
+    with session_conf(spark, {"spark.sql.adaptive.enabled": "true"}):
+        one_file = _jobs_while(spark, lambda: loaded.append(load_ratings(spark, args, persisted)))
+        assert spark.conf.get("spark.sql.adaptive.enabled") == "true"
     both = loaded[0]
     lines = len((synthetic_dir / "u.data").read_text().splitlines())
     test_lines = len((synthetic_dir / "u.test").read_text().splitlines())
