@@ -1,16 +1,17 @@
 """Single-machine explicit ALS in vectorised NumPy: the peer Spark's ALS is benchmarked against.
 
-The same model as spark_jobs/als_job.py with its defaults: global mean mu and shrunk biases
-(b_i = sum(r - mu) / (n_i + baseline_reg), then b_u on what is left), then ALS-WR on the residual
-(each user's factor solves (Q_u^T Q_u + reg_param * n_u * I) x = Q_u^T r_u, and symmetrically for
-items, items first like Spark). Factors start as seeded N(0, 1) rows scaled to unit norm, as Spark
-does. Predictions for ids unseen in training are dropped by the caller (coldStartStrategy "drop").
+The same models as spark_jobs/als_job.py (--model, default blend): *biased* is the global mean mu and
+shrunk biases (b_i = sum(r - mu) / (n_i + baseline_reg), then b_u on what is left), then ALS-WR on the
+residual (each user's factor solves (Q_u^T Q_u + reg_param * n_u * I) x = Q_u^T r_u, and symmetrically
+for items, items first like Spark); *plain* is ALS-WR on the raw ratings; *blend* is the mean of the two.
+Factors start as seeded N(0, 1) rows scaled to unit norm, as Spark does. Predictions for ids unseen in
+training are dropped by the caller (coldStartStrategy "drop").
 
 Vectorised and bounded in memory: per-rating outer products are summed per user in chunks of
 CHUNK ratings with np.add.reduceat, then all r x r systems are solved in one batched np.linalg.solve.
 Top-N lists score users in blocks against all items and skip each user's training items.
 
-    python -m bench.numpy_als --data DIR [--rank 10 --reg-param 0.1 --max-iter 20 --top-n 10]
+    python -m bench.numpy_als --data DIR [--model blend --rank 10 --reg-param 0.1 --max-iter 20 --top-n 10]
 
 prints one JSON line: RMSE/MAE of the model and of the bias baseline, ranking metrics of the model
 and of the popularity recommender, seconds per phase.
@@ -134,6 +135,7 @@ def evaluate(
     top_n: int,
     relevant_rating: float,
     clip: tuple,
+    model: str = "blend",
 ) -> dict:
     """Fit on u.data, evaluate on u.test; the figures als_bench puts beside the Spark job's."""
     seconds = {}
@@ -146,7 +148,13 @@ def evaluate(
     user, item, rating = train[:, 0] - 1, train[:, 1] - 1, train[:, 2].astype(np.float64)
     mu, user_bias, item_bias = fit_biases(user, item, rating, baseline_reg)
     residual = rating - mu - user_bias[user] - item_bias[item]
-    user_factors, item_factors = fit(user, item, residual, rank, reg_param, max_iter, seed)
+    # (weight, user factors, item factors, has biases) of each part of the model.
+    parts = []
+    weight = 1.0 if model != "blend" else 0.5
+    if model in ("biased", "blend"):
+        parts.append((weight, *fit(user, item, residual, rank, reg_param, max_iter, seed), True))
+    if model in ("plain", "blend"):
+        parts.append((weight, *fit(user, item, rating, rank, reg_param, max_iter, seed), False))
     seconds["train"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -157,7 +165,11 @@ def evaluate(
     )
     u, i, actual = test_user[known], test_item[known], test_rating[known]
     baseline = mu + user_bias[u] + item_bias[i]
-    prediction = np.clip(baseline + np.einsum("ij,ij->i", user_factors[u], item_factors[i]), *clip)
+    prediction = np.zeros_like(baseline)
+    for share, part_users, part_items, biased in parts:
+        predicted = np.einsum("ij,ij->i", part_users[u], part_items[i])
+        prediction += share * (baseline + predicted if biased else predicted)
+    prediction = np.clip(prediction, *clip)
     baseline = np.clip(baseline, *clip)
     result: dict[str, Any] = {
         "rmse": float(np.sqrt(np.mean((prediction - actual) ** 2))),
@@ -177,9 +189,15 @@ def evaluate(
     positive_user, positive_item = test_user[positive][by_user], test_item[positive][by_user]
     eval_users, starts = np.unique(positive_user, return_index=True)
     relevant = np.split(positive_item, starts[1:])
-    model_lists = top_unrated(
-        eval_users, lambda users: (user_factors[users] @ item_factors.T) + item_bias, rated, top_n
-    )
+
+    def model_scores(users: np.ndarray) -> np.ndarray:
+        # A user's own constant terms (mu + b_u) do not change the order of their list: left out.
+        scores = np.zeros((users.size, item_bias.size))
+        for share, part_users, part_items, biased in parts:
+            scores += share * (part_users[users] @ part_items.T + (item_bias if biased else 0.0))
+        return scores
+
+    model_lists = top_unrated(eval_users, model_scores, rated, top_n)
     popularity = np.bincount(item[rating >= relevant_rating], minlength=item_bias.size).astype(np.float64)
     popular_lists = top_unrated(eval_users, lambda users: np.tile(popularity, (users.size, 1)), rated, top_n)
     result["ranking"] = {
@@ -196,6 +214,7 @@ def evaluate(
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="directory with u.data and u.test")
+    parser.add_argument("--model", choices=["blend", "biased", "plain"], default="blend")
     parser.add_argument("--rank", type=int, default=10)
     parser.add_argument("--reg-param", type=float, default=0.1)
     parser.add_argument("--max-iter", type=int, default=20)
@@ -214,6 +233,7 @@ def main(argv: list[str]) -> int:
         args.top_n,
         args.relevant_rating,
         (0.5, 5.0),
+        args.model,
     )
     print(json.dumps(result))
     return 0

@@ -48,18 +48,22 @@ def _ranking_panel(axes: Any, ranking: dict) -> None:
 
 
 def _tuning_panel(axes: Any, tuning: dict) -> None:
-    ranks, reg_params = tuning["ranks"], tuning["reg_params"]
-    grid = {(entry["rank"], entry["reg_param"]): entry["validation_rmse"] for entry in tuning["grid"]}
+    ranks, reg_params, best = tuning["ranks"], tuning["reg_params"], tuning["best_params"]
+    chosen = best.get("model")  # the grid of the chosen model (runs before --model have one model)
+    grid = {
+        (entry["rank"], entry["reg_param"]): entry["validation_rmse"]
+        for entry in tuning["grid"]
+        if entry.get("model") == chosen
+    }
     values = [[grid.get((rank, reg), float("nan")) for reg in reg_params] for rank in ranks]
     image = axes.imshow(values, cmap="viridis_r", aspect="auto")
     axes.set_xticks(range(len(reg_params)), [f"{reg:g}" for reg in reg_params])
     axes.set_yticks(range(len(ranks)), [str(rank) for rank in ranks])
     axes.set_xlabel("regParam")
     axes.set_ylabel("rank")
-    best = tuning["best_params"]
     axes.scatter([reg_params.index(best["reg_param"])], [ranks.index(best["rank"])], marker="*", color="red", s=120)
     plt.colorbar(image, ax=axes, label="validation RMSE")
-    axes.set_title("tuning grid (star: chosen)", fontsize=10)
+    axes.set_title(f"tuning grid{f', {chosen} model' if chosen else ''} (star: chosen)", fontsize=10)
 
 
 def _phase_panel(axes: Any, metrics: dict) -> None:
@@ -91,8 +95,8 @@ def write_chart(metrics: dict, path: Path, oracle_rmse: float | None = None) -> 
         axes.axis("off")
     params = metrics["params"]
     figure.suptitle(
-        f"ALS run {metrics['run_id']}: rank {params['rank']}, regParam {params['reg_param']:g}, "
-        f"maxIter {params['max_iter']}, biases {'on' if params.get('biases') else 'off'}",
+        f"ALS run {metrics['run_id']}: {params['model']} model, rank {params['rank']}, "
+        f"regParam {params['reg_param']:g}, maxIter {params['max_iter']}",
         fontsize=11,
     )
     figure.tight_layout()

@@ -73,13 +73,16 @@ def summary_table(metrics: dict, oracle: dict) -> str:
     rows += [
         ("train / test rows", f"{metrics['split']['train_rows']} / {metrics['split']['test_rows']}"),
         (
-            "rank / regParam / maxIter / biases",
-            f"{params['rank']} / {params['reg_param']:g} / {params['max_iter']} / {params['biases']}",
+            "model / rank / regParam / maxIter",
+            f"{params['model']} / {params['rank']} / {params['reg_param']:g} / {params['max_iter']}",
         ),
     ]
     if metrics.get("tuning"):
         tuning = metrics["tuning"]
-        rows.append(("tuned over", f"ranks {tuning['ranks']} x regParams {tuning['reg_params']}"))
+        searched = [f"ranks {tuning['ranks']}", f"regParams {tuning['reg_params']}"]
+        if tuning.get("models"):
+            searched.insert(0, f"models {', '.join(tuning['models'])}")
+        rows.append(("tuned over", " x ".join(searched)))
     phases = metrics["phase_seconds"]
     ordered = [phase for phase in PHASE_ORDER if phase in phases] + sorted(set(phases) - set(PHASE_ORDER))
     rows += [(f"  {phase} (s)", f"{phases[phase]:.1f}") for phase in ordered]

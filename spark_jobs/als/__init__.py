@@ -10,8 +10,9 @@ the workstation the package travels beside it as a zip whose root holds ``als/``
 Modules, in the order a run uses them:
   arguments        the command line: every flag, its default, the checks between flags
   ratings          reading, validation, de-duplication and the train/test split, in one Spark action
-  tuning           --tune: the coarse-to-fine grid search on a hold-out of the training ratings
-  model            the bias baseline, ALS on its residual, the biases folded into a plain ALSModel
+  tuning           --tune: the coarse-to-fine search of model x rank x regParam on a hold-out of the training
+                   ratings
+  model            the bias baseline, ALS on its residual and on the raw ratings, their blend, as one ALSModel
   evaluation       RMSE/MAE beside the bias baseline; ranking metrics beside a popularity recommender
   recommendations  each user's top-N unrated items; the --recommend-users list
   attempts         run ids, attempt folders, the claim, the promotion to <output>/<run-id>
@@ -20,7 +21,8 @@ Modules, in the order a run uses them:
   spark_helpers    the session's JVM view and the one row of an aggregation
 
 Output, under <output>/<run-id>/, promoted from <output>/_attempts/<run-id>/<attempt>/ on success:
-  model/            ALSModel (rank + 2 with biases: the last two columns carry them)
+  model/            ALSModel (blend: 2 x rank + 2, plain and biased factors side by side; biased: rank + 2,
+                    the last two columns carry the biases; plain: rank)
   recommendations/  Parquet: user, rank, item, score (top-N items per user, none rated in training)
   metrics.json      counts, parameters, RMSE/MAE vs the bias baseline, ranking metrics vs popularity
   _SUCCESS          written last: the run's commit marker

@@ -10,7 +10,7 @@ import argparse
 import math
 
 from .attempts import RUN_ID_PATTERN, default_run_id
-from .model import DEFAULT_MAX_ITER, SPARK_DEFAULT_RANK, SPARK_DEFAULT_REG_PARAM
+from .model import BIASED, BLEND, DEFAULT_MAX_ITER, MODELS, PLAIN, SPARK_DEFAULT_RANK, SPARK_DEFAULT_REG_PARAM
 from .ratings import FORMATS
 from .tuning import TUNE_REG_PARAMS
 
@@ -43,10 +43,16 @@ def parse_args(argv: list) -> argparse.Namespace:
     add("--reg-param", type=float, default=SPARK_DEFAULT_REG_PARAM)
     add("--max-iter", type=int, default=DEFAULT_MAX_ITER)
     add(
+        "--model",
+        choices=MODELS,
+        help="blend (explicit default): the mean of biased and plain; biased: mu + user and item biases, then "
+        "ALS on the residual; plain (implicit default): Spark's ALS on the raw ratings",
+    )
+    add(
         "--biases",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="fit mu + user and item biases first and factorise the residual (default for explicit ratings)",
+        help="--biases is --model biased, --no-biases is --model plain",
     )
     add("--implicit", action="store_true", help="implicit feedback (ratings are confidences)")
     add("--alpha", type=float, default=1.0, help="confidence scale for --implicit")
@@ -66,7 +72,11 @@ def parse_args(argv: list) -> argparse.Namespace:
         default=10.0,
         help="shrinkage of the user and item biases (pseudo-counts)",
     )
-    add("--tune", action="store_true", help="grid search rank x reg-param on a validation split first")
+    add(
+        "--tune",
+        action="store_true",
+        help="grid search rank x reg-param on a validation split first (and the model, unless --model is given)",
+    )
     add("--tune-ranks", type=_int_list, help="default: 5, 10, 20, ... as far as the data supports")
     add("--tune-reg-params", type=_float_list, help=f"default: {', '.join(map(str, TUNE_REG_PARAMS))}")
     add("--tune-validation-fraction", type=float, default=0.2)
@@ -100,9 +110,18 @@ def parse_args(argv: list) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.reg_param < 0 or args.baseline_reg < 0:
         parser.error("--reg-param and --baseline-reg must be non-negative")
-    if args.implicit and args.biases:
-        parser.error("--biases applies to explicit ratings; implicit confidences have no mean to remove")
-    args.biases = not args.implicit if args.biases is None else args.biases
+    chosen = args.model is not None or args.biases is not None
+    if args.biases is not None:
+        alias = BIASED if args.biases else PLAIN
+        if args.model not in (None, alias):
+            parser.error(f"--{'' if args.biases else 'no-'}biases is --model {alias}, not --model {args.model}")
+        args.model = alias
+    if args.implicit and args.model not in (None, PLAIN):
+        parser.error(f"--model {args.model} applies to explicit ratings; implicit confidences have no mean to remove")
+    if args.model is None:
+        args.model = PLAIN if args.implicit else BLEND
+    args.biases = args.model != PLAIN  # the model has bias terms
+    args.tune_models = [args.model] if chosen else [kind for kind in MODELS if not args.implicit or kind == PLAIN]
     if args.tune and args.implicit:
         parser.error("--tune selects by RMSE, which does not apply to --implicit")
     if args.tune_ranks is not None and (not args.tune_ranks or min(args.tune_ranks) < 1):

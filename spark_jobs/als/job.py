@@ -28,7 +28,7 @@ from .arguments import parse_args
 from .attempts import RunCompleteError, RunFolders, RunLostError, utc_now
 from .evaluation import popularity_lists, ranking_metrics, regression_metrics
 from .hadoop_files import write_text
-from .model import Biases, fit_model
+from .model import PLAIN, Biases, fit_model
 from .ratings import ROLE_RATINGS, ROLE_TEST, TEST, TRAIN, JobInputError, load_ratings, partitions_for
 from .recommendations import recommend_unrated, recommend_users
 from .spark_helpers import CACHE_LEVEL, one_row
@@ -117,16 +117,17 @@ def _run_attempt(
     spark.conf.set("spark.sql.shuffle.partitions", str(blocks))
 
     tuning = None
-    rank, reg_param = args.rank, args.reg_param
+    kind, rank, reg_param = args.model, args.rank, args.reg_param
     if args.tune:
         with timer.phase("tune") as note:
             tuning = tune(spark, train, loaded.train_rows, args, blocks, persisted)
-            rank, reg_param = tuning["best_params"]["rank"], tuning["best_params"]["reg_param"]
+            best = tuning["best_params"]
+            kind, rank, reg_param = best["model"], best["rank"], best["reg_param"]
             note.update(count=len(tuning["grid"]), unit="models")
 
     biases = None if args.implicit else Biases(train, loaded.mu, args.baseline_reg, persisted)
     with timer.phase("train") as note:
-        model = fit_model(spark, train, biases if args.biases else None, args, rank, reg_param, blocks, persisted)
+        model = fit_model(spark, train, biases, args, kind, rank, reg_param, blocks, persisted)
         users, items = model.userFactors.count(), model.itemFactors.count()
         note["count"] = loaded.train_rows
 
@@ -219,7 +220,8 @@ def _run_attempt(
             "rank": rank,
             "reg_param": reg_param,
             "max_iter": args.max_iter,
-            "biases": args.biases,
+            "model": kind,
+            "biases": kind != PLAIN,
             "implicit": args.implicit,
             "alpha": args.alpha,
             "seed": args.seed,

@@ -1,10 +1,21 @@
-"""The model: rating ~ mu + b_u + b_i + p_u . q_i.
+"""The model, one of MODELS (--model):
 
-The global mean and shrunk user and item biases (the bias baseline) are fitted with DataFrame
-aggregations, then Spark's ALS factorises what they leave. The fitted model carries the biases as two
-more factor columns, so it is a plain ALSModel (rank + 2) whose transform() and recommendForAllUsers()
-include them. Without biases it is Spark's ALS on the raw ratings. Explicit predictions are clipped to
-the valid rating range.
+* plain: Spark's ALS on the raw ratings, rating ~ p_u . q_i.
+* biased: rating ~ mu + b_u + b_i + p_u . q_i. The global mean and shrunk user and item biases (the bias
+  baseline) are fitted with DataFrame aggregations, then Spark's ALS factorises what they leave.
+* blend (the explicit default): the mean of the plain and the biased model's predictions, both fitted
+  with the same rank and regParam.
+
+Whichever it is, the fitted model is a plain ALSModel whose transform() and recommendForAllUsers() give
+its predictions: the biased model carries its biases as two more factor columns (rank + 2), the blend
+puts both models' factors side by side (2 x rank + 2). Explicit predictions are clipped to the valid
+rating range.
+
+Why the blend: on real ratings neither part wins everywhere. Where users and items have many ratings,
+plain ALS-WR beats the biased model (a user's scale multiplies an item's appeal, which fixed additive
+biases cannot express); where they have few, plain ALS barely regularises them and loses even to the
+bias baseline, while the biased model falls back on the biases. Their mean beat Spark's defaults and
+both parts on every real split measured (spark_jobs/README.md), for twice the training time.
 """
 
 from __future__ import annotations
@@ -20,6 +31,9 @@ from .spark_helpers import CACHE_LEVEL, jvm
 # Spark's documented ALS defaults; the job's defaults and tuning grid never go below them.
 SPARK_DEFAULT_RANK, SPARK_DEFAULT_REG_PARAM, SPARK_DEFAULT_MAX_ITER = 10, 0.1, 10
 DEFAULT_MAX_ITER = 20  # ALS on the bias residual still improves after 10 sweeps (measured: about 0.002 RMSE per 10)
+PLAIN, BIASED, BLEND = "plain", "biased", "blend"
+MODELS = (BLEND, BIASED, PLAIN)
+BLEND_WEIGHT = 0.5  # of the plain model; the biased model gets the rest
 
 
 def clip_rating(column: Column, args: argparse.Namespace) -> Column:
@@ -110,18 +124,43 @@ def fold_biases(spark: SparkSession, model: ALSModel, biases: Biases, persisted:
     return _als_model(spark, model.uid, model.rank + 2, users, items)
 
 
+def _scaled(column: str, scale: float) -> Column:
+    return F.transform(F.col(column), lambda value: value * F.lit(scale))
+
+
+def blend_models(spark: SparkSession, plain: ALSModel, biased: ALSModel, weight: float, persisted: list) -> ALSModel:
+    """weight x plain + (1 - weight) x biased as one ALSModel: user [p_u, p'_u], item [weight q_i,
+    (1 - weight) q'_i], so every dot product is the weighted sum of the two models' predictions. Both
+    models were fitted on the same ratings, so they know the same users and items."""
+
+    def side(first: DataFrame, second: DataFrame, first_scale: float, second_scale: float) -> DataFrame:
+        joined = first.withColumnRenamed("features", "first").join(second.withColumnRenamed("features", "second"), "id")
+        features = F.concat(_scaled("first", first_scale), _scaled("second", second_scale)).cast("array<float>")
+        return joined.select("id", features.alias("features")).persist(CACHE_LEVEL)
+
+    users = side(plain.userFactors, biased.userFactors, 1.0, 1.0)
+    items = side(plain.itemFactors, biased.itemFactors, weight, 1.0 - weight)
+    persisted.extend([users, items])
+    return _als_model(spark, plain.uid, plain.rank + biased.rank, users, items)
+
+
 def fit_model(
     spark: SparkSession,
     train: DataFrame,
     biases: Biases | None,
     args: argparse.Namespace,
+    kind: str,
     rank: int,
     reg_param: float,
     blocks: int,
     persisted: list,
 ) -> ALSModel:
-    """ALS on the bias residual with the biases folded in, or plain ALS without biases."""
+    """The model of the given kind (MODELS) as one ALSModel; biased and blend need the biases."""
     als = build_als(args, rank, reg_param, blocks)
-    if biases is None:
+    if kind == PLAIN:
         return als.fit(train)
-    return fold_biases(spark, als.fit(biases.residual(train)), biases, persisted)
+    assert biases is not None, f"the {kind} model needs the biases"
+    biased = fold_biases(spark, als.fit(biases.residual(train)), biases, persisted)
+    if kind == BIASED:
+        return biased
+    return blend_models(spark, als.fit(train), biased, BLEND_WEIGHT, persisted)

@@ -1,4 +1,4 @@
-"""--tune: a grid search of rank x regParam on a hold-out of the training ratings, by RMSE.
+"""--tune: a grid search of model x rank x regParam on a hold-out of the training ratings, by RMSE.
 
 The default grid goes coarse (regParam at Spark's default rank) to fine (every rank the data supports,
 around the best coarse regParam); the result lists every model scored and the one chosen.
@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from .model import SPARK_DEFAULT_RANK, Biases, build_als, clip_rating
+from .model import BIASED, BLEND, BLEND_WEIGHT, MODELS, PLAIN, SPARK_DEFAULT_RANK, Biases, build_als, clip_rating
 from .ratings import hash_fraction
 from .spark_helpers import CACHE_LEVEL, one_row
 
@@ -52,10 +52,13 @@ def tune(
     persisted: list,
 ) -> dict:
     """Hold out --tune-validation-fraction of train, fit models on the rest with their own biases and
-    score clipped predictions by RMSE on the held-out rows. Default search, coarse to fine: regParam
-    over TUNE_REG_PARAMS at rank 10, then every rank of tuning_grid with refine_reg_params around the
-    best of those (about 20 models). With --tune-reg-params: exactly ranks x those. The best (lowest
-    RMSE; ties to the smaller rank, then the larger reg_param) is returned with every model scored."""
+    score clipped predictions by RMSE on the held-out rows. Every (rank, regParam) fits the plain and
+    the biased model once and scores each kind of args.tune_models (the blend from those two fits).
+    Default search, coarse to fine: regParam over TUNE_REG_PARAMS at rank 10, then every rank of
+    tuning_grid with refine_reg_params around the best of those (about 20 points). With
+    --tune-reg-params: exactly ranks x those. The best (lowest RMSE; ties to the smaller rank, then the
+    larger reg_param, then the model order of MODELS) is returned with every model scored."""
+    kinds = list(args.tune_models)
     held_out = hash_fraction(args.seed, "validation") < args.tune_validation_fraction
     fit_part = train.where(~held_out).persist(CACHE_LEVEL)
     validation = train.where(held_out).persist(CACHE_LEVEL)
@@ -69,35 +72,45 @@ def tune(
         )
     )
     ranks, reg_params = tuning_grid(args, int(sizes["rows"]), int(sizes["users"]), int(sizes["items"]))
-    biases = Biases(fit_part, float(sizes["mu"]), args.baseline_reg, persisted) if args.biases else None
-    residual = (biases.residual(fit_part) if biases else fit_part).persist(CACHE_LEVEL)
-    persisted.append(residual)
-    scored = (biases.with_baseline(validation) if biases else validation.withColumn("baseline", F.lit(0.0))).persist(
-        CACHE_LEVEL
-    )
-    persisted.append(scored)
+    needs_plain = PLAIN in kinds or BLEND in kinds
+    needs_biased = BIASED in kinds or BLEND in kinds
+    biases = Biases(fit_part, float(sizes["mu"]), args.baseline_reg, persisted) if needs_biased else None
+    residual = biases.residual(fit_part).persist(CACHE_LEVEL) if biases else None
+    scored = (biases.with_baseline(validation) if biases else validation).persist(CACHE_LEVEL)
+    persisted.extend([frame for frame in (residual, scored) if frame is not None])
 
-    def score(params: tuple) -> dict:
+    def score(params: tuple) -> list:
         rank, reg_param = params
-        model = build_als(args, rank, reg_param, blocks).fit(residual)
-        prediction = clip_rating(F.col("prediction") + F.col("baseline"), args)
-        error = prediction - F.col("rating")
-        row = one_row(model.transform(scored).agg(F.sqrt(F.avg(error * error)).alias("rmse")))
-        return {"rank": rank, "reg_param": reg_param, "validation_rmse": row["rmse"]}
+        als = build_als(args, rank, reg_param, blocks)
+        frame, predictions = scored, {}
+        if needs_plain:
+            frame = als.fit(fit_part).transform(frame).withColumnRenamed("prediction", PLAIN)
+            predictions[PLAIN] = F.col(PLAIN)
+        if residual is not None:
+            frame = als.fit(residual).transform(frame).withColumnRenamed("prediction", "residual")
+            predictions[BIASED] = F.col("residual") + F.col("baseline")
+        if BLEND in kinds:
+            predictions[BLEND] = BLEND_WEIGHT * predictions[PLAIN] + (1.0 - BLEND_WEIGHT) * predictions[BIASED]
+        errors = {kind: clip_rating(predictions[kind], args) - F.col("rating") for kind in kinds}
+        row = one_row(frame.agg(*(F.sqrt(F.avg(errors[kind] * errors[kind])).alias(kind) for kind in kinds)))
+        return [{"model": kind, "rank": rank, "reg_param": reg_param, "validation_rmse": row[kind]} for kind in kinds]
+
+    def scored_grid(points: list) -> list:
+        return [result for results in pool.map(score, points) for result in results]
 
     def best_of(results: list) -> dict:
-        return min(results, key=lambda r: (r["validation_rmse"], r["rank"], -r["reg_param"]))
+        return min(results, key=lambda r: (r["validation_rmse"], r["rank"], -r["reg_param"], MODELS.index(r["model"])))
 
     with ThreadPoolExecutor(max_workers=args.tune_parallelism) as pool:
         if args.tune_reg_params is not None:  # a grid of the caller's: search exactly that
             stages = {"grid": [(rank, reg_param) for rank in ranks for reg_param in reg_params]}
-            results = list(pool.map(score, stages["grid"]))
+            results = scored_grid(stages["grid"])
         else:  # coarse over regParam at Spark's default rank, then fine around its best at every rank
             coarse = [(SPARK_DEFAULT_RANK, reg_param) for reg_param in reg_params]
-            results = list(pool.map(score, coarse))
+            results = scored_grid(coarse)
             fine_reg_params = refine_reg_params(best_of(results)["reg_param"])
             fine = [(r, g) for r in ranks for g in fine_reg_params if (r, g) not in coarse]
-            results += list(pool.map(score, fine))
+            results += scored_grid(fine)
             stages = {"coarse": coarse, "fine": fine}
     best = best_of(results)
     return {
@@ -107,8 +120,9 @@ def tune(
         "fit_rows": int(sizes["rows"]),
         "validation_rows": train_rows - int(sizes["rows"]),
         "stages": {name: len(pairs) for name, pairs in stages.items()},
+        "models": kinds,
         "ranks": ranks,
         "reg_params": sorted({result["reg_param"] for result in results}),
         "grid": results,
-        "best_params": {"rank": best["rank"], "reg_param": best["reg_param"]},
+        "best_params": {"model": best["model"], "rank": best["rank"], "reg_param": best["reg_param"]},
     }

@@ -14,12 +14,18 @@ from spark_jobs.als.attempts import ATTEMPTS_DIR
 from spark_jobs.als.evaluation import popularity_lists, ranking_metrics
 from spark_jobs.als.job import run
 from spark_jobs.als.model import (
+    BIASED,
+    BLEND,
+    BLEND_WEIGHT,
     DEFAULT_MAX_ITER,
+    PLAIN,
     SPARK_DEFAULT_MAX_ITER,
     SPARK_DEFAULT_RANK,
     SPARK_DEFAULT_REG_PARAM,
     Biases,
+    blend_models,
     build_als,
+    fit_model,
     fold_biases,
 )
 from spark_jobs.als.ratings import TRAIN, JobInputError, load_ratings
@@ -86,7 +92,9 @@ def test_end_to_end_run_writes_every_output(spark, synthetic_run):
         assert 0 < metrics[key] < 2
 
     model = ALSModel.load(str(run_dir / "model"))
-    assert model.rank == metrics["model_rank"] == args.rank + 2  # two columns carry the biases
+    # The blend: the plain model's factors beside the biased model's, whose two extra columns carry the biases.
+    assert metrics["params"]["model"] == "blend"
+    assert model.rank == metrics["model_rank"] == args.rank + (args.rank + 2)
     recommendations = spark.read.parquet(str(run_dir / "recommendations"))
     assert recommendations.columns == ["user", "rank", "item", "score"]
     assert recommendations.count() == SMALL_SPEC.users * 5 == metrics["recommendations"]["rows"]
@@ -146,7 +154,9 @@ def test_users_who_rated_almost_everything_get_what_is_left(spark, tmp_path):
     test.write_text("1\t1\t4\t1\n99\t59\t5\t1\n")
     report = run(
         spark,
-        job_args(ratings=path, test_ratings=test, output=tmp_path / "runs", run_id="full", top_n=5, max_iter=2),
+        job_args(
+            ratings=path, test_ratings=test, output=tmp_path / "runs", run_id="full", top_n=5, max_iter=2, model="plain"
+        ),
         _quiet,
     )
     recommended = _recommendations(spark, tmp_path / "runs" / "full")
@@ -164,6 +174,7 @@ def test_recommendations_only_for_the_listed_users(spark, synthetic_dir, tmp_pat
             run_id="listed",
             recommend_users="3, 5,999999",
             max_iter=2,
+            model="plain",
             top_n=4,
         ),
         _quiet,
@@ -210,6 +221,33 @@ def test_folded_model_predicts_mu_plus_biases_plus_the_residual_factors(spark, s
     got = {(r.user, r.item): r.prediction for r in folded.transform(pairs).collect()}
     assert got.keys() == expected.keys() and len(got) == 50
     assert all(abs(got[key] - expected[key]) < 1e-4 for key in got)
+    for frame in persisted:
+        frame.unpersist()
+
+
+def test_blended_model_predicts_the_weighted_mean_of_the_plain_and_the_biased_model(spark, synthetic_dir):
+    args = job_args(ratings=synthetic_dir / "u.data", max_iter=3)
+    loaded = load_ratings(spark, args, persisted := [])
+    train = loaded.split(TRAIN)
+    biases = Biases(train, loaded.mu, args.baseline_reg, persisted)
+    plain = fit_model(spark, train, None, args, PLAIN, 3, 0.1, 2, persisted)
+    biased = fit_model(spark, train, biases, args, BIASED, 4, 0.1, 2, persisted)
+    pairs = train.select("user", "item").limit(50)
+    predictions = {
+        name: {(r.user, r.item): r.prediction for r in model.transform(pairs).collect()}
+        for name, model in (("plain", plain), ("biased", biased))
+    }
+    for weight in (BLEND_WEIGHT, 0.2):
+        blended = blend_models(spark, plain, biased, weight, persisted)
+        assert blended.rank == 3 + 4 + 2
+        got = {(r.user, r.item): r.prediction for r in blended.transform(pairs).collect()}
+        assert got.keys() == predictions["plain"].keys() and len(got) == 50
+        for key, value in got.items():
+            expected = weight * predictions["plain"][key] + (1 - weight) * predictions["biased"][key]
+            assert abs(value - expected) < 1e-4
+    # The default blend is the model fit_model gives for "blend": same seed, same factors.
+    default = fit_model(spark, train, biases, args, BLEND, 3, 0.1, 2, persisted)
+    assert default.rank == 3 + 3 + 2
     for frame in persisted:
         frame.unpersist()
 
@@ -275,7 +313,8 @@ def test_implicit_mode_trains_recommends_and_reports_ranking_metrics(spark, synt
     )
     report = run(spark, args, _quiet)
     assert report["params"]["implicit"] is True and report["params"]["max_rating"] is None
-    assert report["params"]["biases"] is False and report["model_rank"] == 10
+    assert report["params"]["model"] == "plain" and report["params"]["biases"] is False
+    assert report["model_rank"] == 10
     assert report["rejected_rows"]["rating_out_of_range"] == 0
     assert report["rmse"] is None and report["baseline_rmse"] is None
     assert report["ranking"]["relevant"] == "every held-out rating"
@@ -293,11 +332,41 @@ def test_defaults_are_at_least_sparks_documented_als_defaults():
     args = parse_args(["--ratings", "r", "--output", "o"])
     assert (args.rank, args.reg_param) == (SPARK_DEFAULT_RANK, SPARK_DEFAULT_REG_PARAM) == (10, 0.1)
     assert args.max_iter >= SPARK_DEFAULT_MAX_ITER == 10
-    assert args.biases is True and args.relevant_rating == 4.0 and args.top_n == 10
+    assert args.model == "blend" and args.biases is True and args.relevant_rating == 4.0 and args.top_n == 10
     implicit = parse_args(["--ratings", "r", "--output", "o", "--implicit"])
-    assert implicit.biases is False and implicit.relevant_rating is None
-    with pytest.raises(SystemExit):
-        parse_args(["--ratings", "r", "--output", "o", "--implicit", "--biases"])
+    assert implicit.model == "plain" and implicit.biases is False and implicit.relevant_rating is None
+    for flags in (["--implicit", "--biases"], ["--implicit", "--model", "blend"], ["--implicit", "--model", "biased"]):
+        with pytest.raises(SystemExit):
+            parse_args(["--ratings", "r", "--output", "o", *flags])
+
+
+@pytest.mark.parametrize(
+    ("flags", "model", "tune_models"),
+    [
+        ([], "blend", ["blend", "biased", "plain"]),
+        (["--model", "biased"], "biased", ["biased"]),
+        (["--model", "plain"], "plain", ["plain"]),
+        (["--model", "blend"], "blend", ["blend"]),
+        (["--no-biases"], "plain", ["plain"]),  # Spark's ALS on the raw ratings, as before --model
+        (["--biases"], "biased", ["biased"]),
+        (["--biases", "--model", "biased"], "biased", ["biased"]),
+        (["--implicit"], "plain", ["plain"]),
+        (["--implicit", "--no-biases"], "plain", ["plain"]),
+    ],
+)
+def test_model_flags_choose_the_model_and_what_tune_searches(flags, model, tune_models):
+    args = parse_args(["--ratings", "r", "--output", "o", *flags])
+    assert (args.model, args.biases, args.tune_models) == (model, model != "plain", tune_models)
+
+
+@pytest.mark.parametrize(
+    "flags", [["--no-biases", "--model", "blend"], ["--biases", "--model", "plain"], ["--model", "svd"]]
+)
+def test_contradicting_model_flags_fail_naming_both(flags, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--ratings", "r", "--output", "o", *flags])
+    assert exit_info.value.code == 2
+    assert "--model" in capsys.readouterr().err
 
 
 def test_the_tuning_grid_scales_with_the_data_and_always_holds_sparks_defaults():
@@ -325,10 +394,16 @@ def test_tuning_searches_the_grid_and_refits_the_best(spark, synthetic_dir, tmp_
     )
     report = run(spark, args, _quiet)
     tuning = report["tuning"]
-    assert [(g["rank"], g["reg_param"]) for g in tuning["grid"]] == [(1, 0.05), (1, 0.5), (4, 0.05), (4, 0.5)]
+    assert tuning["models"] == ["blend", "biased", "plain"]
+    assert [(g["model"], g["rank"], g["reg_param"]) for g in tuning["grid"]] == [
+        (model, rank, reg) for rank, reg in [(1, 0.05), (1, 0.5), (4, 0.05), (4, 0.5)] for model in tuning["models"]
+    ]
     best = min(tuning["grid"], key=lambda g: g["validation_rmse"])
-    assert report["best_params"] == tuning["best_params"] == {"rank": best["rank"], "reg_param": best["reg_param"]}
-    assert report["params"]["rank"] == best["rank"] and report["model_rank"] == best["rank"] + 2
+    chosen = {"model": best["model"], "rank": best["rank"], "reg_param": best["reg_param"]}
+    assert report["best_params"] == tuning["best_params"] == chosen
+    assert report["params"]["model"] == best["model"] and report["params"]["rank"] == best["rank"]
+    extra = {"plain": 0, "biased": 2, "blend": best["rank"] + 2}[best["model"]]
+    assert report["model_rank"] == best["rank"] + extra
     assert tuning["fit_rows"] + tuning["validation_rows"] == report["split"]["train_rows"]
     assert abs(tuning["validation_rows"] / report["split"]["train_rows"] - 0.2) < 0.03
     assert _metrics(tmp_path / "tuned")["tuning"] == tuning
@@ -340,6 +415,7 @@ def test_default_tuning_goes_coarse_then_fine_around_the_best_regularisation(spa
         ratings=synthetic_dir / "u.data",
         output=tmp_path,
         run_id="coarse-fine",
+        model="biased",  # one fit per candidate; the search over models is tested above
         tune=True,
         tune_ranks="2",
         max_iter=2,
@@ -347,12 +423,32 @@ def test_default_tuning_goes_coarse_then_fine_around_the_best_regularisation(spa
     )
     tuning = run(spark, args, _quiet)["tuning"]
     coarse = [g for g in tuning["grid"] if g["rank"] == SPARK_DEFAULT_RANK]
-    assert [g["reg_param"] for g in coarse] == list(TUNE_REG_PARAMS)
+    assert [g["reg_param"] for g in coarse] == [reg for reg in TUNE_REG_PARAMS for _ in tuning["models"]]
     best_coarse = min(coarse, key=lambda g: g["validation_rmse"])["reg_param"]
     fine = [g["reg_param"] for g in tuning["grid"] if g["rank"] == 2]
-    assert fine == refine_reg_params(best_coarse)
+    assert fine == [reg for reg in refine_reg_params(best_coarse) for _ in tuning["models"]]
     assert tuning["stages"] == {"coarse": 5, "fine": 5}
-    assert tuning["best_params"] in [{"rank": g["rank"], "reg_param": g["reg_param"]} for g in tuning["grid"]]
+    assert tuning["best_params"] in [
+        {"model": g["model"], "rank": g["rank"], "reg_param": g["reg_param"]} for g in tuning["grid"]
+    ]
+
+
+def test_tuning_with_a_model_given_searches_only_that_model(spark, synthetic_dir, tmp_path):
+    args = job_args(
+        ratings=synthetic_dir / "u.data",
+        output=tmp_path,
+        run_id="tuned-plain",
+        model="plain",
+        tune=True,
+        tune_ranks="2",
+        tune_reg_params="0.1,0.3",
+        max_iter=2,
+        top_n=1,
+    )
+    report = run(spark, args, _quiet)
+    assert report["tuning"]["models"] == ["plain"]
+    assert {g["model"] for g in report["tuning"]["grid"]} == {"plain"} and len(report["tuning"]["grid"]) == 2
+    assert report["params"]["model"] == "plain" and report["model_rank"] == 2
 
 
 def test_same_seed_gives_the_same_metrics(spark, synthetic_dir, tmp_path):
@@ -386,6 +482,7 @@ def test_a_file_with_some_bad_rows_reports_them_in_metrics_json(spark, synthetic
             checkpoint_dir=tmp_path / "checkpoints",
             checkpoint_interval=2,
             max_iter=4,
+            model="biased",
         ),
         _quiet,
     )

@@ -60,6 +60,7 @@ def test_spark_submit_runs_the_shipped_job_away_from_the_project_and_streams_its
         test_ratings=data / "u.test",
         output=tmp_path / "runs",
         run_id="lone",
+        model="biased",  # what is shipped and how it streams; the models are tested in test_als_job.py
         max_iter=5,
         top_n=2,
     )
@@ -98,7 +99,7 @@ def test_the_run_chart_is_a_png_with_a_panel_per_part_of_the_run(tmp_path):
         "baseline_rmse": 0.91,
         "test_rows_evaluated": 100,
         "wall_seconds": 30.0,
-        "params": {"rank": 10, "reg_param": 0.1, "max_iter": 20, "biases": True},
+        "params": {"model": "blend", "rank": 10, "reg_param": 0.1, "max_iter": 20, "biases": True},
         "ranking": {
             "n": 10,
             "users_evaluated": 90,
