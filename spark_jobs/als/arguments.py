@@ -120,7 +120,6 @@ def parse_args(argv: list) -> argparse.Namespace:
         parser.error(f"--model {args.model} applies to explicit ratings; implicit confidences have no mean to remove")
     if args.model is None:
         args.model = PLAIN if args.implicit else BLEND
-    args.biases = args.model != PLAIN  # the model has bias terms
     args.tune_models = [args.model] if chosen else [kind for kind in MODELS if not args.implicit or kind == PLAIN]
     if args.tune and args.implicit:
         parser.error("--tune selects by RMSE, which does not apply to --implicit")

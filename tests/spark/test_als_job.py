@@ -328,9 +328,9 @@ def test_defaults_are_at_least_sparks_documented_als_defaults():
     args = parse_args(["--ratings", "r", "--output", "o"])
     assert (args.rank, args.reg_param) == (SPARK_DEFAULT_RANK, SPARK_DEFAULT_REG_PARAM) == (10, 0.1)
     assert args.max_iter >= SPARK_DEFAULT_MAX_ITER == 10
-    assert args.model == "blend" and args.biases is True and args.relevant_rating == 4.0 and args.top_n == 10
+    assert args.model == "blend" and args.relevant_rating == 4.0 and args.top_n == 10
     implicit = parse_args(["--ratings", "r", "--output", "o", "--implicit"])
-    assert implicit.model == "plain" and implicit.biases is False and implicit.relevant_rating is None
+    assert implicit.model == "plain" and implicit.relevant_rating is None
     for flags in (["--implicit", "--biases"], ["--implicit", "--model", "blend"], ["--implicit", "--model", "biased"]):
         with pytest.raises(SystemExit):
             parse_args(["--ratings", "r", "--output", "o", *flags])
@@ -352,7 +352,7 @@ def test_defaults_are_at_least_sparks_documented_als_defaults():
 )
 def test_model_flags_choose_the_model_and_what_tune_searches(flags, model, tune_models):
     args = parse_args(["--ratings", "r", "--output", "o", *flags])
-    assert (args.model, args.biases, args.tune_models) == (model, model != "plain", tune_models)
+    assert (args.model, args.tune_models) == (model, tune_models)
 
 
 @pytest.mark.parametrize(
