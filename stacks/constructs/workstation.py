@@ -17,6 +17,7 @@ from constructs import Construct
 
 from stacks.compliance.acknowledgements import acknowledge, role_with_aws_managed_policy
 from stacks.constructs.network import LabNetwork
+from stacks.constructs.resource_files import render
 from stacks.constructs.shared_buckets import SharedBuckets
 from stacks.constructs.spark_cluster import SparkJobCluster, grant_read_asset_object
 from stacks.contract import RATINGS_PREFIX, RESULTS_RUNS_PREFIX
@@ -136,8 +137,6 @@ class Workstation(Construct):
             self.wheelhouse = s3_assets.Asset(self, "Wheelhouse", path=str(props.wheelhouse_dir))
             grant_read_asset_object(self.role, self.wheelhouse)
 
-        user_data = ec2.UserData.for_linux()
-        user_data.add_commands(*self._setup_commands(props, buckets, spark))
         architecture = cpu_architecture(props.instance_type)
         self.instance = ec2.Instance(
             self,
@@ -154,7 +153,7 @@ class Workstation(Construct):
             require_imdsv2=True,
             # isolated: never a public address; public: the subnet gives one, released whenever the instance stops.
             associate_public_ip_address=False if network.mode == "isolated" else None,
-            user_data=user_data,
+            user_data=self._user_data(props, buckets, spark),
             block_devices=[
                 ec2.BlockDevice(
                     device_name="/dev/xvda",
@@ -183,70 +182,51 @@ class Workstation(Construct):
             f"aws ec2 start-instances --region {self.region} --instance-ids {self.instance.instance_id}"
         )
 
-    def _setup_commands(self, props: WorkstationProps, buckets: SharedBuckets, spark: SparkJobCluster) -> list[str]:
-        """User data: write the setup script and a systemd unit that runs it at every boot until it succeeds."""
-        region, pyspark = self.region, props.pyspark_version
+    def _user_data(self, props: WorkstationProps, buckets: SharedBuckets, spark: SparkJobCluster) -> ec2.UserData:
+        """``resources/workstation/user-data.sh``: writes the setup script (which installs the packages and writes
+        the runner) and a systemd unit that runs it at every boot until it has succeeded once, then starts the unit
+        without waiting for it (the unit orders itself after cloud-init's network)."""
+        region = self.region
         if self.wheelhouse is None:
             # public network: straight from PyPI, over the subnet's internet route.
-            install = [f"pip3 install --no-cache-dir --retries 10 'pyspark=={pyspark}' '{NUMPY_REQUIREMENT}'"]
+            install = render(
+                "workstation/install-from-pypi.sh",
+                PYSPARK_VERSION=props.pyspark_version,
+                NUMPY_REQUIREMENT=NUMPY_REQUIREMENT,
+            )
         else:
             # isolated network: no route to PyPI; the wheelhouse asset is read through the S3 gateway endpoint.
-            asset = self.wheelhouse
-            install = [
-                f"aws s3 cp --region {region} s3://{asset.s3_bucket_name}/{asset.s3_object_key} {HOME}/wheelhouse.zip",
-                f"rm -rf {HOME}/wheelhouse && python3 -m zipfile -e {HOME}/wheelhouse.zip {HOME}/wheelhouse",
-                f"pip3 install --no-index --find-links {HOME}/wheelhouse -r {HOME}/wheelhouse/{WHEELHOUSE_REQUIREMENTS}",
-            ]
-        runner = [
-            "#!/bin/bash",
-            "# Usage: ml-lab-als RATINGS_KEY [job options]. Runs the ALS job on this machine, results to S3.",
-            "set -euo pipefail",
-            f'test -e {READY_MARKER} || {{ echo "setup has not finished: journalctl -u ml-lab-setup" >&2; exit 1; }}',
-            'key=$1; shift; work=$(mktemp -d -p /var/tmp); name=$(basename "$key")',
-            f"aws s3 cp --region {region} {spark.job_script_uri} {JOB_PATH}",
-            f"aws s3 cp --region {region} {spark.job_package_uri} {JOB_PACKAGE_PATH}",
-            f'aws s3 cp --region {region} "s3://{buckets.ratings.bucket_name}/$key" "$work/$name"',
-            f'spark-submit --master "local[*]" --py-files {JOB_PACKAGE_PATH} {JOB_PATH} --ratings "$work/$name" '
-            '--output "$work/runs" "$@"',
-            f'aws s3 sync --region {region} "$work/runs" s3://{buckets.results.bucket_name}/{RESULTS_RUNS_PREFIX}',
-        ]
-        setup = [
-            "#!/bin/bash",
-            "set -euxo pipefail",
-            "dnf install -y java-17-amazon-corretto-headless python3-pip",
-            f"mkdir -p {HOME}",
-            *install,
-            f"cat > {RUNNER_PATH} <<'RUNNER'",
-            *runner,
-            "RUNNER",
-            f"chmod 755 {RUNNER_PATH}",
-            f"touch {READY_MARKER}",
-        ]
-        unit = [
-            "[Unit]",
-            "Description=ml-lab workstation setup (Java, pyspark, the job runner)",
-            "Wants=network-online.target",
-            "After=network-online.target",
-            f"ConditionPathExists=!{READY_MARKER}",
-            "[Service]",
-            "Type=oneshot",
-            f"ExecStart={SETUP_PATH}",
-            "[Install]",
-            "WantedBy=multi-user.target",
-        ]
-        return [
-            f"cat > {SETUP_PATH} <<'SETUP'",
-            *setup,
-            "SETUP",
-            f"chmod 700 {SETUP_PATH}",
-            "cat > /etc/systemd/system/ml-lab-setup.service <<'UNIT'",
-            *unit,
-            "UNIT",
-            "systemctl daemon-reload",
-            "systemctl enable ml-lab-setup.service",
-            # --no-block: cloud-init must not wait for it (the unit orders itself after cloud-init's network).
-            "systemctl start --no-block ml-lab-setup.service",
-        ]
+            install = render(
+                "workstation/install-from-wheelhouse.sh",
+                REGION=region,
+                WHEELHOUSE_URI=f"s3://{self.wheelhouse.s3_bucket_name}/{self.wheelhouse.s3_object_key}",
+                HOME=HOME,
+                WHEELHOUSE_REQUIREMENTS=WHEELHOUSE_REQUIREMENTS,
+            )
+        runner = render(
+            "workstation/ml-lab-als.sh",
+            READY_MARKER=READY_MARKER,
+            REGION=region,
+            JOB_SCRIPT_URI=spark.job_script_uri,
+            JOB_PATH=JOB_PATH,
+            JOB_PACKAGE_URI=spark.job_package_uri,
+            JOB_PACKAGE_PATH=JOB_PACKAGE_PATH,
+            RATINGS_BUCKET=buckets.ratings.bucket_name,
+            RESULTS_BUCKET=buckets.results.bucket_name,
+            RESULTS_RUNS_PREFIX=RESULTS_RUNS_PREFIX,
+        )
+        setup = render(
+            "workstation/ml-lab-setup.sh",
+            HOME=HOME,
+            INSTALL_PACKAGES=install,
+            RUNNER_PATH=RUNNER_PATH,
+            RUNNER_SCRIPT=runner,
+            READY_MARKER=READY_MARKER,
+        )
+        unit = render("workstation/ml-lab-setup.service", READY_MARKER=READY_MARKER, SETUP_PATH=SETUP_PATH)
+        return ec2.UserData.custom(
+            render("workstation/user-data.sh", SETUP_PATH=SETUP_PATH, SETUP_SCRIPT=setup, SETUP_UNIT=unit)
+        )
 
     def _idle_alarm(self, props: WorkstationProps) -> cloudwatch.Alarm:
         if props.idle_stop_minutes % 5:
