@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,31 +77,33 @@ class SparkJobClusterProps:
     """``<project>-<stage>``: clusters are named ``<name_prefix>-<run id>`` (transient) or ``<name_prefix>-standing``."""
     release_label: str
     """The EMR release (``stacks/emr_release.py``); its Spark matches the local pyspark pin."""
-    standing: bool = False
+    standing: bool
     """False: each job gets a transient cluster that ends with its step. True: one standing cluster, jobs as steps."""
-    primary_instance_type: str = "m7g.xlarge"
-    core_instance_type: str = "m7g.xlarge"
-    core_instance_count: int = 2
+    primary_instance_type: str
+    """The primary node's instance type (on-demand)."""
+    core_instance_type: str
+    """The core nodes' instance type (on-demand)."""
+    core_instance_count: int
     """On-demand core nodes of the standing cluster; for transient clusters the most submit_job gives one (it sizes
     each cluster by the upload, see ``sizing``)."""
     sizing: SizingPolicy
     """Transient clusters: up to ``single_node_max_bytes`` an upload runs on a single node (primary only); above it,
     one core node per ``bytes_per_core_node``, at most ``max_core_nodes``."""
-    task_spot_instance_count: int = 0
+    task_spot_instance_count: int
     """Spot task nodes (price-capacity-optimized, on-demand when Spot is short); 0: no task fleet."""
-    task_instance_types: tuple[str, ...] = ("m7g.xlarge",)
+    task_instance_types: tuple[str, ...]
     """Instance types the Spot task fleet may use."""
-    idle_timeout_minutes: int = 60
+    idle_timeout_minutes: int
     """A cluster with nothing to do terminates itself after this long."""
-    termination_protected: bool = False
+    termination_protected: bool
     """Termination protection for the standing cluster (prod)."""
-    removes_key_on_destroy: bool = True
+    removes_key_on_destroy: bool
     """True (dev): the local-disk KMS key is scheduled for deletion with the stack. False (prod): retained."""
-    tls_certificates_s3_uri: str | None = None
+    tls_certificates_s3_uri: str | None
     """``s3://bucket/certs.zip`` of PEM files: turns on in-transit TLS between nodes. None: off."""
-    spark_defaults: Mapping[str, str] = field(default_factory=dict)
-    """``spark.*`` properties for the cluster's spark-defaults classification."""
-    tags: Mapping[str, str] = field(default_factory=dict)
+    spark_defaults: Mapping[str, str]
+    """``spark.*`` properties for the cluster's spark-defaults classification; empty: EMR's own defaults."""
+    tags: Mapping[str, str]
     """Tags on every cluster; the project and stage tags bind the submit and terminate permissions."""
 
 

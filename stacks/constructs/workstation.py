@@ -57,23 +57,23 @@ def cpu_architecture(instance_type: str) -> str:
 class WorkstationProps:
     pyspark_version: str
     """The pyspark release to install: the Spark version of the cluster's EMR release, so both run the same Spark."""
-    instance_type: str = "t4g.large"
-    """Graviton by default; the image (Amazon Linux 2023) follows the instance type's architecture."""
+    instance_type: str
+    """The image (Amazon Linux 2023) follows the instance type's architecture (Graviton: arm64)."""
     root_volume_gb: int = 8
     """Encrypted gp3 root volume: the size of the Amazon Linux 2023 image itself, the least it can be. About 1.6 GiB
     is used at first boot and the setup adds about 0.7 GiB (Java 17 headless, pyspark, numpy; pip builds pyspark in
     /tmp, a RAM disk on this image), which leaves about 5 GiB for runs at the lab's sizes (the 1M-rating file is
     25 MB). Large inputs run on EMR, not here. Estimates from package sizes, not measured on an instance."""
-    idle_stop_minutes: int = 30
+    idle_stop_minutes: int
     """The instance stops itself after this many minutes of CPU below ``idle_cpu_percent`` (a multiple of 5)."""
     idle_cpu_percent: int = 5
     """Highest 5-minute CPU maximum that still counts as idle: a Spark job or an install keeps it far above."""
-    wheelhouse_dir: Path | None = None
+    wheelhouse_dir: Path | None
     """isolated network: the directory ``make wheelhouse`` filled (shipped as a CDK asset, which ``cdk deploy``
     uploads before the stack is created or updated). None: packages come from PyPI over the internet route."""
-    key_pair: str | None = None
+    key_pair: str | None
     """An EC2 key pair for SSH; needs ``ssh_cidr`` too. None: Session Manager only."""
-    ssh_cidr: str | None = None
+    ssh_cidr: str | None
     """The one range SSH is admitted from (the settings refuse anything wider than a /16)."""
 
 
