@@ -1,4 +1,5 @@
-"""The one place that reads CDK context: defaults in cdk.json, overrides with ``cdk synth -c key=value``.
+"""The one place that reads CDK context: each setting's default is its ``Settings`` field's; overrides come from any
+context source (``cdk synth -c key=value``, the ``context`` of cdk.json or ~/.cdk.json).
 
 Every value is validated here, at synth time, so a wrong value fails before anything is deployed, with a
 one-line message naming the key, the value and what is allowed (never a traceback, whatever the value). A

@@ -1,4 +1,4 @@
-"""Shared fixtures: synthesise the CDK app in-process, once per distinct context, from cdk.json's defaults."""
+"""Shared fixtures: synthesise the CDK app in-process, once per distinct context, from cdk.json's context."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ os.environ["JSII_DEPRECATED"] = "fail"
 
 
 def cdk_json_context() -> dict[str, Any]:
-    """The context defaults a user gets from cdk.json."""
+    """The context every synth gets from cdk.json: CDK's feature flags (the settings' defaults are in Settings)."""
     return json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
