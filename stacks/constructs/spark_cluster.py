@@ -168,6 +168,19 @@ class SparkJobCluster(Construct):
         self._grant_node_access(buckets)
         self.security_configuration = self._security_configuration()
 
+        self.job_flow_template = self._job_flow_template(network, buckets)
+        self.step_template = self._step_template(buckets)
+        self.pass_roles = (self.instance_role, self.service_role)
+
+        self.cluster: emr.CfnCluster | None = None
+        if props.standing:
+            self.cluster = self._standing_cluster()
+            CfnOutput(self, "ClusterId", value=self.cluster.ref, description="The standing EMR cluster")
+
+    def _job_flow_template(self, network: LabNetwork, buckets: SharedBuckets) -> dict[str, Any]:
+        """RunJobFlow's arguments without Name and Steps: submit_job adds them for each transient cluster, and the
+        standing cluster is declared from the same arguments."""
+        props = self.props
         instances: dict[str, Any] = {
             "InstanceFleets": self._fleets(),
             "Ec2SubnetIds": network.subnets.subnet_ids,
@@ -178,7 +191,7 @@ class SparkJobCluster(Construct):
             instances["ServiceAccessSecurityGroup"] = network.emr_service_sg.security_group_id
         instances["KeepJobFlowAliveWhenNoSteps"] = props.standing
         instances["TerminationProtected"] = props.standing and props.termination_protected
-        self.job_flow_template: dict[str, Any] = {
+        template: dict[str, Any] = {
             "ReleaseLabel": props.release_label,
             "LogUri": f"s3://{buckets.logs.bucket_name}/{EMR_LOGS_PREFIX}",
             "Applications": [{"Name": "Hadoop"}, {"Name": "Spark"}],
@@ -192,10 +205,15 @@ class SparkJobCluster(Construct):
             "Tags": [{"Key": key, "Value": value} for key, value in props.tags.items()],
         }
         if props.spark_defaults:
-            self.job_flow_template["Configurations"] = [
+            template["Configurations"] = [
                 {"Classification": "spark-defaults", "Properties": dict(props.spark_defaults)}
             ]
-        self.step_template: dict[str, Any] = {
+        return template
+
+    def _step_template(self, buckets: SharedBuckets) -> dict[str, Any]:
+        """The EMR step without Name: spark-submit of the job, to which submit_job appends the run's arguments."""
+        props = self.props
+        return {
             # Transient: a failed step ends its own cluster (nothing left billing). Standing: the shared cluster
             # keeps serving other steps; CANCEL_AND_WAIT would keep it waiting and billing.
             "ActionOnFailure": "CONTINUE" if props.standing else "TERMINATE_CLUSTER",
@@ -213,12 +231,6 @@ class SparkJobCluster(Construct):
                 ],
             },
         }
-        self.pass_roles = (self.instance_role, self.service_role)
-
-        self.cluster: emr.CfnCluster | None = None
-        if props.standing:
-            self.cluster = self._standing_cluster()
-            CfnOutput(self, "ClusterId", value=self.cluster.ref, description="The standing EMR cluster")
 
     @property
     def sizing(self) -> SizingPolicy:

@@ -113,13 +113,7 @@ class Workstation(Construct):
             description="Lab workstation: no inbound traffic unless SSH is configured",
             allow_all_outbound=True,
         )
-        key_pair = None
-        if props.key_pair and props.ssh_cidr:
-            key_pair = ec2.KeyPair.from_key_pair_name(self, "KeyPair", props.key_pair)
-            self.security_group.add_ingress_rule(
-                ec2.Peer.ipv4(props.ssh_cidr), ec2.Port.tcp(22), "SSH from the configured range"
-            )
-
+        key_pair = self._ssh_key_pair(props)
         self.role = role_with_aws_managed_policy(
             self,
             "Role",
@@ -137,8 +131,31 @@ class Workstation(Construct):
             self.wheelhouse = s3_assets.Asset(self, "Wheelhouse", path=str(props.wheelhouse_dir))
             grant_read_asset_object(self.role, self.wheelhouse)
 
+        self.instance = self._instance(props, network, key_pair, self._user_data(props, buckets, spark))
+        self.idle_alarm = self._idle_alarm(props)
+
+        self.session_command = f"aws ssm start-session --region {self.region} --target {self.instance.instance_id}"
+        self.start_command = (
+            f"aws ec2 start-instances --region {self.region} --instance-ids {self.instance.instance_id}"
+        )
+
+    def _ssh_key_pair(self, props: WorkstationProps) -> ec2.IKeyPair | None:
+        """The configured key pair, with the one ingress rule SSH needs; None (Session Manager only) without both."""
+        if not (props.key_pair and props.ssh_cidr):
+            return None
+        key_pair = ec2.KeyPair.from_key_pair_name(self, "KeyPair", props.key_pair)
+        self.security_group.add_ingress_rule(
+            ec2.Peer.ipv4(props.ssh_cidr), ec2.Port.tcp(22), "SSH from the configured range"
+        )
+        return key_pair
+
+    def _instance(
+        self, props: WorkstationProps, network: LabNetwork, key_pair: ec2.IKeyPair | None, user_data: ec2.UserData
+    ) -> ec2.Instance:
+        """The instance: Amazon Linux 2023 for its CPU architecture, IMDSv2, encrypted gp3 root volume, in the first
+        subnet; it waits for the route or endpoint its first boot installs packages through."""
         architecture = cpu_architecture(props.instance_type)
-        self.instance = ec2.Instance(
+        instance = ec2.Instance(
             self,
             "Instance",
             vpc=network.vpc,
@@ -153,7 +170,7 @@ class Workstation(Construct):
             require_imdsv2=True,
             # isolated: never a public address; public: the subnet gives one, released whenever the instance stops.
             associate_public_ip_address=False if network.mode == "isolated" else None,
-            user_data=self._user_data(props, buckets, spark),
+            user_data=user_data,
             block_devices=[
                 ec2.BlockDevice(
                     device_name="/dev/xvda",
@@ -164,23 +181,18 @@ class Workstation(Construct):
             ],
         )
         # First boot installs packages: it must not start before the route or endpoint they come through exists.
-        self.instance.node.add_dependency(network.packages_reachable)
+        instance.node.add_dependency(network.packages_reachable)
         acknowledge(
-            self.instance,
+            instance,
             "AwsSolutions-EC28",
             "Per-minute detailed monitoring costs extra; the idle alarm works on the free 5-minute CPU metric.",
         )
         acknowledge(
-            self.instance,
+            instance,
             "AwsSolutions-EC29",
             "A disposable workstation that cdk destroy must remove; no data lives on it, results go to S3.",
         )
-        self.idle_alarm = self._idle_alarm(props)
-
-        self.session_command = f"aws ssm start-session --region {self.region} --target {self.instance.instance_id}"
-        self.start_command = (
-            f"aws ec2 start-instances --region {self.region} --instance-ids {self.instance.instance_id}"
-        )
+        return instance
 
     def _user_data(self, props: WorkstationProps, buckets: SharedBuckets, spark: SparkJobCluster) -> ec2.UserData:
         """``resources/workstation/user-data.sh``: writes the setup script (which installs the packages and writes
