@@ -145,7 +145,9 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Validated, typed deployment settings. Build one with ``Settings.from_context``."""
+    """Validated, typed deployment settings. Build one with ``Settings.from_context``.
+
+    Each field's default is the setting's default, written nowhere else (not in cdk.json, not on a props field)."""
 
     project: str = "ml-lab"
     stage: str = "dev"
