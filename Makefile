@@ -110,11 +110,16 @@ test: setup
 # (each function folder on its own, as Lambda imports it), the rest against the machine's (pyproject.toml).
 LAMBDA_PYTHON := 3.14
 FUNCTIONS := $(notdir $(patsubst %/,%,$(dir $(wildcard lambda_functions/*/handler.py))))
+# Every shell script: the *.sh files outside installed and generated trees (the workstation's scripts in
+# stacks/constructs/resources/ among them), and .ci/run.
+SHELL_SCRIPTS = $(shell find . \( -path ./.git -o -path ./node_modules -o -path './.venv*' -o -path './cdk.out*' \
+	-o -path ./build -o -path ./reports -o -path ./runs \) -prune -o -name '*.sh' -print | sort) .ci/run
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/zizmor --offline --quiet .github
+	$(BIN)/shellcheck $(SHELL_SCRIPTS)
 	$(BIN)/mypy stacks tools spark_jobs bench app.py
 	@for function in $(FUNCTIONS); do \
 	  echo "mypy --python-version $(LAMBDA_PYTHON) lambda_functions/$$function"; \

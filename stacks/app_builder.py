@@ -1,15 +1,14 @@
 """Composes the deployable stacks from validated settings; used by app.py and by the tests.
 
-The one place that maps ``Settings`` to each construct's props: constructs never see ``Settings``.
+The one place that maps ``Settings`` to props, with one function per stack that names, for every props field, the
+setting it comes from (constructs never see ``Settings``). A props field a setting fills has no default of its own:
+the setting owns it (``stacks/settings.py``); a props field no setting fills keeps its construct's default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, TypeVar
 
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
@@ -36,8 +35,6 @@ from stacks.lab_stack import LabStack
 from stacks.settings import Settings, SettingsError
 from stacks.storage_stack import StorageStack, StorageStackProps
 
-P = TypeVar("P")
-
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -51,48 +48,67 @@ class LabStacks:
         return (self.storage, self.compute, self.automation)
 
 
-def props_from(
-    settings: Settings,
-    props_type: type[P],
-    *,
-    prefix: str = "",
-    renamed: Mapping[str, str] = MappingProxyType({}),
-    **given: Any,
-) -> P:
-    """``props_type`` built from ``settings``: each field is the value ``given`` for it, else the setting ``renamed``
-    names, else the setting of the same name, else the setting of that name with ``prefix`` (``emr_`` ...), else
-    the field's own default (a construct constant no setting changes, such as the root volume size).
-
-    A required field that nothing provides raises TypeError naming it."""
-    values = dict(given)
-    for field in fields(props_type):  # type: ignore[arg-type]
-        if field.name in values:
-            continue
-        for source in (renamed.get(field.name), field.name, prefix + field.name):
-            if source is not None and hasattr(settings, source):
-                values[field.name] = getattr(settings, source)
-                break
-        else:
-            if field.default is MISSING and field.default_factory is MISSING:
-                raise TypeError(f"{props_type.__name__}.{field.name}: no setting provides it; pass it to props_from")
-    return props_type(**values)
+def storage_stack_props(settings: Settings) -> StorageStackProps:
+    return StorageStackProps(
+        name_prefix=settings.name_prefix,
+        buckets=DataBucketsProps(removes_data_on_destroy=settings.removes_data_on_destroy),
+        alerts=AlertsTopicProps(
+            removes_key_on_destroy=settings.removes_data_on_destroy, email=settings.notification_email
+        ),
+        budget=MonthlyBudgetProps(monthly_limit_usd=settings.budget_monthly_usd, email=settings.budget_email),
+    )
 
 
-def spark_cluster_props(settings: Settings) -> SparkJobClusterProps:
+def compute_stack_props(settings: Settings) -> ComputeStackProps:
     standing = settings.cluster_mode == "standing"
-    in_transit = settings.emr_tls_certificates_s3_uri if settings.emr_in_transit_encryption else None
-    return props_from(
-        settings,
-        SparkJobClusterProps,
-        prefix="emr_",
-        renamed={
-            "release_label": "emr_release",
-            "sizing": "sizing_policy",
-            "removes_key_on_destroy": "removes_data_on_destroy",
-        },
-        standing=standing,
-        termination_protected=standing and settings.stage == "prod",
-        tls_certificates_s3_uri=in_transit,
+    return ComputeStackProps(
+        shared_buckets=SharedBucketsProps(name_prefix=settings.name_prefix),
+        network=LabNetworkProps(mode=settings.network_mode),
+        spark=SparkJobClusterProps(
+            name_prefix=settings.name_prefix,
+            release_label=settings.emr_release,
+            standing=standing,
+            primary_instance_type=settings.emr_primary_instance_type,
+            core_instance_type=settings.emr_core_instance_type,
+            core_instance_count=settings.emr_core_instance_count,
+            sizing=settings.sizing_policy,
+            task_spot_instance_count=settings.emr_task_spot_instance_count,
+            task_instance_types=settings.emr_task_instance_types,
+            idle_timeout_minutes=settings.emr_idle_timeout_minutes,
+            termination_protected=standing and settings.stage == "prod",
+            removes_key_on_destroy=settings.removes_data_on_destroy,
+            tls_certificates_s3_uri=(
+                settings.emr_tls_certificates_s3_uri if settings.emr_in_transit_encryption else None
+            ),
+            spark_defaults=settings.spark_defaults,
+            tags=settings.tags,
+        ),
+        workstation=WorkstationProps(
+            pyspark_version=spark_version(settings.emr_release),
+            instance_type=settings.workstation_instance_type,
+            idle_stop_minutes=settings.workstation_idle_stop_minutes,
+            wheelhouse_dir=wheelhouse_dir(settings),
+            key_pair=settings.workstation_key_pair,
+            ssh_cidr=settings.workstation_ssh_cidr,
+        ),
+    )
+
+
+def automation_stack_props(settings: Settings) -> AutomationStackProps:
+    return AutomationStackProps(
+        shared_buckets=SharedBucketsProps(name_prefix=settings.name_prefix),
+        jobs=JobAutomationProps(
+            name_prefix=settings.name_prefix,
+            removes_data_on_destroy=settings.removes_data_on_destroy,
+            log_retention_days=settings.log_retention_days,
+            reserved_concurrency=settings.lambda_reserved_concurrency,
+            max_cluster_age_hours=settings.emr_max_cluster_age_hours,
+            max_idle_minutes=settings.emr_idle_timeout_minutes,
+            working_hours=settings.working_hours,
+            working_days=settings.working_days,
+            working_timezone=settings.working_timezone,
+            spend_guard_rate_minutes=settings.spend_guard_rate_minutes,
+        ),
     )
 
 
@@ -131,69 +147,34 @@ def wheelhouse_target(settings: Settings) -> dict[str, str]:
     }
 
 
-def workstation_props(settings: Settings) -> WorkstationProps:
-    return props_from(
-        settings,
-        WorkstationProps,
-        prefix="workstation_",
-        pyspark_version=spark_version(settings.emr_release),
-        wheelhouse_dir=wheelhouse_dir(settings),
-    )
-
-
-def job_automation_props(settings: Settings) -> JobAutomationProps:
-    return props_from(
-        settings,
-        JobAutomationProps,
-        prefix="lambda_",
-        renamed={"max_cluster_age_hours": "emr_max_cluster_age_hours", "max_idle_minutes": "emr_idle_timeout_minutes"},
-    )
-
-
 def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
     """Adds every stack to ``app``: tagged, residency-guarded and (with ``nag``) checked by cdk-nag."""
     env = Environment(account=settings.account, region=settings.region)
-    prefix = settings.name_prefix
-    shared_buckets = SharedBucketsProps(name_prefix=prefix)
+    prefix, title = settings.name_prefix, f"{settings.project} ({settings.stage})"
     storage = StorageStack(
         app,
         "Storage",
         stack_name=f"{prefix}-storage",
-        description=f"{settings.project} ({settings.stage}): data buckets, alerts topic and monthly budget",
+        description=f"{title}: data buckets, alerts topic and monthly budget",
         env=env,
-        props=StorageStackProps(
-            name_prefix=prefix,
-            buckets=DataBucketsProps(removes_data_on_destroy=settings.removes_data_on_destroy),
-            alerts=AlertsTopicProps(
-                removes_key_on_destroy=settings.removes_data_on_destroy, email=settings.notification_email
-            ),
-            budget=MonthlyBudgetProps(monthly_limit_usd=settings.budget_monthly_usd, email=settings.budget_email),
-        ),
+        props=storage_stack_props(settings),
     )
     compute = ComputeStack(
         app,
         "Compute",
         stack_name=f"{prefix}-compute",
-        description=(
-            f"{settings.project} ({settings.stage}): {settings.network_mode} VPC, EMR Spark cluster definition, "
-            "workstation"
-        ),
+        description=f"{title}: {settings.network_mode} VPC, EMR Spark cluster definition, workstation",
         env=env,
-        props=ComputeStackProps(
-            shared_buckets=shared_buckets,
-            network=LabNetworkProps(mode=settings.network_mode),
-            spark=spark_cluster_props(settings),
-            workstation=workstation_props(settings),
-        ),
+        props=compute_stack_props(settings),
     )
     compute.add_stack_dependency(storage, "imports the storage stack's bucket exports")
     automation = AutomationStack(
         app,
         "Automation",
         stack_name=f"{prefix}-automation",
-        description=f"{settings.project} ({settings.stage}): Lambda triggers for uploads, EMR events and spend",
+        description=f"{title}: Lambda triggers for uploads, EMR events and spend",
         env=env,
-        props=AutomationStackProps(shared_buckets=shared_buckets, jobs=job_automation_props(settings)),
+        props=automation_stack_props(settings),
         storage=storage,
         compute=compute,
     )

@@ -1,4 +1,5 @@
-"""The one place that reads CDK context: defaults in cdk.json, overrides with ``cdk synth -c key=value``.
+"""The one place that reads CDK context: each setting's default is its ``Settings`` field's; overrides come from any
+context source (``cdk synth -c key=value``, the ``context`` of cdk.json or ~/.cdk.json).
 
 Every value is validated here, at synth time, so a wrong value fails before anything is deployed, with a
 one-line message naming the key, the value and what is allowed (never a traceback, whatever the value). A
@@ -84,6 +85,9 @@ WORKSTATION_INSTANCE_TYPES: tuple[str, ...] = (
     "m7i.xlarge",
 )
 
+# Log retention periods (days) the functions' log groups may have: those RETENTION_NAMES maps to CDK's RetentionDays
+# (stacks/constructs/lambda_function.py).
+LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)
 # The workstation's idle alarm watches 5-minute CPU datapoints (EC2 basic monitoring), at most 12 hours of them.
 CPU_METRIC_PERIOD_MINUTES = 5
 IDLE_STOP_MINUTES_RANGE = (10, 720)
@@ -104,6 +108,7 @@ _KEY_PAIR = re.compile(r"[\w.\- ]{1,255}", re.ASCII)  # EC2 key pair names are A
 _REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-[0-9]", re.ASCII)
 _TIMEZONE = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*", re.ASCII)
 _CERTIFICATES_URI = re.compile(r"s3://[a-z0-9.\-]{3,63}/[^\s]+\.zip", re.ASCII)
+_DIRECTORY = re.compile(r"[\w./~+-]+", re.ASCII)
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)  # bounded: a 5,000-digit string is not a setting
 # CDK's own context keys (feature flags "@aws-cdk/...", "aws:cdk:...", lookup caches "availability-zones:account=...")
 # contain one of these; ours are snake_case. A key without them that is not a setting is a typo of ours.
@@ -140,7 +145,9 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Validated, typed deployment settings. Build one with ``Settings.from_context``."""
+    """Validated, typed deployment settings. Build one with ``Settings.from_context``.
+
+    Each field's default is the setting's default, written nowhere else (not in cdk.json, not on a props field)."""
 
     project: str = "ml-lab"
     stage: str = "dev"
@@ -224,112 +231,109 @@ class Settings:
     @classmethod
     def from_context(cls, get: Callable[[str], Any], *, keys: Iterable[str] = ()) -> Settings:
         """Read and validate every setting. ``get(key)`` returns the context value or None; ``keys`` are all the
-        context keys present, checked for typos of ours (see ``refuse_unknown_keys``)."""
+        context keys present, checked for typos of ours (see ``refuse_unknown_keys``). A key that is unset takes its
+        field's default, except the two that follow another setting (network mode, budget)."""
         refuse_unknown_keys(keys)
-        reader = _ContextReader(get)
-        defaults = cls()
-        stage = reader.choice("stage", defaults.stage, STAGES)
-        network_mode = reader.choice("network_mode", DEFAULT_NETWORK_MODE[stage], NETWORK_MODES)
-        allowed_regions = reader.region_list("allowed_regions", defaults.allowed_regions, UK_EU_REGIONS)
-        region = reader.string("region", defaults.region)
-        if region not in allowed_regions:
-            raise SettingsError(
-                f"context key 'region': {_show(region)} is outside the data-residency allow-list "
-                f"{', '.join(allowed_regions)} (UK/EU GDPR, context key 'allowed_regions'). Deploy to one of those "
-                "regions; adding another is a reviewed change to UK_EU_REGIONS in stacks/settings.py."
-            )
-        emr_release = reader.choice("emr_release", defaults.emr_release, tuple(EMR_RELEASES))
-        budget_email = reader.optional_email("budget_email")
-        notification_email = reader.optional_email("notification_email")
-        if stage == "prod" and budget_email is None:
-            raise SettingsError(
-                "context key 'budget_email': required when 'stage' is 'prod' (budget alerts must reach a person); "
-                "set it with -c budget_email=you@example.com"
-            )
-        ssh_cidr = reader.optional_cidr("workstation_ssh_cidr")
-        key_pair = reader.optional_pattern("workstation_key_pair", _KEY_PAIR, "an EC2 key pair name")
-        if (ssh_cidr is None) != (key_pair is None):
-            raise SettingsError(
-                "context keys 'workstation_ssh_cidr' and 'workstation_key_pair': set both to allow SSH, or "
-                f"neither (Session Manager only); got cidr={_show(ssh_cidr)}, key pair={_show(key_pair)}"
-            )
-        in_transit = reader.boolean("emr_in_transit_encryption", defaults.emr_in_transit_encryption)
-        certificates = reader.optional_pattern("emr_tls_certificates_s3_uri", _CERTIFICATES_URI, "s3://bucket/key.zip")
-        if in_transit and certificates is None:
-            raise SettingsError(
-                "context key 'emr_tls_certificates_s3_uri': required when 'emr_in_transit_encryption' is true "
-                "(a zip of PEM files, see README 'Settings'); got nothing"
-            )
-        settings = cls(
-            project=reader.pattern("project", defaults.project, _PROJECT, "3-20 chars of a-z, 0-9, '-'"),
+        read = _ContextReader(get, defaults=cls())
+        stage = read.choice("stage", STAGES)
+        network_mode = read.choice("network_mode", NETWORK_MODES, default=DEFAULT_NETWORK_MODE[stage])
+        allowed_regions, region = _residency(read)
+        emr_release = read.choice("emr_release", tuple(EMR_RELEASES))
+        budget_email = read.optional_email("budget_email")
+        notification_email = read.optional_email("notification_email")
+        _require_budget_email_in_prod(stage, budget_email)
+        ssh_cidr, key_pair = _ssh_access(read)
+        in_transit, certificates = _in_transit_encryption(read)
+        return cls(
+            project=read.pattern("project", _PROJECT, "3-20 chars of a-z, 0-9, '-'"),
             stage=stage,
             region=region,
             allowed_regions=allowed_regions,
-            account=reader.optional_pattern("account", _ACCOUNT, "a 12-digit AWS account id"),
-            owner=reader.pattern("owner", defaults.owner, _TAG_VALUE, "a tag value (1-128 chars)"),
-            cost_centre=reader.pattern("cost_centre", defaults.cost_centre, _TAG_VALUE, "a tag value (1-128 chars)"),
+            account=read.optional_pattern("account", _ACCOUNT, "a 12-digit AWS account id"),
+            owner=read.pattern("owner", _TAG_VALUE, "a tag value (1-128 chars)"),
+            cost_centre=read.pattern("cost_centre", _TAG_VALUE, "a tag value (1-128 chars)"),
             network_mode=network_mode,
-            budget_monthly_usd=reader.integer("budget_monthly_usd", DEFAULT_BUDGET_USD[network_mode], 1, 100_000),
+            budget_monthly_usd=read.integer("budget_monthly_usd", 1, 100_000, default=DEFAULT_BUDGET_USD[network_mode]),
             budget_email=budget_email,
             notification_email=notification_email,
-            log_retention_days=reader.choice_int(
-                "log_retention_days", defaults.log_retention_days, (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)
-            ),
+            log_retention_days=read.choice_int("log_retention_days", LOG_RETENTION_DAYS),
             emr_release=emr_release,
-            cluster_mode=reader.choice("cluster_mode", defaults.cluster_mode, CLUSTER_MODES),
-            emr_primary_instance_type=reader.choice(
-                "emr_primary_instance_type", defaults.emr_primary_instance_type, EMR_INSTANCE_TYPES
-            ),
-            emr_core_instance_type=reader.choice(
-                "emr_core_instance_type", defaults.emr_core_instance_type, EMR_INSTANCE_TYPES
-            ),
-            emr_core_instance_count=reader.integer("emr_core_instance_count", defaults.emr_core_instance_count, 1, 20),
-            emr_single_node_max_mb=reader.integer(
-                "emr_single_node_max_mb", defaults.emr_single_node_max_mb, 0, 100_000
-            ),
-            emr_mb_per_core_node=reader.integer("emr_mb_per_core_node", defaults.emr_mb_per_core_node, 1, 100_000),
-            emr_task_spot_instance_count=reader.integer(
-                "emr_task_spot_instance_count", defaults.emr_task_spot_instance_count, 0, 50
-            ),
-            emr_task_instance_types=reader.choice_list(
-                "emr_task_instance_types", defaults.emr_task_instance_types, EMR_INSTANCE_TYPES
-            ),
-            emr_idle_timeout_minutes=reader.integer(
-                "emr_idle_timeout_minutes", defaults.emr_idle_timeout_minutes, 1, 24 * 60
-            ),
-            emr_max_cluster_age_hours=reader.integer(
-                "emr_max_cluster_age_hours", defaults.emr_max_cluster_age_hours, 1, 7 * 24
-            ),
+            cluster_mode=read.choice("cluster_mode", CLUSTER_MODES),
+            emr_primary_instance_type=read.choice("emr_primary_instance_type", EMR_INSTANCE_TYPES),
+            emr_core_instance_type=read.choice("emr_core_instance_type", EMR_INSTANCE_TYPES),
+            emr_core_instance_count=read.integer("emr_core_instance_count", 1, 20),
+            emr_single_node_max_mb=read.integer("emr_single_node_max_mb", 0, 100_000),
+            emr_mb_per_core_node=read.integer("emr_mb_per_core_node", 1, 100_000),
+            emr_task_spot_instance_count=read.integer("emr_task_spot_instance_count", 0, 50),
+            emr_task_instance_types=read.choice_list("emr_task_instance_types", EMR_INSTANCE_TYPES),
+            emr_idle_timeout_minutes=read.integer("emr_idle_timeout_minutes", 1, 24 * 60),
+            emr_max_cluster_age_hours=read.integer("emr_max_cluster_age_hours", 1, 7 * 24),
             emr_in_transit_encryption=in_transit,
             emr_tls_certificates_s3_uri=certificates,
-            spark_defaults=reader.string_map("spark_defaults"),
-            workstation_instance_type=reader.choice(
-                "workstation_instance_type", defaults.workstation_instance_type, WORKSTATION_INSTANCE_TYPES
-            ),
-            workstation_idle_stop_minutes=reader.multiple_of(
+            spark_defaults=read.string_map("spark_defaults"),
+            workstation_instance_type=read.choice("workstation_instance_type", WORKSTATION_INSTANCE_TYPES),
+            workstation_idle_stop_minutes=read.multiple_of(
                 "workstation_idle_stop_minutes",
-                defaults.workstation_idle_stop_minutes,
                 IDLE_STOP_MINUTES_RANGE,
                 CPU_METRIC_PERIOD_MINUTES,
                 "EC2 reports CPU every 5 minutes",
             ),
-            workstation_wheelhouse_dir=reader.pattern(
-                "workstation_wheelhouse_dir",
-                defaults.workstation_wheelhouse_dir,
-                re.compile(r"[\w./~+-]+", re.ASCII),
-                "a directory path (relative to the project root, or absolute)",
+            workstation_wheelhouse_dir=read.pattern(
+                "workstation_wheelhouse_dir", _DIRECTORY, "a directory path (relative to the project root, or absolute)"
             ),
             workstation_ssh_cidr=ssh_cidr,
             workstation_key_pair=key_pair,
-            working_hours=reader.working_hours("working_hours", defaults.working_hours),
-            working_days=reader.choice_list("working_days", defaults.working_days, WEEKDAYS),
-            working_timezone=reader.timezone("working_timezone", defaults.working_timezone),
-            lambda_reserved_concurrency=reader.optional_integer("lambda_reserved_concurrency", 1, 100),
-            spend_guard_rate_minutes=reader.integer(
-                "spend_guard_rate_minutes", defaults.spend_guard_rate_minutes, 5, 60
-            ),
+            working_hours=read.working_hours("working_hours"),
+            working_days=read.choice_list("working_days", WEEKDAYS),
+            working_timezone=read.timezone("working_timezone"),
+            lambda_reserved_concurrency=read.optional_integer("lambda_reserved_concurrency", 1, 100),
+            spend_guard_rate_minutes=read.integer("spend_guard_rate_minutes", 5, 60),
         )
-        return settings
+
+
+def _residency(read: _ContextReader) -> tuple[tuple[str, ...], str]:
+    """The allow-list (a subset of UK_EU_REGIONS) and the region, which must be in it."""
+    allowed_regions = read.region_list("allowed_regions", UK_EU_REGIONS)
+    region = read.string("region")
+    if region not in allowed_regions:
+        raise SettingsError(
+            f"context key 'region': {_show(region)} is outside the data-residency allow-list "
+            f"{', '.join(allowed_regions)} (UK/EU GDPR, context key 'allowed_regions'). Deploy to one of those "
+            "regions; adding another is a reviewed change to UK_EU_REGIONS in stacks/settings.py."
+        )
+    return allowed_regions, region
+
+
+def _require_budget_email_in_prod(stage: str, budget_email: str | None) -> None:
+    if stage == "prod" and budget_email is None:
+        raise SettingsError(
+            "context key 'budget_email': required when 'stage' is 'prod' (budget alerts must reach a person); "
+            "set it with -c budget_email=you@example.com"
+        )
+
+
+def _ssh_access(read: _ContextReader) -> tuple[str | None, str | None]:
+    """The SSH range and key pair: both, or neither (Session Manager only)."""
+    ssh_cidr = read.optional_cidr("workstation_ssh_cidr")
+    key_pair = read.optional_pattern("workstation_key_pair", _KEY_PAIR, "an EC2 key pair name")
+    if (ssh_cidr is None) != (key_pair is None):
+        raise SettingsError(
+            "context keys 'workstation_ssh_cidr' and 'workstation_key_pair': set both to allow SSH, or "
+            f"neither (Session Manager only); got cidr={_show(ssh_cidr)}, key pair={_show(key_pair)}"
+        )
+    return ssh_cidr, key_pair
+
+
+def _in_transit_encryption(read: _ContextReader) -> tuple[bool, str | None]:
+    """Whether EMR encrypts traffic between nodes, and the certificates it needs to."""
+    in_transit = read.boolean("emr_in_transit_encryption")
+    certificates = read.optional_pattern("emr_tls_certificates_s3_uri", _CERTIFICATES_URI, "s3://bucket/key.zip")
+    if in_transit and certificates is None:
+        raise SettingsError(
+            "context key 'emr_tls_certificates_s3_uri': required when 'emr_in_transit_encryption' is true "
+            "(a zip of PEM files, see README 'Settings'); got nothing"
+        )
+    return in_transit, certificates
 
 
 def refuse_unknown_keys(keys: Iterable[str]) -> None:
@@ -361,8 +365,13 @@ class _ContextReader:
     Every message shows the value through ``_show`` (bounded, one line), so no value can turn an error into a
     traceback."""
 
-    def __init__(self, get: Callable[[str], Any]) -> None:
+    def __init__(self, get: Callable[[str], Any], *, defaults: Settings) -> None:
         self._get = get
+        self._defaults = defaults
+
+    def _default(self, key: str) -> Any:
+        """What an unset ``key`` gives: the default of the ``Settings`` field of that name."""
+        return getattr(self._defaults, key)
 
     def _raw(self, key: str) -> Any:
         value = self._get(key)
@@ -374,16 +383,16 @@ class _ContextReader:
     def _refuse(key: str, value: Any, allowed: str) -> SettingsError:
         return SettingsError(f"context key {key!r}: {_show(value)} is not allowed; {allowed}")
 
-    def string(self, key: str, default: str) -> str:
+    def string(self, key: str, *, default: str | None = None) -> str:
         value = self._raw(key)
         if value is None:
-            return default
+            return self._default(key) if default is None else default
         if not isinstance(value, str):
             raise SettingsError(f"context key {key!r}: expected a string, got {_show(value)}")
         return value.strip()
 
-    def pattern(self, key: str, default: str, regex: re.Pattern[str], allowed: str) -> str:
-        value = self.string(key, default)
+    def pattern(self, key: str, regex: re.Pattern[str], allowed: str) -> str:
+        value = self.string(key)
         if not regex.fullmatch(value):
             raise self._refuse(key, value, f"expected {allowed}")
         return value
@@ -399,15 +408,15 @@ class _ContextReader:
     def optional_email(self, key: str) -> str | None:
         return self.optional_pattern(key, _EMAIL, "an e-mail address such as ops@example.com")
 
-    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = self.string(key, default)
+    def choice(self, key: str, allowed: tuple[str, ...], *, default: str | None = None) -> str:
+        value = self.string(key, default=default)
         if value not in allowed:
             hint = _did_you_mean(value, allowed) if len(value) <= 100 else ""
             raise self._refuse(key, value, f"allowed values: {', '.join(allowed)}{hint}")
         return value
 
-    def choice_int(self, key: str, default: int, allowed: tuple[int, ...]) -> int:
-        value = self.integer(key, default, min(allowed), max(allowed))
+    def choice_int(self, key: str, allowed: tuple[int, ...]) -> int:
+        value = self.integer(key, min(allowed), max(allowed))
         if value not in allowed:
             raise self._refuse(key, value, f"allowed values: {', '.join(map(str, allowed))}")
         return value
@@ -434,10 +443,10 @@ class _ContextReader:
             reason = error.msg if isinstance(error, json.JSONDecodeError) else "too long or too deeply nested"
             raise SettingsError(f"context key {key!r}: {_show(text)} is not {expected} ({reason})") from None
 
-    def choice_list(self, key: str, default: tuple[str, ...], allowed: tuple[str, ...]) -> tuple[str, ...]:
+    def choice_list(self, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
         value = self._list(key)
         if value is None:
-            return default
+            return tuple(self._default(key))
         bad = [item for item in value if item not in allowed]
         if bad:
             raise SettingsError(
@@ -446,11 +455,11 @@ class _ContextReader:
             )
         return tuple(dict.fromkeys(value))
 
-    def region_list(self, key: str, default: tuple[str, ...], ceiling: tuple[str, ...]) -> tuple[str, ...]:
+    def region_list(self, key: str, ceiling: tuple[str, ...]) -> tuple[str, ...]:
         """A non-empty subset of ``ceiling``: the command line may narrow the allow-list, never widen it."""
         value = self._list(key)
         if value is None:
-            return default
+            return tuple(self._default(key))
         bad = [item for item in value if not _REGION.fullmatch(item)]
         if bad:
             raise SettingsError(
@@ -465,10 +474,10 @@ class _ContextReader:
             )
         return tuple(dict.fromkeys(value))
 
-    def integer(self, key: str, default: int, low: int, high: int) -> int:
+    def integer(self, key: str, low: int, high: int, *, default: int | None = None) -> int:
         value = self._raw(key)
         if value is None:
-            return default
+            return int(self._default(key)) if default is None else default
         return self._to_int(key, value, low, high)
 
     def optional_integer(self, key: str, low: int, high: int) -> int | None:
@@ -488,24 +497,24 @@ class _ContextReader:
             raise cls._refuse(key, value, f"expected a whole number {low}..{high}")
         return number
 
-    def multiple_of(self, key: str, default: int, bounds: tuple[int, int], step: int, why: str) -> int:
-        value = self.integer(key, default, *bounds)
+    def multiple_of(self, key: str, bounds: tuple[int, int], step: int, why: str) -> int:
+        value = self.integer(key, *bounds)
         if value % step:
             raise self._refuse(key, value, f"expected a multiple of {step} ({why}) in {bounds[0]}..{bounds[1]}")
         return value
 
-    def boolean(self, key: str, default: bool) -> bool:
+    def boolean(self, key: str) -> bool:
         value = self._raw(key)
         if value is None:
-            return default
+            return bool(self._default(key))
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
         raise self._refuse(key, value, "allowed values: true, false")
 
-    def working_hours(self, key: str, default: str) -> str:
-        value = self.pattern(key, default, _WORKING_HOURS, "HH:MM-HH:MM (24h)")
+    def working_hours(self, key: str) -> str:
+        value = self.pattern(key, _WORKING_HOURS, "HH:MM-HH:MM (24h)")
         try:
             parse_working_hours(value)
         except ValueError:
@@ -514,13 +523,13 @@ class _ContextReader:
             ) from None
         return value
 
-    def timezone(self, key: str, default: str) -> str:
+    def timezone(self, key: str) -> str:
         """An IANA time zone name, exactly as the database spells it.
 
         Checked against the IANA database of this machine or the pinned ``tzdata`` package; the functions' Python
         runtime reads the same database (``zoneinfo``), so a zone accepted here loads in the spend guard. The exact
         spelling matters: a case-insensitive file system would load "europe/london", Lambda's would not."""
-        value = self.pattern(key, default, _TIMEZONE, "an IANA time zone such as Europe/London")
+        value = self.pattern(key, _TIMEZONE, "an IANA time zone such as Europe/London")
         zones = zoneinfo.available_timezones()
         if value not in zones:
             raise self._refuse(

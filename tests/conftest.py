@@ -1,4 +1,4 @@
-"""Shared fixtures: synthesise the CDK app in-process, once per distinct context, from cdk.json's defaults."""
+"""Shared fixtures: synthesise the CDK app in-process, once per distinct context, from cdk.json's context."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ os.environ["JSII_DEPRECATED"] = "fail"
 
 
 def cdk_json_context() -> dict[str, Any]:
-    """The context defaults a user gets from cdk.json."""
+    """The context every synth gets from cdk.json: CDK's feature flags (the settings' defaults are in Settings)."""
     return json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
@@ -57,19 +57,20 @@ class SynthesisedApp:
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., SynthesisedApp]:
     """``synth(**overrides)`` synthesises the app with cdk.json's context plus overrides; cached per context.
-    Unless the overrides name a wheelhouse, an isolated network mode gets a placeholder one."""
+    Unless the overrides name a wheelhouse, an isolated network mode gets a placeholder one. ``nag=False`` leaves
+    cdk-nag out (a faster synth, for tests about something else)."""
     cache: dict[str, SynthesisedApp] = {}
     wheelhouses = tmp_path_factory.mktemp("wheelhouses")
 
-    def _synth(**overrides: Any) -> SynthesisedApp:
+    def _synth(*, nag: bool = True, **overrides: Any) -> SynthesisedApp:
         context = {**cdk_json_context(), **overrides}
         if "workstation_wheelhouse_dir" not in overrides:
             from tools.wheelhouse import with_placeholder
 
             context = with_placeholder(context, wheelhouses)
-        key = json.dumps(context, sort_keys=True)
+        key = json.dumps({"nag": nag, "context": context}, sort_keys=True)
         if key not in cache:
-            cache[key] = SynthesisedApp(context, tmp_path_factory.mktemp("cdk.out"))
+            cache[key] = SynthesisedApp(context, tmp_path_factory.mktemp("cdk.out"), nag=nag)
         return cache[key]
 
     return _synth

@@ -17,7 +17,7 @@ from constructs import Construct
 class AlertsTopicProps:
     removes_key_on_destroy: bool
     """True (dev): the topic's KMS key is scheduled for deletion (7 days) on destroy. False (prod): retained."""
-    email: str | None = None
+    email: str | None
     """Subscribes this address to the topic (AWS asks it to confirm). None: no subscription."""
 
 
@@ -83,7 +83,7 @@ class AlertsTopic(Construct):
 class MonthlyBudgetProps:
     monthly_limit_usd: int
     """The budget's monthly limit in USD; alerts fire at 80% of actual and 100% of forecast spend."""
-    email: str | None = None
+    email: str | None
     """Also sends the alerts straight to this address (no subscription to confirm). None: topic only."""
 
 

@@ -48,18 +48,20 @@ class JobAutomationProps:
     """``<project>-<stage>``: the prefix of every cluster and step name the functions start or recognise."""
     removes_data_on_destroy: bool
     """True (dev): the dead-letter queue and the idempotency table go with ``cdk destroy``. False (prod): retained."""
-    log_retention_days: int = 30
-    reserved_concurrency: int | None = None
+    log_retention_days: int
+    """Retention of each function's log group."""
+    reserved_concurrency: int | None
     """Reserved concurrency per function; None: unreserved."""
-    max_cluster_age_hours: int = 8
+    max_cluster_age_hours: int
     """The spend guard terminates the project's clusters older than this."""
-    max_idle_minutes: int = 60
+    max_idle_minutes: int
     """The spend guard terminates the project's clusters that waited idle longer than this."""
-    working_hours: str = "07:00-19:00"
-    working_days: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI")
-    working_timezone: str = "Europe/London"
+    working_hours: str
+    working_days: tuple[str, ...]
+    working_timezone: str
     """Outside these hours the spend guard stops the workstation."""
-    spend_guard_rate_minutes: int = 15
+    spend_guard_rate_minutes: int
+    """How often the spend guard runs."""
     max_jobs_per_invocation: int = 5
     """A cost bound per event: submit_job starts at most this many clusters (or steps) in one invocation; the
     records beyond it raise for Lambda's retry (which skips the ones already started), then reach the on-failure

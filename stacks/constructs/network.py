@@ -26,8 +26,8 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
 
 @dataclass(frozen=True, kw_only=True)
 class LabNetworkProps:
-    mode: str = "public"
-    """One of ``NETWORK_MODES``: ``public`` (dev default, no standing cost) or ``isolated`` (prod default)."""
+    mode: str
+    """One of ``NETWORK_MODES``: ``public`` (no standing cost) or ``isolated`` (no route to the internet)."""
     cidr: str = "10.42.0.0/16"
     """The VPC's IPv4 range; each subnet is a /20 of it."""
     max_azs: int = 2

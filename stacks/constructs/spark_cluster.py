@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,31 +77,33 @@ class SparkJobClusterProps:
     """``<project>-<stage>``: clusters are named ``<name_prefix>-<run id>`` (transient) or ``<name_prefix>-standing``."""
     release_label: str
     """The EMR release (``stacks/emr_release.py``); its Spark matches the local pyspark pin."""
-    standing: bool = False
+    standing: bool
     """False: each job gets a transient cluster that ends with its step. True: one standing cluster, jobs as steps."""
-    primary_instance_type: str = "m7g.xlarge"
-    core_instance_type: str = "m7g.xlarge"
-    core_instance_count: int = 2
+    primary_instance_type: str
+    """The primary node's instance type (on-demand)."""
+    core_instance_type: str
+    """The core nodes' instance type (on-demand)."""
+    core_instance_count: int
     """On-demand core nodes of the standing cluster; for transient clusters the most submit_job gives one (it sizes
     each cluster by the upload, see ``sizing``)."""
     sizing: SizingPolicy
     """Transient clusters: up to ``single_node_max_bytes`` an upload runs on a single node (primary only); above it,
     one core node per ``bytes_per_core_node``, at most ``max_core_nodes``."""
-    task_spot_instance_count: int = 0
+    task_spot_instance_count: int
     """Spot task nodes (price-capacity-optimized, on-demand when Spot is short); 0: no task fleet."""
-    task_instance_types: tuple[str, ...] = ("m7g.xlarge",)
+    task_instance_types: tuple[str, ...]
     """Instance types the Spot task fleet may use."""
-    idle_timeout_minutes: int = 60
+    idle_timeout_minutes: int
     """A cluster with nothing to do terminates itself after this long."""
-    termination_protected: bool = False
+    termination_protected: bool
     """Termination protection for the standing cluster (prod)."""
-    removes_key_on_destroy: bool = True
+    removes_key_on_destroy: bool
     """True (dev): the local-disk KMS key is scheduled for deletion with the stack. False (prod): retained."""
-    tls_certificates_s3_uri: str | None = None
+    tls_certificates_s3_uri: str | None
     """``s3://bucket/certs.zip`` of PEM files: turns on in-transit TLS between nodes. None: off."""
-    spark_defaults: Mapping[str, str] = field(default_factory=dict)
-    """``spark.*`` properties for the cluster's spark-defaults classification."""
-    tags: Mapping[str, str] = field(default_factory=dict)
+    spark_defaults: Mapping[str, str]
+    """``spark.*`` properties for the cluster's spark-defaults classification; empty: EMR's own defaults."""
+    tags: Mapping[str, str]
     """Tags on every cluster; the project and stage tags bind the submit and terminate permissions."""
 
 
@@ -166,6 +168,19 @@ class SparkJobCluster(Construct):
         self._grant_node_access(buckets)
         self.security_configuration = self._security_configuration()
 
+        self.job_flow_template = self._job_flow_template(network, buckets)
+        self.step_template = self._step_template(buckets)
+        self.pass_roles = (self.instance_role, self.service_role)
+
+        self.cluster: emr.CfnCluster | None = None
+        if props.standing:
+            self.cluster = self._standing_cluster()
+            CfnOutput(self, "ClusterId", value=self.cluster.ref, description="The standing EMR cluster")
+
+    def _job_flow_template(self, network: LabNetwork, buckets: SharedBuckets) -> dict[str, Any]:
+        """RunJobFlow's arguments without Name and Steps: submit_job adds them for each transient cluster, and the
+        standing cluster is declared from the same arguments."""
+        props = self.props
         instances: dict[str, Any] = {
             "InstanceFleets": self._fleets(),
             "Ec2SubnetIds": network.subnets.subnet_ids,
@@ -176,7 +191,7 @@ class SparkJobCluster(Construct):
             instances["ServiceAccessSecurityGroup"] = network.emr_service_sg.security_group_id
         instances["KeepJobFlowAliveWhenNoSteps"] = props.standing
         instances["TerminationProtected"] = props.standing and props.termination_protected
-        self.job_flow_template: dict[str, Any] = {
+        template: dict[str, Any] = {
             "ReleaseLabel": props.release_label,
             "LogUri": f"s3://{buckets.logs.bucket_name}/{EMR_LOGS_PREFIX}",
             "Applications": [{"Name": "Hadoop"}, {"Name": "Spark"}],
@@ -190,10 +205,15 @@ class SparkJobCluster(Construct):
             "Tags": [{"Key": key, "Value": value} for key, value in props.tags.items()],
         }
         if props.spark_defaults:
-            self.job_flow_template["Configurations"] = [
+            template["Configurations"] = [
                 {"Classification": "spark-defaults", "Properties": dict(props.spark_defaults)}
             ]
-        self.step_template: dict[str, Any] = {
+        return template
+
+    def _step_template(self, buckets: SharedBuckets) -> dict[str, Any]:
+        """The EMR step without Name: spark-submit of the job, to which submit_job appends the run's arguments."""
+        props = self.props
+        return {
             # Transient: a failed step ends its own cluster (nothing left billing). Standing: the shared cluster
             # keeps serving other steps; CANCEL_AND_WAIT would keep it waiting and billing.
             "ActionOnFailure": "CONTINUE" if props.standing else "TERMINATE_CLUSTER",
@@ -211,12 +231,6 @@ class SparkJobCluster(Construct):
                 ],
             },
         }
-        self.pass_roles = (self.instance_role, self.service_role)
-
-        self.cluster: emr.CfnCluster | None = None
-        if props.standing:
-            self.cluster = self._standing_cluster()
-            CfnOutput(self, "ClusterId", value=self.cluster.ref, description="The standing EMR cluster")
 
     @property
     def sizing(self) -> SizingPolicy:

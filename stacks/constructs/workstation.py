@@ -17,6 +17,7 @@ from constructs import Construct
 
 from stacks.compliance.acknowledgements import acknowledge, role_with_aws_managed_policy
 from stacks.constructs.network import LabNetwork
+from stacks.constructs.resource_files import render
 from stacks.constructs.shared_buckets import SharedBuckets
 from stacks.constructs.spark_cluster import SparkJobCluster, grant_read_asset_object
 from stacks.contract import RATINGS_PREFIX, RESULTS_RUNS_PREFIX
@@ -56,23 +57,23 @@ def cpu_architecture(instance_type: str) -> str:
 class WorkstationProps:
     pyspark_version: str
     """The pyspark release to install: the Spark version of the cluster's EMR release, so both run the same Spark."""
-    instance_type: str = "t4g.large"
-    """Graviton by default; the image (Amazon Linux 2023) follows the instance type's architecture."""
+    instance_type: str
+    """The image (Amazon Linux 2023) follows the instance type's architecture (Graviton: arm64)."""
     root_volume_gb: int = 8
     """Encrypted gp3 root volume: the size of the Amazon Linux 2023 image itself, the least it can be. About 1.6 GiB
     is used at first boot and the setup adds about 0.7 GiB (Java 17 headless, pyspark, numpy; pip builds pyspark in
     /tmp, a RAM disk on this image), which leaves about 5 GiB for runs at the lab's sizes (the 1M-rating file is
     25 MB). Large inputs run on EMR, not here. Estimates from package sizes, not measured on an instance."""
-    idle_stop_minutes: int = 30
+    idle_stop_minutes: int
     """The instance stops itself after this many minutes of CPU below ``idle_cpu_percent`` (a multiple of 5)."""
     idle_cpu_percent: int = 5
     """Highest 5-minute CPU maximum that still counts as idle: a Spark job or an install keeps it far above."""
-    wheelhouse_dir: Path | None = None
+    wheelhouse_dir: Path | None
     """isolated network: the directory ``make wheelhouse`` filled (shipped as a CDK asset, which ``cdk deploy``
     uploads before the stack is created or updated). None: packages come from PyPI over the internet route."""
-    key_pair: str | None = None
+    key_pair: str | None
     """An EC2 key pair for SSH; needs ``ssh_cidr`` too. None: Session Manager only."""
-    ssh_cidr: str | None = None
+    ssh_cidr: str | None
     """The one range SSH is admitted from (the settings refuse anything wider than a /16)."""
 
 
@@ -112,13 +113,7 @@ class Workstation(Construct):
             description="Lab workstation: no inbound traffic unless SSH is configured",
             allow_all_outbound=True,
         )
-        key_pair = None
-        if props.key_pair and props.ssh_cidr:
-            key_pair = ec2.KeyPair.from_key_pair_name(self, "KeyPair", props.key_pair)
-            self.security_group.add_ingress_rule(
-                ec2.Peer.ipv4(props.ssh_cidr), ec2.Port.tcp(22), "SSH from the configured range"
-            )
-
+        key_pair = self._ssh_key_pair(props)
         self.role = role_with_aws_managed_policy(
             self,
             "Role",
@@ -136,10 +131,31 @@ class Workstation(Construct):
             self.wheelhouse = s3_assets.Asset(self, "Wheelhouse", path=str(props.wheelhouse_dir))
             grant_read_asset_object(self.role, self.wheelhouse)
 
-        user_data = ec2.UserData.for_linux()
-        user_data.add_commands(*self._setup_commands(props, buckets, spark))
+        self.instance = self._instance(props, network, key_pair, self._user_data(props, buckets, spark))
+        self.idle_alarm = self._idle_alarm(props)
+
+        self.session_command = f"aws ssm start-session --region {self.region} --target {self.instance.instance_id}"
+        self.start_command = (
+            f"aws ec2 start-instances --region {self.region} --instance-ids {self.instance.instance_id}"
+        )
+
+    def _ssh_key_pair(self, props: WorkstationProps) -> ec2.IKeyPair | None:
+        """The configured key pair, with the one ingress rule SSH needs; None (Session Manager only) without both."""
+        if not (props.key_pair and props.ssh_cidr):
+            return None
+        key_pair = ec2.KeyPair.from_key_pair_name(self, "KeyPair", props.key_pair)
+        self.security_group.add_ingress_rule(
+            ec2.Peer.ipv4(props.ssh_cidr), ec2.Port.tcp(22), "SSH from the configured range"
+        )
+        return key_pair
+
+    def _instance(
+        self, props: WorkstationProps, network: LabNetwork, key_pair: ec2.IKeyPair | None, user_data: ec2.UserData
+    ) -> ec2.Instance:
+        """The instance: Amazon Linux 2023 for its CPU architecture, IMDSv2, encrypted gp3 root volume, in the first
+        subnet; it waits for the route or endpoint its first boot installs packages through."""
         architecture = cpu_architecture(props.instance_type)
-        self.instance = ec2.Instance(
+        instance = ec2.Instance(
             self,
             "Instance",
             vpc=network.vpc,
@@ -165,88 +181,64 @@ class Workstation(Construct):
             ],
         )
         # First boot installs packages: it must not start before the route or endpoint they come through exists.
-        self.instance.node.add_dependency(network.packages_reachable)
+        instance.node.add_dependency(network.packages_reachable)
         acknowledge(
-            self.instance,
+            instance,
             "AwsSolutions-EC28",
             "Per-minute detailed monitoring costs extra; the idle alarm works on the free 5-minute CPU metric.",
         )
         acknowledge(
-            self.instance,
+            instance,
             "AwsSolutions-EC29",
             "A disposable workstation that cdk destroy must remove; no data lives on it, results go to S3.",
         )
-        self.idle_alarm = self._idle_alarm(props)
+        return instance
 
-        self.session_command = f"aws ssm start-session --region {self.region} --target {self.instance.instance_id}"
-        self.start_command = (
-            f"aws ec2 start-instances --region {self.region} --instance-ids {self.instance.instance_id}"
-        )
-
-    def _setup_commands(self, props: WorkstationProps, buckets: SharedBuckets, spark: SparkJobCluster) -> list[str]:
-        """User data: write the setup script and a systemd unit that runs it at every boot until it succeeds."""
-        region, pyspark = self.region, props.pyspark_version
+    def _user_data(self, props: WorkstationProps, buckets: SharedBuckets, spark: SparkJobCluster) -> ec2.UserData:
+        """``resources/workstation/user-data.sh``: writes the setup script (which installs the packages and writes
+        the runner) and a systemd unit that runs it at every boot until it has succeeded once, then starts the unit
+        without waiting for it (the unit orders itself after cloud-init's network)."""
+        region = self.region
         if self.wheelhouse is None:
             # public network: straight from PyPI, over the subnet's internet route.
-            install = [f"pip3 install --no-cache-dir --retries 10 'pyspark=={pyspark}' '{NUMPY_REQUIREMENT}'"]
+            install = render(
+                "workstation/install-from-pypi.sh",
+                PYSPARK_VERSION=props.pyspark_version,
+                NUMPY_REQUIREMENT=NUMPY_REQUIREMENT,
+            )
         else:
             # isolated network: no route to PyPI; the wheelhouse asset is read through the S3 gateway endpoint.
-            asset = self.wheelhouse
-            install = [
-                f"aws s3 cp --region {region} s3://{asset.s3_bucket_name}/{asset.s3_object_key} {HOME}/wheelhouse.zip",
-                f"rm -rf {HOME}/wheelhouse && python3 -m zipfile -e {HOME}/wheelhouse.zip {HOME}/wheelhouse",
-                f"pip3 install --no-index --find-links {HOME}/wheelhouse -r {HOME}/wheelhouse/{WHEELHOUSE_REQUIREMENTS}",
-            ]
-        runner = [
-            "#!/bin/bash",
-            "# Usage: ml-lab-als RATINGS_KEY [job options]. Runs the ALS job on this machine, results to S3.",
-            "set -euo pipefail",
-            f'test -e {READY_MARKER} || {{ echo "setup has not finished: journalctl -u ml-lab-setup" >&2; exit 1; }}',
-            'key=$1; shift; work=$(mktemp -d -p /var/tmp); name=$(basename "$key")',
-            f"aws s3 cp --region {region} {spark.job_script_uri} {JOB_PATH}",
-            f"aws s3 cp --region {region} {spark.job_package_uri} {JOB_PACKAGE_PATH}",
-            f'aws s3 cp --region {region} "s3://{buckets.ratings.bucket_name}/$key" "$work/$name"',
-            f'spark-submit --master "local[*]" --py-files {JOB_PACKAGE_PATH} {JOB_PATH} --ratings "$work/$name" '
-            '--output "$work/runs" "$@"',
-            f'aws s3 sync --region {region} "$work/runs" s3://{buckets.results.bucket_name}/{RESULTS_RUNS_PREFIX}',
-        ]
-        setup = [
-            "#!/bin/bash",
-            "set -euxo pipefail",
-            "dnf install -y java-17-amazon-corretto-headless python3-pip",
-            f"mkdir -p {HOME}",
-            *install,
-            f"cat > {RUNNER_PATH} <<'RUNNER'",
-            *runner,
-            "RUNNER",
-            f"chmod 755 {RUNNER_PATH}",
-            f"touch {READY_MARKER}",
-        ]
-        unit = [
-            "[Unit]",
-            "Description=ml-lab workstation setup (Java, pyspark, the job runner)",
-            "Wants=network-online.target",
-            "After=network-online.target",
-            f"ConditionPathExists=!{READY_MARKER}",
-            "[Service]",
-            "Type=oneshot",
-            f"ExecStart={SETUP_PATH}",
-            "[Install]",
-            "WantedBy=multi-user.target",
-        ]
-        return [
-            f"cat > {SETUP_PATH} <<'SETUP'",
-            *setup,
-            "SETUP",
-            f"chmod 700 {SETUP_PATH}",
-            "cat > /etc/systemd/system/ml-lab-setup.service <<'UNIT'",
-            *unit,
-            "UNIT",
-            "systemctl daemon-reload",
-            "systemctl enable ml-lab-setup.service",
-            # --no-block: cloud-init must not wait for it (the unit orders itself after cloud-init's network).
-            "systemctl start --no-block ml-lab-setup.service",
-        ]
+            install = render(
+                "workstation/install-from-wheelhouse.sh",
+                REGION=region,
+                WHEELHOUSE_URI=f"s3://{self.wheelhouse.s3_bucket_name}/{self.wheelhouse.s3_object_key}",
+                HOME=HOME,
+                WHEELHOUSE_REQUIREMENTS=WHEELHOUSE_REQUIREMENTS,
+            )
+        runner = render(
+            "workstation/ml-lab-als.sh",
+            READY_MARKER=READY_MARKER,
+            REGION=region,
+            JOB_SCRIPT_URI=spark.job_script_uri,
+            JOB_PATH=JOB_PATH,
+            JOB_PACKAGE_URI=spark.job_package_uri,
+            JOB_PACKAGE_PATH=JOB_PACKAGE_PATH,
+            RATINGS_BUCKET=buckets.ratings.bucket_name,
+            RESULTS_BUCKET=buckets.results.bucket_name,
+            RESULTS_RUNS_PREFIX=RESULTS_RUNS_PREFIX,
+        )
+        setup = render(
+            "workstation/ml-lab-setup.sh",
+            HOME=HOME,
+            INSTALL_PACKAGES=install,
+            RUNNER_PATH=RUNNER_PATH,
+            RUNNER_SCRIPT=runner,
+            READY_MARKER=READY_MARKER,
+        )
+        unit = render("workstation/ml-lab-setup.service", READY_MARKER=READY_MARKER, SETUP_PATH=SETUP_PATH)
+        return ec2.UserData.custom(
+            render("workstation/user-data.sh", SETUP_PATH=SETUP_PATH, SETUP_SCRIPT=setup, SETUP_UNIT=unit)
+        )
 
     def _idle_alarm(self, props: WorkstationProps) -> cloudwatch.Alarm:
         if props.idle_stop_minutes % 5:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -24,11 +25,13 @@ def readme_section(title: str) -> str:
     return match.group(1)
 
 
-def test_cdk_json_lists_every_setting_with_the_code_default(cdk_context) -> None:
-    listed = [key for key in cdk_context if not key.startswith("@")]
-    assert sorted(set(SETTINGS) - set(listed)) == [], "settings missing from cdk.json's context: add them"
-    assert sorted(set(listed) - set(SETTINGS)) == [], "cdk.json has context keys no setting reads"
-    assert Settings.from_context(cdk_context.get) == Settings(), "cdk.json's value differs from the code's default"
+def test_cdk_json_holds_overrides_only_never_a_copy_of_a_default(cdk_context) -> None:
+    """Each setting's default lives in stacks/settings.py; cdk.json holds CDK's feature flags and, if anything of ours,
+    a value that differs from the default (a copy would be a second default that can drift from the first)."""
+    ours = {key: value for key, value in cdk_context.items() if key in SETTINGS}
+    copies = sorted(key for key, value in ours.items() if Settings.from_context({key: value}.get) == Settings())
+    assert copies == [], "cdk.json repeats these settings' defaults: remove them"
+    Settings.from_context(cdk_context.get, keys=cdk_context)  # SettingsError for a key that is a typo of ours
 
 
 def test_readme_settings_table_documents_every_setting_and_no_other() -> None:
@@ -36,6 +39,40 @@ def test_readme_settings_table_documents_every_setting_and_no_other() -> None:
     documented = [key for row in rows for key in re.findall(r"`([a-z0-9_]+)`", row.split("|")[1])]
     assert sorted(set(SETTINGS) - set(documented)) == [], "settings missing from README's Settings table"
     assert sorted(set(documented) - set(SETTINGS)) == [], "README documents settings that do not exist"
+
+
+def as_documented(value: object) -> str:
+    """A default as the README's table writes it."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def test_readme_settings_table_gives_the_code_defaults() -> None:
+    """A default cell is `unset`, one value for every key of its row, or one value per key, in order; a cell that
+    explains instead ("unset: ...", "UK + EU regions") names a default that follows other settings or a constant."""
+    defaults = Settings()
+    rows = [line.split("|")[1:3] for line in readme_section("Settings").splitlines() if line.startswith("| `")]
+    checked = []
+    for keys_cell, default_cell in rows:
+        keys, cell = re.findall(r"`([a-z0-9_]+)`", keys_cell), default_cell.strip()
+        documented = ["unset"] * len(keys) if cell == "unset" else re.findall(r"`([^`]+)`", cell)
+        if cell.startswith("unset:") or not documented:
+            continue
+        if len(documented) == 1:
+            documented *= len(keys)
+        assert len(documented) == len(keys), f"README's default cell for {keys} names {len(documented)} values"
+        for key, text in zip(keys, documented, strict=True):
+            assert as_documented(getattr(defaults, key)) == text, f"README gives {key} the default {text}"
+            checked.append(key)
+    # The cells that explain: the stage decides the network mode, the network mode the budget; UK_EU_REGIONS.
+    assert sorted(set(SETTINGS) - set(checked)) == ["allowed_regions", "budget_monthly_usd", "network_mode"]
 
 
 def test_readme_diagram_is_the_one_the_templates_give(lab) -> None:

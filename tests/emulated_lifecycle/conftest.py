@@ -1,6 +1,6 @@
 """Fixtures for the offline lifecycle tests: the app synthesised by the real CDK CLI, and moto on 127.0.0.1.
 
-The app is synthesised once per session and cluster mode (``transient``, cdk.json's default, and ``standing``;
+The app is synthesised once per session and cluster mode (``transient``, the default, and ``standing``;
 into temporary directories, never the shared ``cdk.out``), before the tests are collected, because which steps
 the lifecycle test runs (its id) depends on the stacks the app has.
 """

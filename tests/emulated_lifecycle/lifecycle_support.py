@@ -217,7 +217,7 @@ CONTEXT_ARGS = ["-c", f"account={ACCOUNT}", "-c", f"region={REGION}"]
 # The app's cluster modes (stacks/contract.py CLUSTER_MODES) and the extra context each emulated deployment uses:
 # standing also has a Spot task fleet (AWS::EMR::InstanceFleetConfig) and the other network mode (network_support).
 CLUSTER_MODE_CONTEXT: dict[str, dict[str, str]] = {
-    "transient": {},  # cdk.json's default: the public network mode
+    "transient": {},  # the default settings: the public network mode
     "standing": {"cluster_mode": "standing", "emr_task_spot_instance_count": "1", "network_mode": "isolated"},
 }
 

@@ -1,6 +1,6 @@
 """`cdk bootstrap`, `cdk deploy --all`, the ALS pipeline, `cdk destroy --all` against moto on 127.0.0.1.
 
-It runs once per cluster mode, each with a moto server of its own: ``transient`` (cdk.json's default, in the
+It runs once per cluster mode, each with a moto server of its own: ``transient`` (the default, in the
 public network mode: the upload handler calls RunJobFlow) and ``standing`` (synthesised with
 ``-c cluster_mode=standing -c network_mode=isolated``: the compute stack declares an ``AWS::EMR::Cluster``, a Spot
 task fleet, interface endpoints and the workstation's wheelhouse asset, the handler calls AddJobFlowSteps on it, and

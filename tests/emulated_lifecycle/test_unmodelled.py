@@ -5,12 +5,13 @@ A green lifecycle run proves only what moto models; these tests cover the rest o
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import lifecycle_support as lifecycle
 import pytest
 import unmodelled_support as unmodelled
+
+from tools.context import settings_from
 
 pytestmark = pytest.mark.emulated
 
@@ -41,7 +42,7 @@ def test_bucket_property_the_emulator_ignores(assembly: lifecycle.Assembly, buck
 
 def test_residency_rule_in_every_template(assembly: lifecycle.Assembly) -> None:
     """moto ignores a template's Rules section: the residency guard is asserted here, not by the deployment."""
-    allowed = json.loads((lifecycle.ROOT / "cdk.json").read_text())["context"]["allowed_regions"]
+    allowed = list(settings_from({}).allowed_regions)
     for stack in assembly.stacks:
         assertion = stack.template["Rules"]["RegionResidency"]["Assertions"][0]["Assert"]
         assert assertion == {"Fn::Contains": [allowed, {"Ref": "AWS::Region"}]}, stack.stack_name

@@ -59,10 +59,6 @@ def service_allows_are_scoped(resource: dict[str, Any]) -> list[str]:
     return unscoped
 
 
-def context() -> dict[str, Any]:
-    return json.loads((lifecycle.ROOT / "cdk.json").read_text())["context"]
-
-
 # ------------------------------------------------------------------------------------------- per type
 def bucket_policies(assembly: lifecycle.Assembly) -> None:
     """Every bucket has one policy; it denies requests without TLS and with TLS older than 1.2."""
@@ -105,13 +101,13 @@ def queue_policies(assembly: lifecycle.Assembly) -> None:
 
 
 def budgets(assembly: lifecycle.Assembly) -> None:
-    """A monthly COST budget of cdk.json's amount, alerting the alerts topic at 80% actual and 100% forecast."""
+    """A monthly COST budget of the default settings' amount, alerting the alerts topic at 80% actual and 100% forecast."""
     found = list(resources(assembly, "AWS::Budgets::Budget"))
     assert len(found) == 1, found
     stack, _, budget = found[0]
     props = budget["Properties"]
     assert props["Budget"]["BudgetType"] == "COST" and props["Budget"]["TimeUnit"] == "MONTHLY"
-    # cdk.json leaves the amount unset: the default app's network mode decides it (stacks/settings.py)
+    # unset by default: the default app's network mode decides the amount (stacks/settings.py)
     amount = settings_from({}).budget_monthly_usd
     assert props["Budget"]["BudgetLimit"] == {"Amount": amount, "Unit": "USD"}
     kinds = {
@@ -257,7 +253,7 @@ def alarms(assembly: lifecycle.Assembly) -> None:
     assert dimension["Name"] == "InstanceId"
     assert stack.resources[dimension["Value"]["Ref"]]["Type"] == "AWS::EC2::Instance"
     assert (props["MetricName"], props["ComparisonOperator"]) == ("CPUUtilization", "LessThanThreshold")
-    minutes = context()["workstation_idle_stop_minutes"]
+    minutes = settings_from({}).workstation_idle_stop_minutes
     assert props["Period"] * props["EvaluationPeriods"] == minutes * 60 and props["TreatMissingData"] == "notBreaching"
     stack, props = by_namespace["AWS/SQS"]
     [dimension] = props["Dimensions"]
