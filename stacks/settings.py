@@ -19,17 +19,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from stacks.contract import (
-    CLUSTER_MODES,
-    MEGABYTE,
-    NETWORK_MODES,
-    PROJECT_TAG_KEY,
-    STAGE_TAG_KEY,
-    WEEKDAYS,
-    WORKING_HOURS_FORMAT,
-    SizingPolicy,
-    parse_working_hours,
-)
+from lab_contract.modes import CLUSTER_MODES, NETWORK_MODES
+from lab_contract.names import PROJECT_TAG_KEY, STAGE_TAG_KEY
+from lab_contract.sizing import MEGABYTE, SizingPolicy
+from lab_contract.working_hours import WEEKDAYS, WORKING_HOURS_FORMAT, parse_working_hours
 from stacks.emr_release import DEFAULT_EMR_RELEASE, EMR_RELEASES
 
 # UK and EU (EEA) commercial regions. Personal data (ratings are personal data under UK/EU GDPR) stays here:
