@@ -106,10 +106,10 @@ run: audit
 test: setup
 	$(PY) -m pytest
 
-# Code that runs elsewhere is checked against the Python it runs on: the functions against the Lambda runtime's
-# (each function folder on its own, as Lambda imports it), the rest against the machine's (pyproject.toml).
+# Code that runs elsewhere is checked against the Python it runs on: the functions, and the contract their assets
+# carry, against the Lambda runtime's (as the packages their assets import them as); the rest, the contract too
+# (the stacks and tools import it), against the machine's (pyproject.toml).
 LAMBDA_PYTHON := 3.14
-FUNCTIONS := $(notdir $(patsubst %/,%,$(dir $(wildcard lambda_functions/*/handler.py))))
 # Every shell script: the *.sh files outside installed and generated trees (the workstation's scripts in
 # stacks/constructs/resources/ among them), and .ci/run.
 SHELL_SCRIPTS = $(shell find . \( -path ./.git -o -path ./node_modules -o -path './.venv*' -o -path './cdk.out*' \
@@ -120,11 +120,8 @@ lint: $(VENV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/zizmor --offline --quiet .github
 	$(BIN)/shellcheck $(SHELL_SCRIPTS)
-	$(BIN)/mypy stacks tools spark_jobs bench app.py
-	@for function in $(FUNCTIONS); do \
-	  echo "mypy --python-version $(LAMBDA_PYTHON) lambda_functions/$$function"; \
-	  MYPYPATH=lambda_functions/$$function $(BIN)/mypy --python-version $(LAMBDA_PYTHON) lambda_functions/$$function || exit 1; \
-	done
+	$(BIN)/mypy stacks tools spark_jobs bench app.py lab_contract
+	$(BIN)/mypy --python-version $(LAMBDA_PYTHON) lab_contract lambda_functions
 
 format: $(VENV_STAMP)
 	$(BIN)/ruff format .

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_s3 as s3
 
-from stacks.contract import OUTCOMES_PREFIX, RATINGS_PREFIX, RESULTS_RUNS_PREFIX
+from lab_contract.layout import OUTCOMES_PREFIX, RATINGS_PREFIX, RESULTS_RUNS_PREFIX
 
 SAMPLE_FILE = "spark_jobs/sample_data/u.data"
 SAMPLE_KEY = f"{RATINGS_PREFIX}sample/u.data"

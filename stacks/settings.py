@@ -20,17 +20,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from stacks.contract import (
-    CLUSTER_MODES,
-    MEGABYTE,
-    NETWORK_MODES,
-    PROJECT_TAG_KEY,
-    STAGE_TAG_KEY,
-    WEEKDAYS,
-    WORKING_HOURS_FORMAT,
-    SizingPolicy,
-    parse_working_hours,
-)
+from lab_contract.modes import CLUSTER_MODES, NETWORK_MODES
+from lab_contract.names import PROJECT_TAG_KEY, STAGE_TAG_KEY
+from lab_contract.sizing import MEGABYTE, SizingPolicy
+from lab_contract.working_hours import WEEKDAYS, WORKING_HOURS_FORMAT, parse_working_hours
 from stacks.emr_release import DEFAULT_EMR_RELEASE, EMR_RELEASES
 
 # UK and EU (EEA) commercial regions. Personal data (ratings are personal data under UK/EU GDPR) stays here:
@@ -48,7 +41,7 @@ UK_EU_REGIONS: tuple[str, ...] = (
 
 STAGES: tuple[str, ...] = ("dev", "prod")
 
-# Network modes (stacks/contract.py NETWORK_MODES, stacks/constructs/network.py): unset, the stage decides.
+# Network modes (lab_contract/modes.py NETWORK_MODES, stacks/constructs/network.py): unset, the stage decides.
 DEFAULT_NETWORK_MODE: dict[str, str] = {"dev": "public", "prod": "isolated"}
 # Unset budget_monthly_usd: just above the typical month of each network mode (README "What it costs";
 # tests/audit/test_cost.py checks them against tools/audit/cost.py).
@@ -91,7 +84,7 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)
 # The workstation's idle alarm watches 5-minute CPU datapoints (EC2 basic monitoring), at most 12 hours of them.
 CPU_METRIC_PERIOD_MINUTES = 5
 IDLE_STOP_MINUTES_RANGE = (10, 720)
-# Cluster sizing (lambda_functions/submit_job/cluster_sizing.py): measured with bench/sizing_bench.py, see
+# Cluster sizing (lab_contract/sizing.py shape_for): measured with bench/sizing_bench.py, see
 # bench/README.md "Cluster sizing". Up to SINGLE_NODE_MAX_MB an upload runs on a single-node cluster; above it,
 # one core node per MB_PER_CORE_NODE, up to emr_core_instance_count.
 SINGLE_NODE_MAX_MB = 200

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stacks.contract import OUTCOMES_PREFIX, RESULTS_RUNS_PREFIX
+from lab_contract.layout import OUTCOMES_PREFIX, RESULTS_RUNS_PREFIX
 from stacks.outputs import SAMPLE_FILE, SAMPLE_KEY, LabOutputs
 from tools.context import ROOT, parse_context, settings_from
 

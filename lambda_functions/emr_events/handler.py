@@ -21,16 +21,24 @@ import json
 import os
 from typing import Any
 
-import outcomes
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from stacks.contract import EmrEventsEnvironment, aws_client, is_retryable
+from lab_contract.aws import aws_client, is_retryable
+from lab_contract.environments import EmrEventsEnvironment
+from lambda_functions.emr_events import outcomes
 
 logger = Logger()
-# Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
-EmrEventsEnvironment.from_variables(os.environ)
+
+
+@functools.cache
+def environment() -> EmrEventsEnvironment:
+    """The function's environment, parsed once per container (InvalidEnvironment names what is wrong with it)."""
+    return EmrEventsEnvironment.from_environ(os.environ)
+
+
+environment()  # cold start: a misconfigured deployment fails here, before any event is touched
 
 
 # One client per service and container, created on first use.
@@ -52,30 +60,30 @@ def cluster_tags(cluster_id: str) -> dict[str, str] | None:
     return {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
 
 
-def record_outcome(outcome: outcomes.Outcome, settings: outcomes.Settings) -> None:
+def record_outcome(outcome: outcomes.Outcome, env: EmrEventsEnvironment) -> None:
     """Store the outcome as JSON in the results bucket, then publish it to the topic."""
     body = json.dumps(outcome.record, sort_keys=True, default=str)
     s3_client().put_object(
-        Bucket=settings.results_bucket,
+        Bucket=env.results_bucket,
         Key=outcome.key,
         Body=body.encode("utf-8"),
         ContentType="application/json",
     )
-    sns_client().publish(TopicArn=settings.topic_arn, Subject=outcome.subject, Message=body)
+    sns_client().publish(TopicArn=env.topic_arn, Subject=outcome.subject, Message=body)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    settings = outcomes.Settings.from_env(os.environ)
+    env = environment()
     try:
-        outcome = outcomes.outcome_for(event, settings)
+        outcome = outcomes.outcome_for(event, env)
     except outcomes.Ignored as ignored:
         log = getattr(logger, ignored.level)
         log("event ignored", extra={"reason": ignored.reason, **ignored.fields})
         return {"recorded": None, "ignored": ignored.reason}
     record = outcomes.with_cluster_tags(outcome.record, cluster_tags(outcome.record["cluster_id"]))
     outcome = outcomes.Outcome(key=outcome.key, subject=outcome.subject, record=record)
-    record_outcome(outcome, settings)
+    record_outcome(outcome, env)
     logger.info(
         "outcome recorded",
         extra={

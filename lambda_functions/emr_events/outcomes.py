@@ -5,7 +5,6 @@ Plain functions and no AWS clients of their own, so they are tested without Lamb
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,13 +12,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
-from stacks.contract import (
+from lab_contract.environments import EmrEventsEnvironment
+from lab_contract.logs import shown
+from lab_contract.names import (
     CLUSTER_SHAPE_TAG_KEY,
     INPUT_BYTES_TAG_KEY,
-    EmrEventsEnvironment,
     run_id_of_step,
     run_id_of_transient_cluster,
-    shown,
     standing_cluster_name,
 )
 
@@ -53,17 +52,6 @@ class Ignored(Exception):
         self.fields = fields
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settings(EmrEventsEnvironment):
-    """The function's environment contract, its URIs normalised: results_uri without and log_uri with a final '/'."""
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        env = cls.from_variables(environ)
-        log_uri = env.log_uri if env.log_uri.endswith("/") else env.log_uri + "/"
-        return dataclasses.replace(env, results_uri=env.results_uri.rstrip("/"), log_uri=log_uri)
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one run (or cluster), where it is stored and what to announce."""
@@ -73,7 +61,7 @@ class Outcome:
     record: dict[str, Any]
 
 
-def outcome_for(raw_event: Any, settings: Settings) -> Outcome:
+def outcome_for(raw_event: Any, environment: EmrEventsEnvironment) -> Outcome:
     """The outcome to record for an EMR event, or Ignored with the reason it records nothing."""
     if not isinstance(raw_event, dict):
         raise Ignored("event_not_an_object", type=type(raw_event).__name__)
@@ -88,16 +76,16 @@ def outcome_for(raw_event: Any, settings: Settings) -> Outcome:
         raise Ignored("missing_detail", event_id=event_id)
     detail_type = event.get("detail-type")
     if detail_type == STEP_CHANGE:
-        record = _step_record(detail, settings)
+        record = _step_record(detail, environment)
     elif detail_type == CLUSTER_CHANGE:
-        record = _cluster_record(detail, settings)
+        record = _cluster_record(detail, environment)
     else:
         raise Ignored("unknown_detail_type", detail_type=shown(detail_type, 100), event_id=event_id)
     record.update(event_id=event_id, event_time=shown(event.get("time", ""), 64))
     folder = record["run_id"] or record["cluster_id"]
-    key = f"{settings.outcomes_prefix}{folder}/{event_id}.json"
-    record["outcome_uri"] = f"s3://{settings.results_bucket}/{key}"
-    return Outcome(key=key, subject=subject_for(record, settings), record=record)
+    key = f"{environment.outcomes_prefix}{folder}/{event_id}.json"
+    record["outcome_uri"] = f"s3://{environment.results_bucket}/{key}"
+    return Outcome(key=key, subject=subject_for(record, environment), record=record)
 
 
 def _cluster_id(detail: dict[str, Any]) -> str:
@@ -119,10 +107,10 @@ def _status(kind: str, detail: dict[str, Any], statuses: Mapping[str, str | None
     return status
 
 
-def _step_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def _step_record(detail: dict[str, Any], environment: EmrEventsEnvironment) -> dict[str, Any]:
     name = detail.get("name")
     # Exactly "<prefix>-als-<generated run id>": a prefix match would claim the steps of a project "ml-lab-dev-als".
-    run_id = run_id_of_step(settings.cluster_name_prefix, name)
+    run_id = run_id_of_step(environment.cluster_name_prefix, name)
     if run_id is None:
         raise Ignored("not_this_project", level="info", emr_name=shown(name))
     cluster_id = _cluster_id(detail)
@@ -131,9 +119,9 @@ def _step_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
         raise Ignored("bad_step_id", run_id=run_id)
     status = _status("step", detail, STEP_STATUS, run_id=run_id)
     located = (
-        {"metrics_uri": f"{settings.results_uri}/{run_id}/metrics.json"}
+        {"metrics_uri": f"{environment.results_uri}/{run_id}/metrics.json"}
         if status == "succeeded"
-        else {"log_uri": f"{settings.log_uri}{cluster_id}/steps/{step_id}/"}
+        else {"log_uri": f"{environment.log_uri}{cluster_id}/steps/{step_id}/"}
     )
     return {
         "kind": "step",
@@ -148,12 +136,12 @@ def _step_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
     }
 
 
-def _cluster_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def _cluster_record(detail: dict[str, Any], environment: EmrEventsEnvironment) -> dict[str, Any]:
     name = detail.get("name")
     # Exactly "<prefix>-<generated run id>" (transient) or "<prefix>-standing": stage "prod" of a project named
     # "ml-lab-dev" names its clusters "ml-lab-dev-prod-...", which a prefix match would claim.
-    run_id = run_id_of_transient_cluster(settings.cluster_name_prefix, name)
-    if run_id is None and name != standing_cluster_name(settings.cluster_name_prefix):
+    run_id = run_id_of_transient_cluster(environment.cluster_name_prefix, name)
+    if run_id is None and name != standing_cluster_name(environment.cluster_name_prefix):
         raise Ignored("not_this_project", level="info", emr_name=shown(name))
     cluster_id = _cluster_id(detail)
     return {
@@ -165,7 +153,7 @@ def _cluster_record(detail: dict[str, Any], settings: Settings) -> dict[str, Any
         "message": detail.get("message"),
         "status": _status("cluster", detail, CLUSTER_STATUS, cluster_id=cluster_id),
         "state": detail["state"],
-        "log_uri": f"{settings.log_uri}{cluster_id}/",
+        "log_uri": f"{environment.log_uri}{cluster_id}/",
     }
 
 
@@ -181,9 +169,9 @@ def with_cluster_tags(record: dict[str, Any], tags: Mapping[str, str] | None) ->
     }
 
 
-def subject_for(record: dict[str, Any], settings: Settings) -> str:
+def subject_for(record: dict[str, Any], environment: EmrEventsEnvironment) -> str:
     """An SNS subject: printable ASCII, one line, at most 100 characters (SNS rejects anything else)."""
     what = f"ALS run {record['run_id']}" if record["kind"] == "step" else f"EMR cluster {record['cluster_id']}"
-    text = f"[{settings.cluster_name_prefix}] {what} {record['status']} ({record['state']})"
+    text = f"[{environment.cluster_name_prefix}] {what} {record['status']} ({record['state']})"
     text = "".join(char if " " <= char <= "~" else "?" for char in text)
     return text[:SUBJECT_MAX]

@@ -7,44 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from stacks.contract import SpendGuardEnvironment, parse_working_days, parse_working_hours
+from lab_contract.environments import SpendGuardEnvironment
 
 ACTIVE_STATES = ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The function's environment contract."""
-
-    tags: dict[str, str]
-    service_role: str  # the project's EMR service role (name)
-    max_age: timedelta
-    max_idle: timedelta
-    workstation_instance_id: str
-    working_start: time
-    working_end: time
-    working_days: frozenset[int]
-    timezone: ZoneInfo
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        env = SpendGuardEnvironment.from_variables(environ)
-        start, end = parse_working_hours(env.working_hours)
-        return cls(
-            tags={env.project_tag_key: env.project_tag_value, env.stage_tag_key: env.stage_tag_value},
-            service_role=role_name(env.emr_service_role),
-            max_age=timedelta(hours=float(env.max_cluster_age_hours)),
-            max_idle=timedelta(minutes=float(env.max_idle_minutes)),
-            workstation_instance_id=env.workstation_instance_id.strip(),
-            working_start=start,
-            working_end=end,
-            working_days=parse_working_days(env.working_days),
-            timezone=ZoneInfo(env.working_timezone),
-        )
 
 
 def role_name(role: str) -> str:
@@ -92,12 +60,12 @@ class Termination:
     detail: str
 
 
-def within_working_hours(now: datetime, settings: Settings) -> bool:
+def within_working_hours(now: datetime, environment: SpendGuardEnvironment) -> bool:
     """Is `now` (timezone-aware) inside the working hours, on a working day, in the working time zone?"""
-    local = now.astimezone(settings.timezone)
+    local = now.astimezone(environment.working_timezone)
+    # Working hours never span midnight (start is before end), so the local clock alone decides.
     clock = local.time().replace(tzinfo=None)
-    # The settings refuse windows that span midnight, so start < end here.
-    return local.weekday() in settings.working_days and settings.working_start <= clock < settings.working_end
+    return local.weekday() in environment.working_days.weekdays and environment.working_hours.includes(clock)
 
 
 def has_project_tags(cluster: ClusterView, tags: Mapping[str, str]) -> bool:
@@ -105,13 +73,15 @@ def has_project_tags(cluster: ClusterView, tags: Mapping[str, str]) -> bool:
     return all(cluster.tags.get(key) == value for key, value in tags.items())
 
 
-def is_project_cluster(cluster: ClusterView, settings: Settings) -> bool:
+def is_project_cluster(cluster: ClusterView, environment: SpendGuardEnvironment) -> bool:
     """The project and stage tags must match, and the cluster must run as the project's EMR service role.
 
     Tags alone are not enough: anyone allowed to tag clusters could tag another cluster into the guard's scope.
     Only a principal that may pass the project's service role (the submit function, CloudFormation) can start a
     cluster that runs as it."""
-    return cluster.service_role == settings.service_role and has_project_tags(cluster, settings.tags)
+    return cluster.service_role == role_name(environment.emr_service_role) and has_project_tags(
+        cluster, environment.project_tags
+    )
 
 
 def idle_since(cluster: ClusterView) -> datetime:
@@ -123,23 +93,27 @@ def idle_since(cluster: ClusterView) -> datetime:
     return max(moments) if moments else cluster.created
 
 
-def clusters_to_terminate(clusters: Iterable[ClusterView], now: datetime, settings: Settings) -> list[Termination]:
+def clusters_to_terminate(
+    clusters: Iterable[ClusterView], now: datetime, environment: SpendGuardEnvironment
+) -> list[Termination]:
     """This project's active clusters older than the maximum age, or WAITING and idle longer than allowed."""
+    max_age = timedelta(hours=environment.max_cluster_age_hours)
+    max_idle = timedelta(minutes=environment.max_idle_minutes)
     decisions = []
     for cluster in clusters:
-        if cluster.state not in ACTIVE_STATES or not is_project_cluster(cluster, settings):
+        if cluster.state not in ACTIVE_STATES or not is_project_cluster(cluster, environment):
             continue
         age = now - cluster.created
-        if age > settings.max_age:
-            decisions.append(Termination(cluster.cluster_id, "over_age", f"age {age} > {settings.max_age}"))
+        if age > max_age:
+            decisions.append(Termination(cluster.cluster_id, "over_age", f"age {age} > {max_age}"))
             continue
         if cluster.state == "WAITING" and cluster.steps_listed:
             idle = now - idle_since(cluster)
-            if idle > settings.max_idle:
-                decisions.append(Termination(cluster.cluster_id, "idle", f"idle {idle} > {settings.max_idle}"))
+            if idle > max_idle:
+                decisions.append(Termination(cluster.cluster_id, "idle", f"idle {idle} > {max_idle}"))
     return decisions
 
 
-def should_stop_workstation(instance_state: str, now: datetime, settings: Settings) -> bool:
+def should_stop_workstation(instance_state: str, now: datetime, environment: SpendGuardEnvironment) -> bool:
     """Stop a running workstation outside working hours (a stopped one is left alone)."""
-    return instance_state == "running" and not within_working_hours(now, settings)
+    return instance_state == "running" and not within_working_hours(now, environment)

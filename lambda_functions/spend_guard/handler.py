@@ -23,17 +23,25 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-import guard
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from stacks.contract import SpendGuardEnvironment, aws_client, is_retryable
+from lab_contract.aws import aws_client, is_retryable
+from lab_contract.environments import SpendGuardEnvironment
+from lambda_functions.spend_guard import guard
 
 logger = Logger()
-# Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
-SpendGuardEnvironment.from_variables(os.environ)
+
+
+@functools.cache
+def environment() -> SpendGuardEnvironment:
+    """The function's environment, parsed once per container (InvalidEnvironment names what is wrong with it)."""
+    return SpendGuardEnvironment.from_environ(os.environ)
+
+
+environment()  # cold start: a misconfigured deployment fails here, before any event is touched
 
 
 # One client per service and container, created on first use.
@@ -61,7 +69,7 @@ class Run:
         self.summary["errors"].append({**where, "error": code or type(error).__name__})
 
 
-def project_clusters(settings: guard.Settings, run: Run) -> list[guard.ClusterView]:
+def project_clusters(env: SpendGuardEnvironment, run: Run) -> list[guard.ClusterView]:
     """This project's active clusters, described (tags, service role, timeline) and, when WAITING, with their latest
     step end. A failure on one cluster skips that cluster only; a failed listing keeps the clusters already seen."""
     views = []
@@ -69,7 +77,7 @@ def project_clusters(settings: guard.Settings, run: Run) -> list[guard.ClusterVi
         pages = emr_client().get_paginator("list_clusters").paginate(ClusterStates=list(guard.ACTIVE_STATES))
         for page in pages:
             for summary in page.get("Clusters", []):
-                view = project_cluster(str(summary.get("Id")), settings, run)
+                view = project_cluster(str(summary.get("Id")), env, run)
                 if view is not None:
                     views.append(view)
     except Exception as error:
@@ -77,7 +85,7 @@ def project_clusters(settings: guard.Settings, run: Run) -> list[guard.ClusterVi
     return views
 
 
-def project_cluster(cluster_id: str, settings: guard.Settings, run: Run) -> guard.ClusterView | None:
+def project_cluster(cluster_id: str, env: SpendGuardEnvironment, run: Run) -> guard.ClusterView | None:
     """The cluster's view when it is the project's, else None (also when it could not be described)."""
     emr = emr_client()
     try:
@@ -92,8 +100,8 @@ def project_cluster(cluster_id: str, settings: guard.Settings, run: Run) -> guar
     except Exception as error:  # a description without what the decision needs
         run.failed(error, "describing a cluster failed, cluster skipped", cluster_id=cluster_id)
         return None
-    if not guard.is_project_cluster(view, settings):
-        if guard.has_project_tags(view, settings.tags):
+    if not guard.is_project_cluster(view, env):
+        if guard.has_project_tags(view, env.project_tags):
             logger.warning(
                 "cluster tagged as the project's runs as another service role: not touched",
                 extra={"reason": "foreign_service_role", "cluster_id": cluster_id, "service_role": view.service_role},
@@ -125,13 +133,13 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.warning("not a scheduled event, nothing done", extra={"reason": "not_a_scheduled_event"})
         return {"terminated": [], "kept": [], "workstation": None, "ignored": "not_a_scheduled_event"}
 
-    settings = guard.Settings.from_env(os.environ)
+    env = environment()
     now = utc_now()
     run = Run()
     summary = run.summary
 
-    clusters = project_clusters(settings, run)
-    decisions = guard.clusters_to_terminate(clusters, now, settings)
+    clusters = project_clusters(env, run)
+    decisions = guard.clusters_to_terminate(clusters, now, env)
     for decision in decisions:
         try:
             emr_client().terminate_job_flows(JobFlowIds=[decision.cluster_id])
@@ -146,17 +154,17 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     terminated = {decision.cluster_id for decision in decisions}
     summary["kept"] = [cluster.cluster_id for cluster in clusters if cluster.cluster_id not in terminated]
 
-    if settings.workstation_instance_id:
+    if env.workstation_instance_id:
         try:
-            state = workstation_state(settings.workstation_instance_id)
-            if guard.should_stop_workstation(state, now, settings):
-                ec2_client().stop_instances(InstanceIds=[settings.workstation_instance_id])
+            state = workstation_state(env.workstation_instance_id)
+            if guard.should_stop_workstation(state, now, env):
+                ec2_client().stop_instances(InstanceIds=[env.workstation_instance_id])
                 logger.warning("workstation stopped out of hours", extra={"reason": "out_of_hours"})
                 summary["workstation"] = "stopped"
             else:
                 summary["workstation"] = state
         except Exception as error:
-            run.failed(error, "workstation check failed", instance_id=settings.workstation_instance_id)
+            run.failed(error, "workstation check failed", instance_id=env.workstation_instance_id)
 
     logger.info("spend guard done", extra={"summary": summary})
     if run.retry_error is not None:

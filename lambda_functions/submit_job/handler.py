@@ -12,8 +12,9 @@ started (EMR or DynamoDB throttling / 5xx / connection errors or a lost response
 progress, EMR refusing the request, a standing cluster that is gone, or the cap reached) makes the invocation
 raise RedeliveryWanted after every other record is handled: Lambda's async retries redeliver the event (records
 already started are found and skipped) and, when every attempt fails, the on-failure destination keeps the
-event. So no valid upload is lost, and none starts two jobs. A misconfigured environment also raises (a
-deployment bug that must be loud). The function never writes to S3, so it cannot re-trigger itself.
+event. So no valid upload is lost, and none starts two jobs. A misconfigured environment fails the cold start (a
+deployment bug that must be loud), before any event is touched. The function never writes to S3, so it cannot
+re-trigger itself.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import functools
 import os
 from typing import Any
 
-import submission
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.idempotency import (
@@ -38,11 +38,21 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from stacks.contract import SubmitJobEnvironment, aws_client, is_retryable, shown
+from lab_contract.aws import aws_client, is_retryable
+from lab_contract.environments import SubmitJobEnvironment
+from lab_contract.logs import shown
+from lambda_functions.submit_job import submission
 
 logger = Logger()
-# Cold start: a deployment without the contract's variables fails here, naming them, before any event is touched.
-SubmitJobEnvironment.from_variables(os.environ)
+
+
+@functools.cache
+def environment() -> SubmitJobEnvironment:
+    """The function's environment, parsed once per container (InvalidEnvironment names what is wrong with it)."""
+    return SubmitJobEnvironment.from_environ(os.environ)
+
+
+environment()  # cold start: a misconfigured deployment fails here, before any event is touched
 
 
 class RedeliveryWanted(Exception):
@@ -76,7 +86,7 @@ def emr_client() -> Any:
 def submit_once() -> Any:
     """`submit` wrapped in Powertools idempotency; built on first use so the table and client come from env."""
     persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=aws_client("dynamodb")
+        table_name=environment().idempotency_table, boto3_client=aws_client("dynamodb")
     )
     return idempotent_function(
         submit,
@@ -87,10 +97,10 @@ def submit_once() -> Any:
     )
 
 
-def submit(*, upload: dict[str, Any], settings: submission.Settings) -> dict[str, str]:
+def submit(*, upload: dict[str, Any]) -> dict[str, str]:
     """Start the job for one upload (runs at most once per object version, and EMR is asked first)."""
     parsed = submission.Upload(**upload)
-    result = submission.start_job(emr_client(), settings, parsed, parsed.run_id)
+    result = submission.start_job(emr_client(), environment(), parsed, parsed.run_id)
     # "recovered" in the record: this invocation started it but lost EMR's response, then found the job.
     message = "ALS job already started, found in EMR" if result.get("existing") else "ALS job submitted"
     logger.info(message, extra={**result, "bucket": parsed.bucket, "key": parsed.key})
@@ -122,7 +132,7 @@ def not_started(error: Exception, record: int, summary: dict[str, Any]) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    settings = submission.Settings.from_env(os.environ)
+    env = environment()
     IDEMPOTENCY.register_lambda_context(context)
     summary: dict[str, Any] = {
         "submitted": [],
@@ -142,12 +152,12 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     first_error: Exception | None = None
     for index, raw_record in enumerate(records):
         try:
-            upload = submission.parse_record(S3EventRecord(raw_record), settings)
+            upload = submission.parse_record(S3EventRecord(raw_record), env)
         except submission.RejectedRecord as rejected:
             logger.warning("record rejected", extra={"reason": rejected.reason, "record": index, **rejected.fields})
             summary["rejected"].append({"reason": rejected.reason, "record": index})
             continue
-        if len(summary["submitted"]) >= settings.max_jobs_per_invocation:
+        if len(summary["submitted"]) >= env.max_jobs_per_invocation:
             # A cost bound per event: the rest wait for Lambda's retry, which skips the records started now.
             logger.warning(
                 "job cap reached, record left for the retry", extra={"reason": "deferred_by_cap", "record": index}
@@ -155,7 +165,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             summary["deferred"].append({"reason": "deferred_by_cap", "record": index})
             continue
         try:
-            result = submit_once()(upload=upload.as_payload(), settings=settings)
+            result = submit_once()(upload=upload.as_payload())
         except Exception as error:  # each record on its own: the ones after it are still handled
             not_started(error, index, summary)
             first_error = first_error or error

@@ -12,25 +12,21 @@ import math
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
-from cluster_sizing import SizingPolicy, shape_for, shaped_job_flow
 
-from stacks.contract import (
-    CLUSTER_MODES,
-    FORMATS_BY_SUFFIX,
-    SubmitJobEnvironment,
-    generated_run_id,
-    is_retryable,
-    shown,
-    step_name,
-    transient_cluster_name,
-)
+from lab_contract.aws import is_retryable
+from lab_contract.environments import SubmitJobEnvironment
+from lab_contract.layout import FORMATS_BY_SUFFIX
+from lab_contract.logs import shown
+from lab_contract.names import generated_run_id, step_name, transient_cluster_name
+from lab_contract.sizing import shape_for
+from lambda_functions.submit_job.job_flow import shaped_job_flow
 
 MAX_KEY_BYTES = 1024  # S3's own limit on key length
 # No S3 object is this large (the limit is tens of TB); anything above is not a size S3 sent.
@@ -54,61 +50,6 @@ class RejectedRecord(Exception):
         super().__init__(reason)
         self.reason = reason
         self.fields = fields
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The function's environment contract, validated once per invocation."""
-
-    cluster_mode: str
-    job_flow_template: dict[str, Any] | None
-    standing_cluster_id: str | None
-    step_template: dict[str, Any]
-    cluster_name_prefix: str
-    results_uri: str
-    ratings_prefix: str
-    input_bucket: str
-    max_jobs_per_invocation: int
-    sizing: SizingPolicy | None = None  # transient mode: the cluster's shape follows the upload's size
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Read and check the environment; a misconfigured function raises (MissingEnvironment, ValueError)."""
-        env = SubmitJobEnvironment.from_variables(environ)
-        if env.cluster_mode not in CLUSTER_MODES:
-            raise ValueError(f"CLUSTER_MODE must be one of {CLUSTER_MODES}, not {env.cluster_mode!r}")
-        job_flow_template = None
-        standing_cluster_id = None
-        sizing = None
-        if env.cluster_mode == "transient":
-            job_flow_template = json.loads(env.job_flow_template)
-            forbidden = {"Name", "Steps"} & set(job_flow_template)
-            if forbidden:
-                raise ValueError(f"JOB_FLOW_TEMPLATE must not set {sorted(forbidden)}: the function sets them")
-            sizing = SizingPolicy.from_json(env.cluster_sizing)
-        else:
-            standing_cluster_id = env.standing_cluster_id
-            if not standing_cluster_id:
-                raise ValueError("STANDING_CLUSTER_ID is empty in standing mode")
-        step_template = json.loads(env.step_template)
-        if not isinstance(step_template.get("HadoopJarStep", {}).get("Args"), list):
-            raise ValueError("STEP_TEMPLATE needs HadoopJarStep.Args (a list)")
-        if not env.max_jobs_per_invocation.isdecimal() or int(env.max_jobs_per_invocation) < 1:
-            raise ValueError(
-                f"MAX_JOBS_PER_INVOCATION must be a whole number >= 1, not {env.max_jobs_per_invocation!r}"
-            )
-        return cls(
-            cluster_mode=env.cluster_mode,
-            job_flow_template=job_flow_template,
-            standing_cluster_id=standing_cluster_id,
-            step_template=step_template,
-            cluster_name_prefix=env.cluster_name_prefix,
-            results_uri=env.results_uri.rstrip("/"),
-            ratings_prefix=env.ratings_prefix,
-            input_bucket=env.input_bucket,
-            max_jobs_per_invocation=int(env.max_jobs_per_invocation),
-            sizing=sizing,
-        )
 
 
 @dataclass(frozen=True)
@@ -219,7 +160,7 @@ def object_size(raw: dict[str, Any], key: str) -> int:
     return size
 
 
-def parse_record(record: S3EventRecord, settings: Settings) -> Upload:
+def parse_record(record: S3EventRecord, environment: SubmitJobEnvironment) -> Upload:
     """Validate one S3 notification record; raise RejectedRecord (with a reason) for anything we must not run.
 
     Any other exception a malformed record causes is a RejectedRecord too, so one record can never stop the
@@ -227,25 +168,25 @@ def parse_record(record: S3EventRecord, settings: Settings) -> Upload:
     if not isinstance(record.raw_event, dict):
         raise RejectedRecord("record_not_an_object", type=type(record.raw_event).__name__)
     try:
-        return _parse_record(record, settings)
+        return _parse_record(record, environment)
     except RejectedRecord:
         raise
     except Exception as error:  # the data class raises KeyError, TypeError, ... for missing or mistyped fields
         raise RejectedRecord("malformed_record", error=f"{type(error).__name__}: {shown(str(error), 100)}") from None
 
 
-def _parse_record(record: S3EventRecord, settings: Settings) -> Upload:
+def _parse_record(record: S3EventRecord, environment: SubmitJobEnvironment) -> Upload:
     if record.get("eventSource") != "aws:s3":
         raise RejectedRecord("wrong_event_source", event_source=shown(record.get("eventSource"), 100))
     event_name = record.get("eventName")
     if not isinstance(event_name, str) or not event_name.startswith("ObjectCreated:"):
         raise RejectedRecord("not_object_created", event_name=shown(event_name, 100))
     bucket = record.s3.bucket.name
-    if bucket != settings.input_bucket:
+    if bucket != environment.input_bucket:
         raise RejectedRecord("wrong_bucket", bucket=shown(bucket, 63))
     obj = record.s3.get_object
     key = decode_key(obj.key)
-    if not key.startswith(settings.ratings_prefix):
+    if not key.startswith(environment.ratings_prefix):
         raise RejectedRecord("key_outside_prefix", key=key[:200])
     fmt = next((f for suffix, f in FORMATS_BY_SUFFIX.items() if key.lower().endswith(suffix)), None)
     if fmt is None:
@@ -268,10 +209,10 @@ def _parse_record(record: S3EventRecord, settings: Settings) -> Upload:
     return upload
 
 
-def build_step(settings: Settings, upload: Upload, run_id: str) -> dict[str, Any]:
+def build_step(environment: SubmitJobEnvironment, upload: Upload, run_id: str) -> dict[str, Any]:
     """The EMR step: the template's spark-submit command plus this object's job arguments."""
-    step = copy.deepcopy(settings.step_template)
-    step["Name"] = step_name(settings.cluster_name_prefix, run_id)
+    step = copy.deepcopy(environment.step_template)
+    step["Name"] = step_name(environment.cluster_name_prefix, run_id)
     step["HadoopJarStep"]["Args"] = [
         *step["HadoopJarStep"]["Args"],
         "--ratings",
@@ -279,7 +220,7 @@ def build_step(settings: Settings, upload: Upload, run_id: str) -> dict[str, Any
         "--format",
         upload.fmt,
         "--output",
-        settings.results_uri,
+        environment.results_uri,
         "--run-id",
         run_id,
     ]
@@ -298,12 +239,12 @@ def read(call: Callable[..., Any], **kwargs: Any) -> Any:
     return call(**kwargs)
 
 
-def existing_cluster(emr: Any, settings: Settings, upload: Upload, run_id: str) -> str | None:
+def existing_cluster(emr: Any, environment: SubmitJobEnvironment, upload: Upload, run_id: str) -> str | None:
     """The id of a cluster already started for this run (any state), found by its exact name.
 
     EMR itself is the record of what was started: the idempotency table can miss a start (its write throttled after
     RunJobFlow succeeded, or the response lost), EMR cannot. Only clusters created since the upload are listed."""
-    name = transient_cluster_name(settings.cluster_name_prefix, run_id)
+    name = transient_cluster_name(environment.cluster_name_prefix, run_id)
     marker: str | None = None
     while True:
         page = read(
@@ -317,15 +258,15 @@ def existing_cluster(emr: Any, settings: Settings, upload: Upload, run_id: str) 
             return None
 
 
-def existing_step(emr: Any, settings: Settings, upload: Upload, run_id: str) -> str | None:
+def existing_step(emr: Any, environment: SubmitJobEnvironment, upload: Upload, run_id: str) -> str | None:
     """The id of a step already added for this run to the standing cluster, found by its exact name.
 
     ListSteps returns the newest first, so the listing stops at the first step created before the upload."""
-    name = step_name(settings.cluster_name_prefix, run_id)
+    name = step_name(environment.cluster_name_prefix, run_id)
     since = upload.created - CLOCK_SKEW
     marker: str | None = None
     while True:
-        page = read(emr.list_steps, ClusterId=settings.standing_cluster_id, **({"Marker": marker} if marker else {}))
+        page = read(emr.list_steps, ClusterId=environment.standing_cluster_id, **({"Marker": marker} if marker else {}))
         for step in page.get("Steps", []):
             if step.get("Name") == name:
                 return str(step["Id"])
@@ -337,25 +278,23 @@ def existing_step(emr: Any, settings: Settings, upload: Upload, run_id: str) -> 
             return None
 
 
-def start_job(emr: Any, settings: Settings, upload: Upload, run_id: str) -> dict[str, str]:
+def start_job(emr: Any, environment: SubmitJobEnvironment, upload: Upload, run_id: str) -> dict[str, str]:
     """Start the ALS step, unless EMR already has it: a new transient cluster, or a step on the standing cluster.
 
     ``emr`` must not retry on its own (see READ_RETRY_DELAYS). When the start request fails in a way that may
     have reached EMR (a lost response, a server error), EMR is asked again before the error is raised, and the
     redelivery that follows asks once more: one upload never starts two clusters."""
-    step = build_step(settings, upload, run_id)
-    if settings.cluster_mode == "transient":
-        template = settings.job_flow_template
-        if template is None or settings.sizing is None:  # from_env reads both in transient mode
-            raise ValueError("no JOB_FLOW_TEMPLATE or CLUSTER_SIZING in transient mode")
-        job_flow, shape = shaped_job_flow(template, shape_for(upload.size, settings.sizing))
+    step = build_step(environment, upload, run_id)
+    if environment.cluster_mode == "transient":
+        shape = shape_for(upload.size, environment.cluster_sizing)
+        job_flow, label = shaped_job_flow(environment.job_flow_template, shape)
 
         def find_cluster() -> str | None:
-            return existing_cluster(emr, settings, upload, run_id)
+            return existing_cluster(emr, environment, upload, run_id)
 
         def run_job_flow() -> str:
             response = emr.run_job_flow(
-                **job_flow, Name=transient_cluster_name(settings.cluster_name_prefix, run_id), Steps=[step]
+                **job_flow, Name=transient_cluster_name(environment.cluster_name_prefix, run_id), Steps=[step]
             )
             return str(response["JobFlowId"])
 
@@ -364,20 +303,20 @@ def start_job(emr: Any, settings: Settings, upload: Upload, run_id: str) -> dict
             "run_id": run_id,
             "cluster_id": cluster_id,
             "step_name": step["Name"],
-            "cluster_shape": shape,
+            "cluster_shape": label,
             **existed,
         }
 
     def find_step() -> str | None:
-        return existing_step(emr, settings, upload, run_id)
+        return existing_step(emr, environment, upload, run_id)
 
     def add_step() -> str:
-        return str(emr.add_job_flow_steps(JobFlowId=settings.standing_cluster_id, Steps=[step])["StepIds"][0])
+        return str(emr.add_job_flow_steps(JobFlowId=environment.standing_cluster_id, Steps=[step])["StepIds"][0])
 
     step_id, existed = start_once(find_step, add_step)
     return {
         "run_id": run_id,
-        "cluster_id": str(settings.standing_cluster_id),
+        "cluster_id": environment.standing_cluster_id,
         "step_id": step_id,
         "step_name": step["Name"],
         **existed,

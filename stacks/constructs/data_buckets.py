@@ -9,8 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from lab_contract.layout import ACCESS_LOGS_PREFIX, FLOW_LOGS_PREFIX, RESULTS_RUNS_PREFIX, RUN_ATTEMPTS_DIR
 from stacks.compliance.acknowledgements import acknowledge, skip_checkov
-from stacks.contract import ACCESS_LOGS_PREFIX, FLOW_LOGS_PREFIX, RESULTS_RUNS_PREFIX, RUN_ATTEMPTS_DIR
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -16,6 +17,10 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from lab_contract.environments import EmrEventsEnvironment, SpendGuardEnvironment, SubmitJobEnvironment
+from lab_contract.layout import EMR_LOGS_PREFIX, OUTCOMES_PREFIX, RATINGS_PREFIX, RATINGS_SUFFIXES, RESULTS_RUNS_PREFIX
+from lab_contract.names import PROJECT_TAG_KEY, STAGE_TAG_KEY
+from lab_contract.working_hours import WorkingDays, parse_working_hours
 from stacks.compliance.acknowledgements import acknowledge, skip_checkov
 from stacks.constructs.alerts_and_budget import AlertsTopic
 from stacks.constructs.lambda_function import (
@@ -28,18 +33,6 @@ from stacks.constructs.lambda_function import (
 from stacks.constructs.shared_buckets import SharedBuckets
 from stacks.constructs.spark_cluster import SparkJobCluster
 from stacks.constructs.workstation import Workstation
-from stacks.contract import (
-    EMR_LOGS_PREFIX,
-    OUTCOMES_PREFIX,
-    PROJECT_TAG_KEY,
-    RATINGS_PREFIX,
-    RATINGS_SUFFIXES,
-    RESULTS_RUNS_PREFIX,
-    STAGE_TAG_KEY,
-    EmrEventsEnvironment,
-    SpendGuardEnvironment,
-    SubmitJobEnvironment,
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,17 +162,17 @@ class JobAutomation(Construct):
             ),
             environment=SubmitJobEnvironment(
                 cluster_mode="standing" if spark.cluster is not None else "transient",
-                job_flow_template=stack.to_json_string(spark.job_flow_template),
-                step_template=stack.to_json_string(spark.step_template),
+                job_flow_template=spark.job_flow_template,
+                step_template=spark.step_template,
                 standing_cluster_id=spark.cluster.ref if spark.cluster is not None else "",
-                cluster_sizing=spark.sizing.as_json(),
+                cluster_sizing=spark.sizing,
                 cluster_name_prefix=prefix,
                 results_uri=results_uri,
                 ratings_prefix=RATINGS_PREFIX,
                 input_bucket=buckets.ratings.bucket_name,
                 idempotency_table=self.idempotency_table.table_name,
-                max_jobs_per_invocation=str(props.max_jobs_per_invocation),
-            ).variables(),
+                max_jobs_per_invocation=props.max_jobs_per_invocation,
+            ).variables(to_json=stack.to_json_string),
         )
         submit_role = function_role(self.submit_job)
         self.idempotency_table.grant(
@@ -235,12 +228,12 @@ class JobAutomation(Construct):
                 project_tag_value=tags[PROJECT_TAG_KEY],
                 stage_tag_key=STAGE_TAG_KEY,
                 stage_tag_value=tags[STAGE_TAG_KEY],
-                max_cluster_age_hours=str(props.max_cluster_age_hours),
-                max_idle_minutes=str(props.max_idle_minutes),
+                max_cluster_age_hours=props.max_cluster_age_hours,
+                max_idle_minutes=props.max_idle_minutes,
                 workstation_instance_id=workstation.instance.instance_id,
-                working_hours=props.working_hours,
-                working_days=",".join(props.working_days),
-                working_timezone=props.working_timezone,
+                working_hours=parse_working_hours(props.working_hours),
+                working_days=WorkingDays(props.working_days),
+                working_timezone=ZoneInfo(props.working_timezone),
                 emr_service_role=spark.service_role.role_name,
             ).variables(),
         )

@@ -1,12 +1,26 @@
-"""How the lab builds each Lambda function: code with the runtime contract, its own log group, audit exceptions.
+"""How the lab builds each Lambda function: its code as one asset, its own log group, its audit exceptions.
 
 A plain function rather than a construct: the functions stay direct children of the construct that owns them, so
 their logical ids (and the reviewed templates) do not depend on this helper.
+
+A function's asset is the part of this repository the function runs, at the same paths, plus an entry module::
+
+    handler.py                      written here: re-exports lambda_functions.<folder>.handler.lambda_handler
+    lambda_functions/__init__.py
+    lambda_functions/<folder>/      the function's package: handler.py and its logic modules
+    lab_contract/                   the runtime contract, copied whole as a package
+
+Lambda searches the asset's root (``/var/task``) first for imports and imports the module the Handler property
+names, ``handler`` of ``handler.lambda_handler`` (AWS Lambda Developer Guide: "Working with .zip file archives for
+Python Lambda functions", its dependency search path; "Lambda function handler in Python", its naming). That
+module is the entry point above, so the function's own modules are imported as the package modules they are in
+the repository: the same package imports work in Lambda, in the tests and in the type checker, and no file is
+rewritten. No other function, no tests and no bytecode are in the asset; Powertools comes from its layer and boto3
+from the runtime. ``tests/contract/test_contract.py`` imports ``handler`` from each synthesised asset alone.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +33,16 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.compliance.acknowledgements import acknowledge, skip_cfn_lint, skip_checkov
-from stacks.constructs.staged_sources import staged_copy
+from stacks.constructs.staged_sources import copy_sources, staging_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "lambda_functions"
-CONTRACT_FILE = ROOT / "stacks" / "contract.py"
+CONTRACT_DIR = ROOT / "lab_contract"
+HANDLER = "handler.lambda_handler"
+ENTRY_MODULE = '''"""Lambda's entry point (Handler {handler}), written at synth: the function's handler module."""
+
+from lambda_functions.{folder}.handler import lambda_handler as lambda_handler
+'''
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 # Powertools for AWS Lambda (Python) v3, the official public layer (account 017000801446), pinned by version.
 POWERTOOLS_LAYER_ARN = (
@@ -44,13 +63,25 @@ RETENTION_NAMES = {
 }
 
 
+def write_function_sources(folder: str, destination: Path) -> Path:
+    """``destination``, fresh, holding what the asset of ``lambda_functions/<folder>`` holds (see above)."""
+    copy_sources(
+        destination,
+        {
+            "lambda_functions/__init__.py": FUNCTIONS_DIR / "__init__.py",
+            f"lambda_functions/{folder}": FUNCTIONS_DIR / folder,
+            "lab_contract": CONTRACT_DIR,
+        },
+    )
+    (destination / "handler.py").write_text(ENTRY_MODULE.format(handler=HANDLER, folder=folder))
+    return destination
+
+
 def function_code(scope: Construct, folder: str) -> lambda_.Code:
-    """``lambda_functions/<folder>`` plus ``stacks/contract.py`` at the same import path, as one asset,
-    staged in ``<cloud assembly>/lambda-sources/<folder>``."""
-    source = staged_copy(scope, f"lambda-sources/{folder}", FUNCTIONS_DIR / folder)
-    (source / "stacks").mkdir()
-    shutil.copyfile(CONTRACT_FILE, source / "stacks" / "contract.py")
-    return lambda_.Code.from_asset(str(source))
+    """The asset of ``lambda_functions/<folder>``, staged in ``<cloud assembly>/lambda-sources/<folder>``."""
+    return lambda_.Code.from_asset(
+        str(write_function_sources(folder, staging_folder(scope, f"lambda-sources/{folder}")))
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,7 +91,7 @@ class LabFunctionProps:
     description: str
     timeout: Duration
     environment: dict[str, str]
-    """The function's contract environment (``stacks.contract.*Environment.variables()``)."""
+    """The function's variables: ``variables()`` of its class in ``lab_contract.environments``."""
     log_retention_days: int = 30
     """Retention of the function's own log group (one of ``RETENTION_NAMES``)."""
     reserved_concurrency: int | None = None
@@ -92,7 +123,7 @@ def lab_function(
         runtime=RUNTIME,
         architecture=lambda_.Architecture.X86_64,
         code=function_code(scope, props.folder),
-        handler="handler.lambda_handler",
+        handler=HANDLER,
         memory_size=256,
         timeout=props.timeout,
         layers=[powertools],
@@ -109,6 +140,12 @@ def lab_function(
         recursive_loop=lambda_.RecursiveLoop.TERMINATE,
         tracing=lambda_.Tracing.ACTIVE,
     )
+    _record_audit_exceptions(function, log_group, props)
+    return function
+
+
+def _record_audit_exceptions(function: lambda_.Function, log_group: logs.LogGroup, props: LabFunctionProps) -> None:
+    """Each finding the audits raise on a lab function, its log group and its role, acknowledged with its reason."""
     acknowledge(
         function,
         "Serverless-LambdaDLQ",
@@ -163,7 +200,6 @@ def lab_function(
         "Only actions without resource-level permissions use '*': X-Ray PutTraceSegments/PutTelemetryRecords "
         "(active tracing)" + props.unscoped_actions + ".",
     )
-    return function
 
 
 def function_role(function: lambda_.Function) -> iam.IRole:

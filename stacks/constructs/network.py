@@ -9,7 +9,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IDependable
 
-from stacks.contract import FLOW_LOGS_PREFIX, NETWORK_MODES
+from lab_contract.layout import FLOW_LOGS_PREFIX
+from lab_contract.modes import NETWORK_MODES
 
 # EMR's v2 managed policies only act on subnets and security groups carrying this tag.
 EMR_MANAGED_POLICY_TAG = "for-use-with-amazon-emr-managed-policies"

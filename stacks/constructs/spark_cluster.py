@@ -14,23 +14,19 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from lab_contract.layout import CHECKPOINTS_PREFIX, EMR_LOGS_PREFIX, RATINGS_PREFIX, RESULTS_RUNS_PREFIX
+from lab_contract.names import (
+    CLUSTER_SHAPE_TAG_KEY,
+    INPUT_BYTES_TAG_KEY,
+    PROJECT_TAG_KEY,
+    STAGE_TAG_KEY,
+    standing_cluster_name,
+)
+from lab_contract.sizing import SizingPolicy, cluster_shape_label
 from stacks.compliance.acknowledgements import acknowledge, role_with_aws_managed_policy
 from stacks.constructs.network import LabNetwork
 from stacks.constructs.shared_buckets import SharedBuckets
 from stacks.constructs.staged_sources import staged_copy
-from stacks.contract import (
-    CHECKPOINTS_PREFIX,
-    CLUSTER_SHAPE_TAG_KEY,
-    EMR_LOGS_PREFIX,
-    INPUT_BYTES_TAG_KEY,
-    PROJECT_TAG_KEY,
-    RATINGS_PREFIX,
-    RESULTS_RUNS_PREFIX,
-    STAGE_TAG_KEY,
-    SizingPolicy,
-    cluster_shape_label,
-    standing_cluster_name,
-)
 
 SPARK_JOBS = Path(__file__).resolve().parents[2] / "spark_jobs"
 JOB_SCRIPT = SPARK_JOBS / "als_job.py"
@@ -234,7 +230,7 @@ class SparkJobCluster(Construct):
 
     @property
     def sizing(self) -> SizingPolicy:
-        """How submit_job sizes a transient cluster by the upload (lambda_functions/submit_job/cluster_sizing.py)."""
+        """How submit_job sizes a transient cluster by the upload (lab_contract/sizing.py)."""
         return self.props.sizing
 
     @property

@@ -15,12 +15,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from lab_contract.layout import RATINGS_PREFIX, RESULTS_RUNS_PREFIX
 from stacks.compliance.acknowledgements import acknowledge, role_with_aws_managed_policy
 from stacks.constructs.network import LabNetwork
 from stacks.constructs.resource_files import render
 from stacks.constructs.shared_buckets import SharedBuckets
 from stacks.constructs.spark_cluster import SparkJobCluster, grant_read_asset_object
-from stacks.contract import RATINGS_PREFIX, RESULTS_RUNS_PREFIX
 
 HOME = "/opt/ml-lab"
 JOB_PATH = f"{HOME}/als_job.py"  # the job's entry script

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_functions.submit_job.cluster_sizing import shape_for
-from stacks.contract import MEGABYTE
+from lab_contract.sizing import MEGABYTE, shape_for
 from stacks.settings import DEFAULT_BUDGET_USD
 from tools.audit import cost as audit_cost
 from tools.audit import cost_readme

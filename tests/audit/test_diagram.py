@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from stacks.contract import RATINGS_PREFIX, RATINGS_SUFFIXES
+from lab_contract.layout import RATINGS_PREFIX, RATINGS_SUFFIXES
 from tools.audit.assembly import load_assembly
 from tools.audit.diagram import TRANSIENT_CLUSTER, mermaid
 

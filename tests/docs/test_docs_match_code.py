@@ -89,7 +89,7 @@ def test_readme_names_the_real_stack_ids(lab) -> None:
         assert set(command.split()) <= set(ids), f"README runs `cdk` on a stack that does not exist: {command}"
 
 
-@pytest.mark.parametrize("folder", ["stacks", "tools", "lambda_functions", "spark_jobs"])
+@pytest.mark.parametrize("folder", ["stacks", "tools", "lab_contract", "lambda_functions", "spark_jobs"])
 def test_pointers_to_readme_sections_name_sections_that_exist(folder: str) -> None:
     headings = set(re.findall(r"^#+ (.+)$", README, re.M))
     for path in sorted((ROOT / folder).rglob("*.py")):
@@ -102,3 +102,21 @@ def test_relative_links_in_the_docs_lead_to_files_that_exist(document: str) -> N
     path = ROOT / document if document == "README.md" else ROOT / "docs" / document
     for target in re.findall(r"\]\((?!https?:|#)([^)#]+)", path.read_text()):
         assert (path.parent / target).exists(), f"{document} links to {target}, which does not exist"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "README.md",
+        "lambda_functions/README.md",
+        "bench/README.md",
+        *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")),
+    ],
+)
+def test_repository_paths_named_in_the_docs_exist(document: str) -> None:
+    """A `stacks/...`, `lab_contract/...` (and so on) path in backticks names a file or folder that is there; the
+    benchmarks' results/ are written by the runs, not kept."""
+    folders = "stacks|tools|tests|lambda_functions|lab_contract|spark_jobs|bench|docs"
+    for path in re.findall(rf"`((?:{folders})/[\w./-]*)`", (ROOT / document).read_text()):
+        if not path.startswith("bench/results/"):
+            assert (ROOT / path).exists(), f"{document} names {path}, which does not exist"

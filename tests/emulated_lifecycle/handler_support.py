@@ -5,7 +5,6 @@ AWS call they make (for the IAM simulation, iam_support.py)."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,10 +14,8 @@ from urllib.parse import quote_plus
 import lifecycle_support as lifecycle
 import pytest
 
-from tests.lambda_support import FakeLambdaContext, s3_notification
+from tests.lambda_support import FakeLambdaContext, fresh_handler, s3_notification
 from tools.iam_simulation.requests import Call
-
-FUNCTIONS = lifecycle.ROOT / "lambda_functions"
 
 
 class CallRecorder:
@@ -99,7 +96,7 @@ def invoke(
     clock: Callable[[], datetime] | None = None,
 ) -> Any:
     """Runs lambda_functions/<folder>/handler.py in-process as Lambda would: the deployed function's environment,
-    the module loaded fresh (folder on sys.path), AWS SDK calls going to the emulator only, each one recorded.
+    the handler imported afresh (a cold start), AWS SDK calls going to the emulator only, each one recorded.
     ``clock`` replaces the handler's ``utc_now`` (the spend guard's)."""
     import boto3
 
@@ -123,14 +120,8 @@ def invoke(
         boto3.setup_default_session()
         boto3.DEFAULT_SESSION.events.register("before-send", lifecycle.refuse_non_loopback)
         recorder.attach(boto3.DEFAULT_SESSION, folder)
-        folder_path = str(FUNCTIONS / folder)
-        patch.syspath_prepend(folder_path)
-        spec = importlib.util.spec_from_file_location(
-            f"lifecycle_{folder}_handler_{uuid.uuid4().hex}", FUNCTIONS / folder / "handler.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        if clock is not None:
-            patch.setattr(module, "utc_now", clock)
-        context = FakeLambdaContext(function_name, lifecycle.REGION, lifecycle.ACCOUNT)
-        return module.lambda_handler(event, context)
+        with fresh_handler(folder) as module:
+            if clock is not None:
+                patch.setattr(module, "utc_now", clock)
+            context = FakeLambdaContext(function_name, lifecycle.REGION, lifecycle.ACCOUNT)
+            return module.lambda_handler(event, context)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from stacks.contract import EmrEventsEnvironment, SubmitJobEnvironment
+from lab_contract.environments import EmrEventsEnvironment, SubmitJobEnvironment
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -214,7 +214,7 @@ LOOKUP_CONTEXT = {f"availability-zones:account={ACCOUNT}:region={REGION}": AVAIL
 CONTEXT_ARGS = ["-c", f"account={ACCOUNT}", "-c", f"region={REGION}"]
 
 
-# The app's cluster modes (stacks/contract.py CLUSTER_MODES) and the extra context each emulated deployment uses:
+# The app's cluster modes (lab_contract/modes.py CLUSTER_MODES) and the extra context each emulated deployment uses:
 # standing also has a Spot task fleet (AWS::EMR::InstanceFleetConfig) and the other network mode (network_support).
 CLUSTER_MODE_CONTEXT: dict[str, dict[str, str]] = {
     "transient": {},  # the default settings: the public network mode

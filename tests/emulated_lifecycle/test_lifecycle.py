@@ -53,8 +53,8 @@ from deployment_support import (
     stack_with,
 )
 
+from lab_contract.environments import SpendGuardEnvironment
 from spark_jobs.spark_submit import package_sources, spark_submit_environment
-from stacks.contract import SpendGuardEnvironment
 
 pytestmark = pytest.mark.emulated
 
@@ -182,7 +182,7 @@ def test_lifecycle(
         report["least_privilege"] = iam_support.check_least_privilege(recorder.calls, deployed, clients, tags)
     else:
         assert not lifecycle.has_automation(assembly)
-        from stacks.contract import RATINGS_PREFIX
+        from lab_contract.layout import RATINGS_PREFIX
 
         key = f"{RATINGS_PREFIX}lifecycle/u.data"
         body = sample_ratings()

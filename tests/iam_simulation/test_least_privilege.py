@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from stacks.contract import CLUSTER_MODES
+from lab_contract.modes import CLUSTER_MODES
 from tools.iam_simulation.deployment import DeployedTemplate, Deployment
 from tools.iam_simulation.expectations import Facts, controls, facts_of, forbidden
 from tools.iam_simulation.requests import Call, Unmapped, requests_for

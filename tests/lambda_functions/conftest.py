@@ -1,17 +1,16 @@
-"""Fixtures for the Lambda handler tests: fake AWS (moto), the handlers loaded as Lambda loads them, log capture."""
+"""Fixtures for the Lambda handler tests: fake AWS (moto), the functions' environment, log capture."""
 
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib
 import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
@@ -21,8 +20,6 @@ from moto import mock_aws
 
 from tests.lambda_support import FakeLambdaContext, s3_notification
 
-ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ROOT / "lambda_functions"
 FOLDERS = ("submit_job", "emr_events", "spend_guard")
 
 REGION = "eu-west-2"
@@ -119,40 +116,51 @@ ENVIRONMENT = {
     "EMR_SERVICE_ROLE": JOB_FLOW_TEMPLATE["ServiceRole"],
 }
 
-_loaded: dict[str, Any] = {}
+# What a handler module builds once per container: its environment and its AWS clients.
+PER_CONTAINER = ("environment", "emr_client", "submit_once", "s3_client", "sns_client", "ec2_client")
 
 
-def load_handler(folder: str) -> Any:
-    """Import lambda_functions/<folder>/handler.py under a unique name, as Lambda would (folder on sys.path)."""
-    if folder not in _loaded:
-        path = str(FUNCTIONS / folder)
-        if path not in sys.path:
-            # The logic modules have distinct names (submission, outcomes, guard), so the folders can coexist.
-            sys.path.insert(0, path)
-        spec = importlib.util.spec_from_file_location(f"lambda_{folder}_handler", FUNCTIONS / folder / "handler.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        _loaded[folder] = module
-    return _loaded[folder]
+def handler(folder: str) -> ModuleType:
+    """lambda_functions.<folder>.handler; the first import is the function's cold start (its environment parsed)."""
+    return importlib.import_module(f"lambda_functions.{folder}.handler")
 
 
-def _reset_clients() -> None:
-    for module in _loaded.values():
-        for name in ("emr_client", "submit_once", "s3_client", "sns_client", "ec2_client"):
+def cold_start() -> None:
+    """Every imported handler starts cold at its next invocation: environment and clients built again."""
+    for folder in FOLDERS:
+        module = sys.modules.get(f"lambda_functions.{folder}.handler")
+        for name in PER_CONTAINER:
             cached = getattr(module, name, None)
             if hasattr(cached, "cache_clear"):  # a test may have monkeypatched it with a plain function
                 cached.cache_clear()
 
 
+class Deployment:
+    """The functions' environment variables in one test (a MonkeyPatch underneath): setting or removing one is a
+    redeployment, after which every handler starts cold (its environment parsed again)."""
+
+    def __init__(self, patch: pytest.MonkeyPatch) -> None:
+        self.patch = patch
+
+    def setenv(self, name: str, value: str) -> None:
+        self.patch.setenv(name, value)
+        cold_start()
+
+    def delenv(self, name: str, raising: bool = True) -> None:
+        self.patch.delenv(name, raising=raising)
+        cold_start()
+
+
 @pytest.fixture(autouse=True)
 def lambda_env(monkeypatch):
-    """Fake credentials and the functions' environment; never any real endpoint."""
+    """Fake credentials and the functions' environment, deployed afresh for each test; never any real endpoint."""
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("POWERTOOLS_IDEMPOTENCY_DISABLED", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return monkeypatch
+    cold_start()
+    yield Deployment(monkeypatch)
+    cold_start()
 
 
 @pytest.fixture
@@ -161,18 +169,18 @@ def context():
 
 
 @pytest.fixture
-def submit_job():
-    return load_handler("submit_job")
+def submit_job(lambda_env):
+    return handler("submit_job")
 
 
 @pytest.fixture
-def emr_events():
-    return load_handler("emr_events")
+def emr_events(lambda_env):
+    return handler("emr_events")
 
 
 @pytest.fixture
-def spend_guard():
-    return load_handler("spend_guard")
+def spend_guard(lambda_env):
+    return handler("spend_guard")
 
 
 @dataclass
@@ -222,10 +230,10 @@ def shared_client(service: str) -> Any:
 
 
 @contextmanager
-def fake_account(env: pytest.MonkeyPatch) -> Iterator[Aws]:
+def fake_account(env: Deployment | pytest.MonkeyPatch) -> Iterator[Aws]:
     """An in-process fake AWS account with the project's buckets, table, topic (with a queue subscribed)."""
     with mock_aws():
-        _reset_clients()
+        cold_start()
         s3 = shared_client("s3")
         for bucket in (INPUT_BUCKET, RESULTS_BUCKET, LOGS_BUCKET):
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -256,7 +264,7 @@ def fake_account(env: pytest.MonkeyPatch) -> Iterator[Aws]:
             topic_arn=topic_arn,
             queue_url=queue_url,
         )
-        _reset_clients()
+        cold_start()
 
 
 @pytest.fixture
@@ -458,6 +466,8 @@ def faults(submit_job, spend_guard, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def no_read_backoff(lambda_env, submit_job):
+def no_read_backoff(monkeypatch):
     """submit_job's own retries of EMR reads without their pauses (the tests count the calls instead)."""
-    lambda_env.setattr(sys.modules["submission"], "READ_RETRY_DELAYS", (0.0, 0.0))
+    from lambda_functions.submit_job import submission
+
+    monkeypatch.setattr(submission, "READ_RETRY_DELAYS", (0.0, 0.0))

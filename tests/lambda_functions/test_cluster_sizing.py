@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 
 import pytest
+
+from lab_contract import sizing
+from lab_contract.environments import InvalidEnvironment, SubmitJobEnvironment
 
 MB = 1_000_000
 # The tests' CLUSTER_SIZING (conftest.py): one node up to 64 MB, then one core node per 64 MB, at most 3.
@@ -18,19 +23,14 @@ SIZES = [
 ]
 
 
-@pytest.fixture
-def sizing(submit_job):
-    return __import__("cluster_sizing")
-
-
 @pytest.mark.parametrize(("size", "core_nodes"), SIZES)
-def test_shape_follows_the_size_up_to_the_maximum(sizing, size, core_nodes) -> None:
+def test_shape_follows_the_size_up_to_the_maximum(size, core_nodes) -> None:
     policy = sizing.SizingPolicy(single_node_max_bytes=64 * MB, bytes_per_core_node=64 * MB, max_core_nodes=3)
     shape = sizing.shape_for(size, policy)
     assert (shape.core_nodes, shape.single_node, shape.input_bytes) == (core_nodes, core_nodes == 0, size)
 
 
-def test_a_zero_threshold_never_chooses_a_single_node_and_a_negative_size_is_refused(sizing) -> None:
+def test_a_zero_threshold_never_chooses_a_single_node_and_a_negative_size_is_refused() -> None:
     policy = sizing.SizingPolicy(single_node_max_bytes=0, bytes_per_core_node=10, max_core_nodes=5)
     assert sizing.shape_for(1, policy).core_nodes == 1
     with pytest.raises(ValueError, match="cannot be negative"):
@@ -40,8 +40,8 @@ def test_a_zero_threshold_never_chooses_a_single_node_and_a_negative_size_is_ref
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ("not json", "CLUSTER_SIZING is not JSON"),
-        ("[]", "must be a JSON object"),
+        ("not json", "not JSON"),
+        ("[]", "not a JSON object"),
         ('{"single_node_max_bytes": 1, "bytes_per_core_node": 0, "max_core_nodes": 1}', "bytes_per_core_node"),
         ('{"single_node_max_bytes": -1, "bytes_per_core_node": 1, "max_core_nodes": 1}', "single_node_max_bytes"),
         ('{"single_node_max_bytes": 1, "bytes_per_core_node": 1, "max_core_nodes": true}', "max_core_nodes"),
@@ -49,14 +49,15 @@ def test_a_zero_threshold_never_chooses_a_single_node_and_a_negative_size_is_ref
         ('{"single_node_max_bytes": "1", "bytes_per_core_node": 1, "max_core_nodes": 1}', "single_node_max_bytes"),
     ],
 )
-def test_a_broken_sizing_variable_is_a_deployment_bug_named_at_once(sizing, raw, message) -> None:
-    with pytest.raises(ValueError, match=message):
-        sizing.SizingPolicy.from_json(raw)
+def test_a_broken_sizing_variable_is_a_deployment_bug_named_at_once(lambda_env, raw, message) -> None:
+    with pytest.raises(InvalidEnvironment, match=f"CLUSTER_SIZING: [^;]*{message}"):
+        SubmitJobEnvironment.from_environ({**os.environ, "CLUSTER_SIZING": raw})
 
 
-def test_the_policy_round_trips_through_its_variable(sizing) -> None:
+def test_the_policy_round_trips_through_its_variable(lambda_env) -> None:
     policy = sizing.SizingPolicy(single_node_max_bytes=200 * MB, bytes_per_core_node=200 * MB, max_core_nodes=2)
-    assert sizing.SizingPolicy.from_json(policy.as_json()) == policy
+    deployed = dataclasses.replace(SubmitJobEnvironment.from_environ(os.environ), cluster_sizing=policy)
+    assert SubmitJobEnvironment.from_environ(deployed.variables()).cluster_sizing == policy
 
 
 class RecordingEmr:

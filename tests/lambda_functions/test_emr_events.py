@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from botocore.exceptions import ClientError
+
+from lab_contract.environments import EmrEventsEnvironment
+from lambda_functions.emr_events import outcomes
 
 RUN_ID = "20261125-3ea629fd85a4"
 CLUSTER_ID = "j-2AXXXXXXGAPLF"
@@ -119,11 +123,10 @@ def test_in_progress_states_are_ignored_with_a_debug_log(emr_events, aws, events
 def test_long_messages_still_give_a_valid_subject(emr_events, aws, events, context):
     long_run = "20261125-" + "a" * 12
     detail = step_detail(events, "FAILED", name=f"{events.prefix}-als-{long_run}")
-    outcomes = __import__("outcomes")
-    settings = outcomes.Settings.from_env({**__import__("os").environ, "CLUSTER_NAME_PREFIX": events.prefix})
-    record = outcomes.outcome_for(events.emr("EMR Step Status Change", detail), settings).record
+    environment = EmrEventsEnvironment.from_environ({**os.environ, "CLUSTER_NAME_PREFIX": events.prefix})
+    record = outcomes.outcome_for(events.emr("EMR Step Status Change", detail), environment).record
     wide = {**record, "run_id": "é" * 200}
-    subject = outcomes.subject_for(wide, settings)
+    subject = outcomes.subject_for(wide, environment)
     assert len(subject) <= 100 and subject.isascii() and "\n" not in subject
 
 

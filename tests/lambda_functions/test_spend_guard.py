@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
+
+from lab_contract.environments import SpendGuardEnvironment
+from lab_contract.working_hours import parse_working_days
 
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # a Wednesday, 22:00 in London (out of hours)
 TAGS = {"project": "ml-lab", "stage": "dev"}
@@ -15,13 +20,15 @@ SERVICE_ROLE = "ml-lab-dev-emr-service-role"  # conftest's EMR_SERVICE_ROLE
 
 
 @pytest.fixture
-def guard(spend_guard):
-    return __import__("guard")
+def guard():
+    from lambda_functions.spend_guard import guard
+
+    return guard
 
 
 @pytest.fixture
-def settings(guard):
-    return guard.Settings.from_env(__import__("os").environ)
+def environment(lambda_env):
+    return SpendGuardEnvironment.from_environ(os.environ)
 
 
 def view(
@@ -48,7 +55,7 @@ def view(
     )
 
 
-def test_decision_terminates_over_age_and_idle_and_keeps_the_rest(guard, settings):
+def test_decision_terminates_over_age_and_idle_and_keeps_the_rest(guard, environment):
     clusters = [
         view(guard, "j-OLD", age=timedelta(hours=9)),
         view(guard, "j-IDLE", state="WAITING", age=timedelta(hours=3), ready_ago=timedelta(hours=2)),
@@ -70,18 +77,18 @@ def test_decision_terminates_over_age_and_idle_and_keeps_the_rest(guard, setting
         view(guard, "j-FOREIGN", age=timedelta(hours=30), service_role="data-platform-emr-role"),
         view(guard, "j-FOREIGN-ARN", age=timedelta(hours=30), service_role="other-role"),
     ]
-    decisions = guard.clusters_to_terminate(clusters, NOW, settings)
+    decisions = guard.clusters_to_terminate(clusters, NOW, environment)
     assert [(d.cluster_id, d.reason) for d in decisions] == [("j-OLD", "over_age"), ("j-IDLE", "idle")]
 
 
-def test_decision_boundaries_are_strict(guard, settings):
+def test_decision_boundaries_are_strict(guard, environment):
     at_limit = [
         view(guard, "j-AGE", age=timedelta(hours=8)),
         view(guard, "j-IDLE", state="WAITING", age=timedelta(hours=2), ready_ago=timedelta(minutes=60)),
     ]
-    assert guard.clusters_to_terminate(at_limit, NOW, settings) == []
+    assert guard.clusters_to_terminate(at_limit, NOW, environment) == []
     past = [view(guard, "j-IDLE", state="WAITING", age=timedelta(hours=2), ready_ago=timedelta(minutes=61))]
-    assert [d.reason for d in guard.clusters_to_terminate(past, NOW, settings)] == ["idle"]
+    assert [d.reason for d in guard.clusters_to_terminate(past, NOW, environment)] == ["idle"]
 
 
 @pytest.mark.parametrize(
@@ -96,12 +103,12 @@ def test_decision_boundaries_are_strict(guard, settings):
         (datetime(2026, 7, 1, 18, 30, tzinfo=UTC), False),  # 19:30 BST
     ],
 )
-def test_working_hours_in_the_working_time_zone(guard, settings, when, inside):
-    assert guard.within_working_hours(when, settings) is inside
+def test_working_hours_in_the_working_time_zone(guard, environment, when, inside):
+    assert guard.within_working_hours(when, environment) is inside
 
 
-def test_only_the_listed_working_days_count(guard, settings):
-    mon_wed_fri = guard.Settings(**{**settings.__dict__, "working_days": guard.parse_working_days("MON,WED,FRI")})
+def test_only_the_listed_working_days_count(guard, environment):
+    mon_wed_fri = dataclasses.replace(environment, working_days=parse_working_days("MON,WED,FRI"))
     assert guard.within_working_hours(datetime(2026, 11, 27, 10, 0, tzinfo=UTC), mon_wed_fri)  # Fri
     assert not guard.within_working_hours(datetime(2026, 11, 26, 10, 0, tzinfo=UTC), mon_wed_fri)  # Thu
     assert not guard.within_working_hours(datetime(2026, 11, 28, 10, 0, tzinfo=UTC), mon_wed_fri)  # Sat
@@ -177,7 +184,7 @@ def test_moto_workstation_is_stopped_out_of_hours_only(spend_guard, aws, events,
     assert reservations[0]["Instances"][0]["State"]["Name"] in ("stopping", "stopped")
 
 
-def test_decision_takes_the_service_role_by_name_or_arn(guard, settings):
+def test_decision_takes_the_service_role_by_name_or_arn(guard, environment):
     by_arn = guard.ClusterView.from_description(
         {
             "Id": "j-ARN",
@@ -186,17 +193,17 @@ def test_decision_takes_the_service_role_by_name_or_arn(guard, settings):
             "ServiceRole": f"arn:aws:iam::123456789012:role/{SERVICE_ROLE}",
         }
     )
-    assert [d.cluster_id for d in guard.clusters_to_terminate([by_arn], NOW, settings)] == ["j-ARN"]
+    assert [d.cluster_id for d in guard.clusters_to_terminate([by_arn], NOW, environment)] == ["j-ARN"]
 
 
-def test_decision_without_the_steps_judges_age_only(guard, settings):
+def test_decision_without_the_steps_judges_age_only(guard, environment):
     unknown_idle = view(guard, "j-IDLE?", state="WAITING", age=timedelta(hours=3), ready_ago=timedelta(hours=2))
     old = view(guard, "j-OLD", state="WAITING", age=timedelta(hours=9))
     clusters = [
         guard.ClusterView(**{**unknown_idle.__dict__, "steps_listed": False}),
         guard.ClusterView(**{**old.__dict__, "steps_listed": False}),
     ]
-    assert [(d.cluster_id, d.reason) for d in guard.clusters_to_terminate(clusters, NOW, settings)] == [
+    assert [(d.cluster_id, d.reason) for d in guard.clusters_to_terminate(clusters, NOW, environment)] == [
         ("j-OLD", "over_age")
     ]
 

@@ -12,6 +12,8 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.exceptions import ReadTimeoutError
 
+from lambda_functions.submit_job import submission
+
 UPLOAD = "ratings/ml-1m/ratings.dat"
 
 
@@ -214,7 +216,6 @@ def test_a_transient_start_emr_refuses_is_raised_for_the_on_failure_destination(
 
 
 def test_an_unexpected_error_in_one_record_does_not_stop_the_others(submit_job, aws, events, context, monkeypatch):
-    submission = __import__("submission")
     real = submission.start_job
 
     def broken_for_one(emr, settings, upload, run_id):

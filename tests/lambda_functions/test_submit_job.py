@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from stacks.contract import MissingEnvironment
+from lab_contract.environments import InvalidEnvironment, SubmitJobEnvironment
+from lambda_functions.submit_job import submission
 
 UPLOADS = [
     # (raw key as S3 sends it, decoded key, --format)
@@ -105,9 +106,8 @@ def test_new_version_of_the_same_key_starts_a_new_job(submit_job, aws, events, c
 
 
 def upload_of(submit_job, event):
-    submission = __import__("submission")
-    settings = submission.Settings.from_env(os.environ)
-    return submission.parse_record(submit_job.S3EventRecord(event["Records"][0]), settings)
+    environment = SubmitJobEnvironment.from_environ(os.environ)
+    return submission.parse_record(submit_job.S3EventRecord(event["Records"][0]), environment)
 
 
 def test_run_id_is_deterministic_per_object_version(submit_job, events):
@@ -257,7 +257,7 @@ def test_a_cap_that_is_not_a_positive_whole_number_is_a_deployment_bug(
     submit_job, aws, events, context, lambda_env, cap
 ):
     lambda_env.setenv("MAX_JOBS_PER_INVOCATION", cap)
-    with pytest.raises((ValueError, MissingEnvironment)):
+    with pytest.raises(InvalidEnvironment, match="MAX_JOBS_PER_INVOCATION"):
         submit_job.lambda_handler(events.s3("ratings/u.data"), context)
     assert aws.clusters() == []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stacks.contract import RATINGS_SUFFIXES
+from lab_contract.layout import RATINGS_SUFFIXES
 
 
 def resources(template: dict, kind: str) -> dict[str, dict]:

@@ -231,7 +231,7 @@ def test_the_job_is_two_assets_each_read_only_by_exact_object(lab) -> None:
 
 
 def test_submit_job_is_told_the_sizing_the_settings_ask_for(synth) -> None:
-    from stacks.contract import SizingPolicy
+    from lab_contract.sizing import SizingPolicy
 
     app = synth(emr_single_node_max_mb=1, emr_mb_per_core_node=2, emr_core_instance_count=4)  # as in test_cost
     [submit] = [
@@ -239,7 +239,7 @@ def test_submit_job_is_told_the_sizing_the_settings_ask_for(synth) -> None:
         for r in resources(app.template("automation"), "AWS::Lambda::Function").values()
         if r["Properties"].get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME") == "submit_job"
     ]
-    assert SizingPolicy.from_json(submit["CLUSTER_SIZING"]) == SizingPolicy(
+    assert SizingPolicy.from_mapping(json.loads(submit["CLUSTER_SIZING"])) == SizingPolicy(
         single_node_max_bytes=1_000_000, bytes_per_core_node=2_000_000, max_core_nodes=4
     )
 

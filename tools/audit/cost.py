@@ -2,7 +2,7 @@
 
 Three months (idle: deployed and unused; typical: ``TYPICAL_MONTH``; worst case: everything the guards allow) and
 one job at 100K, 1M and 20M ratings, each with its formula so a reviewer can redo the arithmetic. The clusters are
-the shapes submit_job chooses (the same ``cluster_sizing`` module), timed with the job model measured by
+the shapes submit_job chooses (the same ``lab_contract.sizing``), timed with the job model measured by
 ``bench/sizing_bench.py``. README's cost section is rendered from these figures (``tools/audit/cost_readme.py``).
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambda_functions.submit_job.cluster_sizing import ClusterShape, shape_for
-from stacks.contract import MEGABYTE, working_hours_per_day
+from lab_contract.sizing import MEGABYTE, ClusterShape, shape_for
+from lab_contract.working_hours import parse_working_hours
 from tools.audit.assembly import CloudAssembly, StackTemplate, as_list, render
 
 PRICES_FILE = Path(__file__).resolve().parents[1] / "prices.json"
@@ -255,7 +255,7 @@ class CostModel:
                 _money(TYPICAL_MONTH["workstation_hours"] * workstation_hour),
             ),
         ]
-        busy_hours = (working_hours_per_day(s.working_hours) + self.guard_lag_hours) * self.working_days
+        busy_hours = (parse_working_hours(s.working_hours).hours_per_day + self.guard_lag_hours) * self.working_days
         worst_parts = [*idle_parts, ("workstation busy every working hour", _money(busy_hours * workstation_hour))]
         if self.standing_clusters:
             worst_parts.append(
@@ -325,7 +325,7 @@ def estimate(assembly: CloudAssembly, settings: Any, prices: dict[str, Any]) -> 
         f"A job: {PROVISIONING_MINUTES} min provisioning + the step + {TERMINATION_MINUTES} min ending, every node billed "
         "throughout (EC2 and EMR bill per second, 1-minute minimum).",
         f"Step time: {STEP_FIXED_SECONDS:g} s + {STEP_SECONDS_PER_MB} s per MB per node (bench/sizing_bench.py), "
-        f"{BYTES_PER_RATING} bytes a rating; the cluster shape is submit_job's (cluster_sizing).",
+        f"{BYTES_PER_RATING} bytes a rating; the cluster shape is submit_job's (lab_contract.sizing).",
         f"Typical month: {TYPICAL_MONTH['jobs']} jobs of {TYPICAL_MONTH['ratings']:,} ratings and "
         f"{TYPICAL_MONTH['workstation_hours']} workstation hours.",
         f"Worst case: the workstation kept busy every working hour (its idle alarm never fires; the spend guard, "

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.contract import CLUSTER_SHAPE_TAG_KEY, INPUT_BYTES_TAG_KEY
+from lab_contract.names import CLUSTER_SHAPE_TAG_KEY, INPUT_BYTES_TAG_KEY
 from tools.iam_simulation.deployment import Deployment
 from tools.iam_simulation.requests import S3_CONTEXT, Request, tag_context
 

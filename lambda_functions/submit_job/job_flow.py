@@ -1,43 +1,16 @@
-"""The shape of the transient cluster for one upload, from the upload's size: a pure function, no AWS.
+"""The RunJobFlow arguments of one upload's transient cluster: the stack's template, given the upload's shape.
 
-Up to ``single_node_max_bytes`` the job runs on a single-node cluster (the primary node only, which then runs
-YARN's containers itself); above it, one core node per ``bytes_per_core_node`` (rounded up), at most
-``max_core_nodes``. The thresholds come from the stack (settings ``emr_single_node_max_mb``,
-``emr_mb_per_core_node``, ``emr_core_instance_count``), measured with ``bench/sizing_bench.py``. A single-node
+The shape comes from ``lab_contract.sizing.shape_for`` (the cost report prices the same shapes). A single-node
 cluster has no task fleet either; a larger one keeps the Spot task fleet the settings ask for.
-
-Also imported by tools/audit/cost.py, so the cost report prices the shapes submit_job really chooses.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-from dataclasses import dataclass
 from typing import Any
 
-from stacks.contract import CLUSTER_SHAPE_TAG_KEY, INPUT_BYTES_TAG_KEY, SizingPolicy, cluster_shape_label
-
-
-@dataclass(frozen=True)
-class ClusterShape:
-    input_bytes: int
-    core_nodes: int
-    """0: a single-node cluster (primary only)."""
-
-    @property
-    def single_node(self) -> bool:
-        return self.core_nodes == 0
-
-
-def shape_for(input_bytes: int, policy: SizingPolicy) -> ClusterShape:
-    """The cluster for an upload of ``input_bytes``: single node up to the threshold, then more core nodes."""
-    if input_bytes < 0:
-        raise ValueError(f"an object size cannot be negative: {input_bytes}")
-    if input_bytes <= policy.single_node_max_bytes:
-        return ClusterShape(input_bytes=input_bytes, core_nodes=0)
-    wanted = math.ceil(input_bytes / policy.bytes_per_core_node)
-    return ClusterShape(input_bytes=input_bytes, core_nodes=min(max(wanted, 1), policy.max_core_nodes))
+from lab_contract.names import CLUSTER_SHAPE_TAG_KEY, INPUT_BYTES_TAG_KEY
+from lab_contract.sizing import ClusterShape, cluster_shape_label
 
 
 def fleets_by_type(job_flow: dict[str, Any]) -> dict[str, dict[str, Any]]:

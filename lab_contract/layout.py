@@ -1,0 +1,24 @@
+"""Where things are in the project's buckets, and how an upload's suffix says what format it is in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+RATINGS_PREFIX = "ratings/"  # ratings bucket: uploads here start the job
+RESULTS_RUNS_PREFIX = "runs/"  # results bucket: one folder per run id
+OUTCOMES_PREFIX = "outcomes/"  # results bucket: one record per EMR step or cluster outcome
+EMR_LOGS_PREFIX = "emr/"  # logs bucket
+FLOW_LOGS_PREFIX = "vpc-flow-logs/"  # logs bucket
+ACCESS_LOGS_PREFIX = "s3-access/"  # logs bucket: S3 server access logs of the other buckets
+RUN_ATTEMPTS_DIR = "_attempts"  # results runs/: each job attempt writes here first; the job's ATTEMPTS_DIR
+CHECKPOINTS_PREFIX = "checkpoints/"  # artifacts bucket: Spark checkpoints
+
+# Upload suffix -> the Spark job's --format value (the job's FORMATS has exactly these formats).
+FORMATS_BY_SUFFIX: Mapping[str, str] = {
+    ".data": "udata",  # MovieLens 100K u.data (tab separated)
+    ".base": "udata",  # MovieLens 100K u1.base ... ua.base splits
+    ".test": "udata",  # MovieLens 100K u1.test ... ua.test splits
+    ".csv": "csv",  # MovieLens ratings.csv with a header line
+    ".dat": "dat",  # MovieLens 1M ratings.dat ("::" separated)
+}
+RATINGS_SUFFIXES: tuple[str, ...] = tuple(FORMATS_BY_SUFFIX)

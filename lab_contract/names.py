@@ -1,0 +1,62 @@
+"""How run ids, cluster names and step names are made and recognised, and the tag keys that mark the project's
+resources."""
+
+from __future__ import annotations
+
+import re
+
+# Any run id the job accepts (--run-id); the ids submit_job generates are a subset (GENERATED_RUN_ID).
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+GENERATED_RUN_ID = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # [0-9], not \d: no other script's digits
+STEP_NAME_INFIX = "-als-"
+STANDING_CLUSTER_SUFFIX = "-standing"
+
+PROJECT_TAG_KEY = "project"
+STAGE_TAG_KEY = "stage"
+# On every cluster: the shape it was given (sizing.cluster_shape_label) and, for a transient cluster, the size in
+# bytes of the upload it was sized for. emr_events copies both into the outcome record.
+CLUSTER_SHAPE_TAG_KEY = "cluster-shape"
+INPUT_BYTES_TAG_KEY = "input-bytes"
+
+
+def generated_run_id(event_date: str, digest: str) -> str:
+    """The run id submit_job gives an upload: its S3 event date (YYYYMMDD) and 12 hex of its identity's sha256."""
+    run_id = f"{event_date}-{digest[:12]}"
+    if not GENERATED_RUN_ID.fullmatch(run_id):
+        raise ValueError(f"not a generated run id: {run_id!r}")
+    return run_id
+
+
+def transient_cluster_name(name_prefix: str, run_id: str) -> str:
+    """A transient cluster is named for the one run it exists for."""
+    return f"{name_prefix}-{run_id}"
+
+
+def standing_cluster_name(name_prefix: str) -> str:
+    return f"{name_prefix}{STANDING_CLUSTER_SUFFIX}"
+
+
+def step_name(name_prefix: str, run_id: str) -> str:
+    return f"{name_prefix}{STEP_NAME_INFIX}{run_id}"
+
+
+def _generated_run_id_after(head: str, name: object) -> str | None:
+    if not isinstance(name, str) or not name.startswith(head):
+        return None
+    run_id = name[len(head) :]
+    return run_id if GENERATED_RUN_ID.fullmatch(run_id) else None
+
+
+def run_id_of_step(name_prefix: str, name: object) -> str | None:
+    """The run id when ``name`` is exactly ``step_name(name_prefix, <generated run id>)``, else None.
+
+    Exact, not a prefix match: ``ml-lab-dev-als-...`` is also how the steps of a project named ``ml-lab-dev-als``
+    begin."""
+    return _generated_run_id_after(f"{name_prefix}{STEP_NAME_INFIX}", name)
+
+
+def run_id_of_transient_cluster(name_prefix: str, name: object) -> str | None:
+    """The run id when ``name`` is exactly ``transient_cluster_name(name_prefix, <generated run id>)``, else None.
+
+    Exact: stage ``prod`` of a project named ``ml-lab-dev`` names its clusters ``ml-lab-dev-prod-...``."""
+    return _generated_run_id_after(f"{name_prefix}-", name)

@@ -1,0 +1,1 @@
+"""spend_guard: terminate forgotten clusters and stop the workstation out of hours (handler.py)."""
