@@ -53,7 +53,7 @@ from deployment_support import (
     stack_with,
 )
 
-from spark_jobs.spark_submit import package_sources, spark_submit_environment
+from spark_jobs.local.spark_submit import package_sources, spark_submit_environment
 from stacks.contract import SpendGuardEnvironment
 
 pytestmark = pytest.mark.emulated

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from spark_jobs.als.arguments import parse_args
-from spark_jobs.spark_submit import job_arguments
-from spark_jobs.synthetic_ratings import SyntheticSpec
+from spark_jobs.local.spark_submit import job_arguments
+from spark_jobs.local.synthetic_ratings import SyntheticSpec
 
 SMALL_SPEC = SyntheticSpec(users=150, items=200, ratings=8_000, noise_sigma=0.5, seed=7)
 

@@ -30,7 +30,7 @@ from spark_jobs.als.model import (
 from spark_jobs.als.ratings import TRAIN, JobInputError, load_ratings
 from spark_jobs.als.recommendations import recommend_users
 from spark_jobs.als.tuning import TUNE_REG_PARAMS, refine_reg_params, tuning_grid
-from spark_jobs.synthetic_ratings import generate, oracle_metrics
+from spark_jobs.local.synthetic_ratings import generate, oracle_metrics
 from tests.spark.job_support import SMALL_SPEC, job_args, train_pairs
 
 OUTPUTS = ["_SUCCESS", "metrics.json", "model", "recommendations"]

@@ -1,6 +1,6 @@
 """A one-page PNG of an ALS run: RMSE beside its baselines, ranking metrics, the tuning grid, phase times.
 
-    python -m spark_jobs.run_chart runs/<run-id>/metrics.json [--oracle spark_jobs/sample_data/oracle.json]
+    python -m spark_jobs.local.run_chart runs/<run-id>/metrics.json [--oracle spark_jobs/sample_data/oracle.json]
 
 Development tooling only (matplotlib is in requirements-dev.txt): the job on EMR never imports it.
 """
