@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from .model import Biases, clip_rating
-from .spark_helpers import CACHE_LEVEL, one_row
+from .spark_helpers import CachedFrames, one_row
 
 RANKING_METRICS = {  # metrics.json key -> RankingEvaluator metricName (all at k = --top-n)
     "precision_at_n": "precisionAtK",
@@ -71,13 +71,11 @@ def ranking_metrics(labels: DataFrame, lists: DataFrame, top_n: int) -> dict:
     with an empty one (scores 0).
     """
     predicted = lists.select("user", F.expr("transform(recs, r -> cast(r.item as double))").alias("prediction"))
-    joined = (
-        labels.join(predicted, "user", "left")
-        .select("label", F.coalesce("prediction", F.array().cast("array<double>")).alias("prediction"))
-        .persist(CACHE_LEVEL)
-    )
-    try:
+    with CachedFrames() as cache:
+        joined = cache.persist(
+            labels.join(predicted, "user", "left").select(
+                "label", F.coalesce("prediction", F.array().cast("array<double>")).alias("prediction")
+            )
+        )
         evaluator: Any = RankingEvaluator(predictionCol="prediction", labelCol="label", k=top_n)
         return {key: float(evaluator.setMetricName(metric).evaluate(joined)) for key, metric in RANKING_METRICS.items()}
-    finally:
-        joined.unpersist()

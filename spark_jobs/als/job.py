@@ -31,7 +31,7 @@ from .hadoop_files import write_text
 from .model import PLAIN, Biases, fit_model
 from .ratings import ROLE_RATINGS, ROLE_TEST, TEST, TRAIN, JobInputError, load_ratings, partitions_for
 from .recommendations import recommend_unrated, recommend_users
-from .spark_helpers import CACHE_LEVEL, one_row
+from .spark_helpers import CachedFrames, one_row
 from .tuning import tune
 
 APP_NAME = "als-matrix-factorisation"
@@ -78,22 +78,19 @@ def run(spark: SparkSession, args: argparse.Namespace, echo: Callable[[str], Non
     spark.sparkContext.setCheckpointDir(args.checkpoint_dir or folders.checkpoints)
 
     timer = PhaseTimer(echo)
-    persisted: list = []
-    try:
-        report = _run_attempt(spark, args, folders, timer, persisted, started)
-        folders.promote()
-        return report
-    except Exception:
-        folders.discard()
-        if folders.is_complete():
-            raise RunLostError(
-                f"run {args.run_id} was completed by another attempt ({folders.final}); "
-                "this attempt's output is dropped"
-            ) from None
-        raise
-    finally:
-        for frame in persisted:
-            frame.unpersist()
+    with CachedFrames() as cache:
+        try:
+            report = _run_attempt(spark, args, folders, timer, cache, started)
+            folders.promote()
+            return report
+        except Exception:
+            folders.discard()
+            if folders.is_complete():
+                raise RunLostError(
+                    f"run {args.run_id} was completed by another attempt ({folders.final}); "
+                    "this attempt's output is dropped"
+                ) from None
+            raise
 
 
 def _run_attempt(
@@ -101,11 +98,11 @@ def _run_attempt(
     args: argparse.Namespace,
     folders: RunFolders,
     timer: PhaseTimer,
-    persisted: list,
+    cache: CachedFrames,
     started: float,
 ) -> dict:
     with timer.phase("load_validate") as note:
-        loaded = load_ratings(spark, args, persisted)
+        loaded = load_ratings(spark, args, cache)
         note["count"] = sum(report["input_rows"] for report in loaded.reports.values())
     if loaded.train_rows == 0 or loaded.test_rows == 0:
         raise JobInputError(
@@ -120,14 +117,14 @@ def _run_attempt(
     kind, rank, reg_param = args.model, args.rank, args.reg_param
     if args.tune:
         with timer.phase("tune") as note:
-            tuning = tune(spark, train, loaded.train_rows, args, blocks, persisted)
+            tuning = tune(spark, train, loaded.train_rows, args, blocks)
             best = tuning["best_params"]
             kind, rank, reg_param = best["model"], best["rank"], best["reg_param"]
             note.update(count=len(tuning["grid"]), unit="models")
 
-    biases = None if args.implicit else Biases(train, loaded.mu, args.baseline_reg, persisted)
+    biases = None if args.implicit else Biases(train, loaded.mu, args.baseline_reg, cache)
     with timer.phase("train") as note:
-        model = fit_model(spark, train, biases, args, kind, rank, reg_param, blocks, persisted)
+        model = fit_model(spark, train, biases, args, kind, rank, reg_param, blocks, cache)
         users, items = model.userFactors.count(), model.itemFactors.count()
         note["count"] = loaded.train_rows
 
@@ -141,23 +138,19 @@ def _run_attempt(
     rated = train.select("user", "item")
     relevant = F.lit(True) if args.relevant_rating is None else F.col("rating") >= args.relevant_rating
     known_users = model.userFactors.select(F.col("id").alias("user"))
-    labels = (
+    labels = cache.persist(
         test.where(relevant)
         .join(known_users, "user", "left_semi")
         .groupBy("user")
         .agg(F.collect_list(F.col("item").cast("double")).alias("label"))
-        .persist(CACHE_LEVEL)
     )
-    persisted.append(labels)
     recommendation_report: dict = {"users_requested": None, "users_unknown": None}
     with timer.phase("recommend") as note:
         wanted: DataFrame | None = None
         targets: DataFrame | None = None  # None: every user of the model
         if args.recommend_users:
-            requested = recommend_users(spark, args.recommend_users).persist(CACHE_LEVEL)
-            persisted.append(requested)
-            wanted = requested.join(known_users, "user", "left_semi").persist(CACHE_LEVEL)
-            persisted.append(wanted)
+            requested = cache.persist(recommend_users(spark, args.recommend_users))
+            wanted = cache.persist(requested.join(known_users, "user", "left_semi"))
             # The ranking metrics need the evaluated users' lists too: one pass fetches both.
             targets = wanted.unionByName(labels.select("user")).distinct()
             requested_count, wanted_count = requested.count(), wanted.count()
@@ -165,7 +158,7 @@ def _run_attempt(
                 "users_requested": int(requested_count),
                 "users_unknown": int(requested_count - wanted_count),
             }
-        lists, rounds = recommend_unrated(model, targets, rated, args.top_n, int(items), persisted)
+        lists, rounds = recommend_unrated(model, targets, rated, args.top_n, int(items), cache)
         written_lists = lists if wanted is None else lists.join(wanted, "user", "left_semi")
         rows = written_lists.select("user", F.posexplode("recs").alias("index", "rec")).select(
             "user",

@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .hadoop_files import input_bytes
-from .spark_helpers import CACHE_LEVEL, one_row, session_conf
+from .spark_helpers import CachedFrames, one_row, session_conf
 
 # Format name -> field separator (a Java regex for F.split; also a plain string for str.split).
 FORMATS = {
@@ -268,7 +268,7 @@ def _nonzero(counts: dict) -> str:
 
 
 class LoadedRatings:
-    """Validated, de-duplicated, split ratings (one persisted table) and what loading found."""
+    """Validated, de-duplicated, split ratings (one cached table) and what loading found."""
 
     def __init__(self, table: DataFrame, reports: dict, train_rows: int, test_rows: int, mu: float) -> None:
         self.table = table
@@ -282,8 +282,9 @@ class LoadedRatings:
         return valid.select("user", "item", "rating")
 
 
-def load_ratings(spark: SparkSession, args: argparse.Namespace, persisted: list) -> LoadedRatings:
-    """Parse, validate, de-duplicate and split --ratings (and --test-ratings) in one Spark action.
+def load_ratings(spark: SparkSession, args: argparse.Namespace, cache: CachedFrames) -> LoadedRatings:
+    """Parse, validate, de-duplicate and split --ratings (and --test-ratings) in one Spark action; the table
+    stays in cache.
 
     Format detection reads up to DETECT_SAMPLE_LINES lines first, only with --format auto; the line
     number of the earliest rejected line costs one more pass, only when a line is rejected.
@@ -312,9 +313,7 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, persisted: list)
     # The partitions are sized above and nothing is joined, so adaptive execution has nothing to adapt;
     # it would only re-plan each shuffle stage as a Spark job of its own.
     with session_conf(spark, {"spark.sql.adaptive.enabled": "false"}):
-        table = summarise(classified, bool(args.test_ratings), args.seed, args.test_fraction)
-        table = table.persist(CACHE_LEVEL)
-        persisted.append(table)
+        table = cache.persist(summarise(classified, bool(args.test_ratings), args.seed, args.test_fraction))
         # The one action: it fills the cache and returns a handful of rows of counts.
         stats = (
             table.groupBy("role", "reject_reason", "split")

@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .ratings import INT_MAX, JobInputError, read_lines
-from .spark_helpers import CACHE_LEVEL
+from .spark_helpers import CachedFrames
 
 CANDIDATE_GROWTH = 4  # candidates fetched per user grow by this factor until top-N unrated are found
 
@@ -31,7 +31,7 @@ def _top_lists(candidates: DataFrame, rated: DataFrame, top_n: int) -> DataFrame
 
 
 def recommend_unrated(
-    model: ALSModel, users: DataFrame | None, rated: DataFrame, top_n: int, items: int, persisted: list
+    model: ALSModel, users: DataFrame | None, rated: DataFrame, top_n: int, items: int, cache: CachedFrames
 ) -> tuple:
     """Each user's top_n highest-scoring items among those the user did not rate in training.
 
@@ -39,7 +39,7 @@ def recommend_unrated(
     more for the users left with fewer than top_n, until every user has top_n or all items were
     candidates: the first top_n unrated candidates out of k are the true top_n unrated whenever
     there are top_n of them. users None means every user of the model. Returns (lists, rounds)
-    where lists is (user, recs) persisted and rounds the candidate counts fetched.
+    where lists is (user, recs), in cache with each round's lists, and rounds the candidate counts fetched.
     """
     found: DataFrame | None = None
     pending = users
@@ -51,8 +51,7 @@ def recommend_unrated(
             candidates = model.recommendForAllUsers(fetch)
         else:
             candidates = model.recommendForUserSubset(pending, fetch)
-        lists = _top_lists(candidates, rated, top_n).persist(CACHE_LEVEL)
-        persisted.append(lists)
+        lists = cache.persist(_top_lists(candidates, rated, top_n))
         if fetch >= items:  # every item was a candidate: what is left unrated is all there is
             found = lists if found is None else found.unionByName(lists)
             break
@@ -63,9 +62,7 @@ def recommend_unrated(
             break
         fetch = min(items, fetch * CANDIDATE_GROWTH)
     assert found is not None
-    found = found.persist(CACHE_LEVEL)
-    persisted.append(found)
-    return found, rounds
+    return cache.persist(found), rounds
 
 
 def recommend_users(spark: SparkSession, spec: str) -> DataFrame:

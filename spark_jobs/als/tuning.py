@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from .model import BIASED, BLEND, BLEND_WEIGHT, MODELS, PLAIN, SPARK_DEFAULT_RANK, Biases, build_als, clip_rating
 from .ratings import hash_fraction
-from .spark_helpers import CACHE_LEVEL, one_row
+from .spark_helpers import CachedFrames, one_row
 
 TUNE_RANKS = (5, 10, 20, 40, 80, 160)
 TUNE_REG_PARAMS = (0.01, 0.03, 0.1, 0.3, 1.0)  # coarse: two decades around Spark's default
@@ -43,26 +43,26 @@ def refine_reg_params(best: float) -> list:
     return sorted({round(best * factor, 6) for factor in REFINE_FACTORS})
 
 
-def tune(
-    spark: SparkSession,
-    train: DataFrame,
-    train_rows: int,
-    args: argparse.Namespace,
-    blocks: int,
-    persisted: list,
-) -> dict:
+def tune(spark: SparkSession, train: DataFrame, train_rows: int, args: argparse.Namespace, blocks: int) -> dict:
     """Hold out --tune-validation-fraction of train, fit models on the rest with their own biases and
     score clipped predictions by RMSE on the held-out rows. Every (rank, regParam) fits the plain and
     the biased model once and scores each kind of args.tune_models (the blend from those two fits).
     Default search, coarse to fine: regParam over TUNE_REG_PARAMS at rank 10, then every rank of
     tuning_grid with refine_reg_params around the best of those (about 20 points). With
     --tune-reg-params: exactly ranks x those. The best (lowest RMSE; ties to the smaller rank, then the
-    larger reg_param, then the model order of MODELS) is returned with every model scored."""
+    larger reg_param, then the model order of MODELS) is returned with every model scored. What the
+    search caches is released when it ends."""
+    with CachedFrames() as cache:
+        return _search(spark, train, train_rows, args, blocks, cache)
+
+
+def _search(
+    spark: SparkSession, train: DataFrame, train_rows: int, args: argparse.Namespace, blocks: int, cache: CachedFrames
+) -> dict:
     kinds = list(args.tune_models)
     held_out = hash_fraction(args.seed, "validation") < args.tune_validation_fraction
-    fit_part = train.where(~held_out).persist(CACHE_LEVEL)
-    validation = train.where(held_out).persist(CACHE_LEVEL)
-    persisted.extend([fit_part, validation])
+    fit_part = cache.persist(train.where(~held_out))
+    validation = cache.persist(train.where(held_out))
     sizes = one_row(
         fit_part.agg(
             F.count(F.lit(1)).alias("rows"),
@@ -74,10 +74,9 @@ def tune(
     ranks, reg_params = tuning_grid(args, int(sizes["rows"]), int(sizes["users"]), int(sizes["items"]))
     needs_plain = PLAIN in kinds or BLEND in kinds
     needs_biased = BIASED in kinds or BLEND in kinds
-    biases = Biases(fit_part, float(sizes["mu"]), args.baseline_reg, persisted) if needs_biased else None
-    residual = biases.residual(fit_part).persist(CACHE_LEVEL) if biases else None
-    scored = (biases.with_baseline(validation) if biases else validation).persist(CACHE_LEVEL)
-    persisted.extend([frame for frame in (residual, scored) if frame is not None])
+    biases = Biases(fit_part, float(sizes["mu"]), args.baseline_reg, cache) if needs_biased else None
+    residual = cache.persist(biases.residual(fit_part)) if biases else None
+    scored = cache.persist(biases.with_baseline(validation) if biases else validation)
 
     def score(params: tuple) -> list:
         rank, reg_param = params
