@@ -9,6 +9,7 @@ the workstation the package travels beside it as a zip whose root holds ``als/``
 
 Modules, in the order a run uses them:
   arguments        the command line: every flag, its default, the checks between flags
+  config           JobConfig, the run's settings: built once from the command line, read by every phase
   ratings          reading, validation, de-duplication and the train/test split, in one Spark action
   tuning           --tune: the coarse-to-fine search of model x rank x regParam on a hold-out of the training
                    ratings

@@ -3,7 +3,6 @@ recall, NDCG and MAP at N (Spark's RankingEvaluator) beside a popularity recomme
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from pyspark.ml.evaluation import RankingEvaluator
@@ -11,6 +10,7 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from .config import JobConfig
 from .model import Biases, clip_rating
 from .spark_helpers import CachedFrames, one_row
 
@@ -22,14 +22,14 @@ RANKING_METRICS = {  # metrics.json key -> RankingEvaluator metricName (all at k
 }
 
 
-def regression_metrics(model: ALSModel, test: DataFrame, biases: Biases, args: argparse.Namespace) -> dict:
+def regression_metrics(model: ALSModel, test: DataFrame, biases: Biases, config: JobConfig) -> dict:
     """RMSE and MAE of the model and of the bias baseline on the same test rows, in one pass.
 
     Rows whose user or item is unseen in training are dropped (coldStartStrategy "drop"), for both.
     """
     scored = model.transform(biases.with_baseline(test))
-    model_error = clip_rating(F.col("prediction"), args) - F.col("rating")
-    baseline_error = clip_rating(F.col("baseline"), args) - F.col("rating")
+    model_error = clip_rating(F.col("prediction"), config) - F.col("rating")
+    baseline_error = clip_rating(F.col("baseline"), config) - F.col("rating")
     row = one_row(
         scored.agg(
             F.sqrt(F.avg(model_error * model_error)).alias("rmse"),

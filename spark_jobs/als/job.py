@@ -11,7 +11,6 @@ The last line on stdout is a JSON summary.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -26,6 +25,7 @@ from pyspark.sql import functions as F
 
 from .arguments import parse_args
 from .attempts import RunCompleteError, RunFolders, RunLostError, utc_now
+from .config import JobConfig
 from .evaluation import popularity_lists, ranking_metrics, regression_metrics
 from .hadoop_files import write_text
 from .model import PLAIN, Biases, fit_model
@@ -64,30 +64,30 @@ def _print_line(text: str) -> None:
     print(text, flush=True)  # flushed: spark-submit pipes the driver's stdout, which would buffer it
 
 
-def run(spark: SparkSession, args: argparse.Namespace, echo: Callable[[str], None] = _print_line) -> dict:
+def run(spark: SparkSession, config: JobConfig, echo: Callable[[str], None] = _print_line) -> dict:
     """The whole job; returns the metrics written to <output>/<run-id>/metrics.json.
 
     RunCompleteError when the run id is already complete, RunLostError when another attempt
     completes or claims it first. Whatever happens, this attempt's own folder is gone afterwards.
     """
     started = time.perf_counter()
-    folders = RunFolders(spark, args.output, args.run_id)
+    folders = RunFolders(spark, config.output, config.run_id)
     folders.check_not_complete()
     # Without checkpoints ALS lineage grows with every iteration until tasks overflow the stack
     # (about 20 iterations): with no --checkpoint-dir, the attempt checkpoints beside its folder.
-    spark.sparkContext.setCheckpointDir(args.checkpoint_dir or folders.checkpoints)
+    spark.sparkContext.setCheckpointDir(config.checkpoint_dir or folders.checkpoints)
 
     timer = PhaseTimer(echo)
     with CachedFrames() as cache:
         try:
-            report = _run_attempt(spark, args, folders, timer, cache, started)
+            report = _run_attempt(spark, config, folders, timer, cache, started)
             folders.promote()
             return report
         except Exception:
             folders.discard()
             if folders.is_complete():
                 raise RunLostError(
-                    f"run {args.run_id} was completed by another attempt ({folders.final}); "
+                    f"run {config.run_id} was completed by another attempt ({folders.final}); "
                     "this attempt's output is dropped"
                 ) from None
             raise
@@ -95,18 +95,18 @@ def run(spark: SparkSession, args: argparse.Namespace, echo: Callable[[str], Non
 
 def _run_attempt(
     spark: SparkSession,
-    args: argparse.Namespace,
+    config: JobConfig,
     folders: RunFolders,
     timer: PhaseTimer,
     cache: CachedFrames,
     started: float,
 ) -> dict:
     with timer.phase("load_validate") as note:
-        loaded = load_ratings(spark, args, cache)
+        loaded = load_ratings(spark, config, cache)
         note["count"] = sum(report["input_rows"] for report in loaded.reports.values())
     if loaded.train_rows == 0 or loaded.test_rows == 0:
         raise JobInputError(
-            f"{args.ratings}: {loaded.train_rows} training and {loaded.test_rows} test ratings after the split; "
+            f"{config.ratings}: {loaded.train_rows} training and {loaded.test_rows} test ratings after the split; "
             "need at least one of each (more ratings, or another --test-fraction)"
         )
     train, test = loaded.split(TRAIN), loaded.split(TEST)
@@ -114,17 +114,17 @@ def _run_attempt(
     spark.conf.set("spark.sql.shuffle.partitions", str(blocks))
 
     tuning = None
-    kind, rank, reg_param = args.model, args.rank, args.reg_param
-    if args.tune:
+    kind, rank, reg_param = config.model, config.rank, config.reg_param
+    if config.tune:
         with timer.phase("tune") as note:
-            tuning = tune(spark, train, loaded.train_rows, args, blocks)
+            tuning = tune(spark, train, loaded.train_rows, config, blocks)
             best = tuning["best_params"]
             kind, rank, reg_param = best["model"], best["rank"], best["reg_param"]
             note.update(count=len(tuning["grid"]), unit="models")
 
-    biases = None if args.implicit else Biases(train, loaded.mu, args.baseline_reg, cache)
+    biases = None if config.implicit else Biases(train, loaded.mu, config.baseline_reg, cache)
     with timer.phase("train") as note:
-        model = fit_model(spark, train, biases, args, kind, rank, reg_param, blocks, cache)
+        model = fit_model(spark, train, biases, config, kind, rank, reg_param, blocks, cache)
         users, items = model.userFactors.count(), model.itemFactors.count()
         note["count"] = loaded.train_rows
 
@@ -132,11 +132,11 @@ def _run_attempt(
     metrics["test_rows_evaluated"] = None
     if biases is not None:  # RMSE against implicit confidences means nothing
         with timer.phase("evaluate") as note:
-            metrics = regression_metrics(model, test, biases, args)
+            metrics = regression_metrics(model, test, biases, config)
             note["count"] = metrics["test_rows_evaluated"]
 
     rated = train.select("user", "item")
-    relevant = F.lit(True) if args.relevant_rating is None else F.col("rating") >= args.relevant_rating
+    relevant = F.lit(True) if config.relevant_rating is None else F.col("rating") >= config.relevant_rating
     known_users = model.userFactors.select(F.col("id").alias("user"))
     labels = cache.persist(
         test.where(relevant)
@@ -148,8 +148,8 @@ def _run_attempt(
     with timer.phase("recommend") as note:
         wanted: DataFrame | None = None
         targets: DataFrame | None = None  # None: every user of the model
-        if args.recommend_users:
-            requested = cache.persist(recommend_users(spark, args.recommend_users))
+        if config.recommend_users:
+            requested = cache.persist(recommend_users(spark, config.recommend_users))
             wanted = cache.persist(requested.join(known_users, "user", "left_semi"))
             # The ranking metrics need the evaluated users' lists too: one pass fetches both.
             targets = wanted.unionByName(labels.select("user")).distinct()
@@ -158,7 +158,7 @@ def _run_attempt(
                 "users_requested": int(requested_count),
                 "users_unknown": int(requested_count - wanted_count),
             }
-        lists, rounds = recommend_unrated(model, targets, rated, args.top_n, int(items), cache)
+        lists, rounds = recommend_unrated(model, targets, rated, config.top_n, int(items), cache)
         written_lists = lists if wanted is None else lists.join(wanted, "user", "left_semi")
         rows = written_lists.select("user", F.posexplode("recs").alias("index", "rec")).select(
             "user",
@@ -176,15 +176,15 @@ def _run_attempt(
         note["count"] = int(written["rows"])
 
     with timer.phase("rank_evaluate") as note:
-        popular = popularity_lists(train, labels.select("user"), relevant, args.top_n)
+        popular = popularity_lists(train, labels.select("user"), relevant, config.top_n)
         ranking = {
-            "n": args.top_n,
+            "n": config.top_n,
             "relevant": "every held-out rating"
-            if args.relevant_rating is None
-            else f"held-out rating >= {args.relevant_rating:g}",
+            if config.relevant_rating is None
+            else f"held-out rating >= {config.relevant_rating:g}",
             "users_evaluated": int(labels.count()),
-            "model": ranking_metrics(labels, lists, args.top_n),
-            "popularity": ranking_metrics(labels, popular, args.top_n),
+            "model": ranking_metrics(labels, lists, config.top_n),
+            "popularity": ranking_metrics(labels, popular, config.top_n),
         }
         note.update(count=ranking["users_evaluated"], unit="users")
 
@@ -192,7 +192,7 @@ def _run_attempt(
         model.save(f"{folders.attempt}/model")
 
     report = {
-        "run_id": args.run_id,
+        "run_id": config.run_id,
         "attempt_id": folders.attempt_id,
         "output": folders.final,
         "spark_version": spark.version,
@@ -205,29 +205,29 @@ def _run_attempt(
         "users": int(users),
         "items": int(items),
         "split": {
-            "method": "test file" if args.test_ratings else "hash of (user, item, seed)",
+            "method": "test file" if config.test_ratings else "hash of (user, item, seed)",
             "train_rows": loaded.train_rows,
             "test_rows": loaded.test_rows,
         },
         "params": {
             "rank": rank,
             "reg_param": reg_param,
-            "max_iter": args.max_iter,
+            "max_iter": config.max_iter,
             "model": kind,
             "biases": kind != PLAIN,
-            "implicit": args.implicit,
-            "alpha": args.alpha,
-            "seed": args.seed,
-            "test_fraction": None if args.test_ratings else args.test_fraction,
-            "min_rating": args.min_rating if math.isfinite(args.min_rating) else None,
-            "max_rating": args.max_rating if math.isfinite(args.max_rating) else None,
-            "baseline_reg": args.baseline_reg,
+            "implicit": config.implicit,
+            "alpha": config.alpha,
+            "seed": config.seed,
+            "test_fraction": None if config.test_ratings else config.test_fraction,
+            "min_rating": config.min_rating if math.isfinite(config.min_rating) else None,
+            "max_rating": config.max_rating if math.isfinite(config.max_rating) else None,
+            "baseline_reg": config.baseline_reg,
             "global_mean": loaded.mu,
-            "top_n": args.top_n,
-            "relevant_rating": args.relevant_rating,
+            "top_n": config.top_n,
+            "relevant_rating": config.relevant_rating,
             "blocks": blocks,
-            "checkpoint_dir": args.checkpoint_dir,
-            "checkpoint_interval": args.checkpoint_interval,
+            "checkpoint_dir": config.checkpoint_dir,
+            "checkpoint_interval": config.checkpoint_interval,
         },
         "tuning": tuning,
         "best_params": tuning["best_params"] if tuning else None,
@@ -243,12 +243,12 @@ def _run_attempt(
 
 
 def main(argv: list) -> int:
-    args = parse_args(argv)
+    config = parse_args(argv)
     # A session that already exists (tests, notebooks) belongs to the caller: use it, do not stop it.
     owns_session = SparkSession.getActiveSession() is None
     spark = SparkSession.builder.appName(APP_NAME).getOrCreate()
     try:
-        report = run(spark, args)
+        report = run(spark, config)
     except JobInputError as exc:
         print(f"als_job: error: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -20,12 +20,11 @@ both parts on every real split measured (spark_jobs/README.md), for twice the tr
 
 from __future__ import annotations
 
-import argparse
-
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from .config import JobConfig
 from .spark_helpers import CachedFrames, jvm
 
 # Spark's documented ALS defaults; the job's defaults and tuning grid never go below them.
@@ -36,11 +35,11 @@ MODELS = (BLEND, BIASED, PLAIN)
 BLEND_WEIGHT = 0.5  # of the plain model; the biased model gets the rest
 
 
-def clip_rating(column: Column, args: argparse.Namespace) -> Column:
+def clip_rating(column: Column, config: JobConfig) -> Column:
     """Explicit predictions are clipped to the valid rating range, as a product would show them."""
-    if args.implicit:
+    if config.implicit:
         return column
-    return F.least(F.greatest(column, F.lit(args.min_rating)), F.lit(args.max_rating))
+    return F.least(F.greatest(column, F.lit(config.min_rating)), F.lit(config.max_rating))
 
 
 class Biases:
@@ -71,21 +70,21 @@ class Biases:
         return self.with_baseline(train).select("user", "item", (F.col("rating") - F.col("baseline")).alias("rating"))
 
 
-def build_als(args: argparse.Namespace, rank: int, reg_param: float, blocks: int) -> ALS:
+def build_als(config: JobConfig, rank: int, reg_param: float, blocks: int) -> ALS:
     return ALS(
         rank=rank,
-        maxIter=args.max_iter,
+        maxIter=config.max_iter,
         regParam=reg_param,
-        implicitPrefs=args.implicit,
-        alpha=args.alpha,
-        seed=args.seed,
+        implicitPrefs=config.implicit,
+        alpha=config.alpha,
+        seed=config.seed,
         userCol="user",
         itemCol="item",
         ratingCol="rating",
         coldStartStrategy="drop",  # unseen ids would give NaN and poison RMSE
         numUserBlocks=blocks,
         numItemBlocks=blocks,
-        checkpointInterval=args.checkpoint_interval,
+        checkpointInterval=config.checkpoint_interval,
     )
 
 
@@ -143,7 +142,7 @@ def fit_model(
     spark: SparkSession,
     train: DataFrame,
     biases: Biases | None,
-    args: argparse.Namespace,
+    config: JobConfig,
     kind: str,
     rank: int,
     reg_param: float,
@@ -151,7 +150,7 @@ def fit_model(
     cache: CachedFrames,
 ) -> ALSModel:
     """The model of the given kind (MODELS) as one ALSModel; biased and blend need the biases."""
-    als = build_als(args, rank, reg_param, blocks)
+    als = build_als(config, rank, reg_param, blocks)
     if kind == PLAIN:
         return als.fit(train)
     assert biases is not None, f"the {kind} model needs the biases"

@@ -10,7 +10,6 @@ has no valid rating, or has more than --max-reject-fraction of its rows rejected
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 
@@ -18,6 +17,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from .config import JobConfig
 from .hadoop_files import input_bytes
 from .spark_helpers import CachedFrames, one_row, session_conf
 
@@ -282,7 +282,7 @@ class LoadedRatings:
         return valid.select("user", "item", "rating")
 
 
-def load_ratings(spark: SparkSession, args: argparse.Namespace, cache: CachedFrames) -> LoadedRatings:
+def load_ratings(spark: SparkSession, config: JobConfig, cache: CachedFrames) -> LoadedRatings:
     """Parse, validate, de-duplicate and split --ratings (and --test-ratings) in one Spark action; the table
     stays in cache.
 
@@ -291,11 +291,11 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, cache: CachedFra
     JobInputError when an input is empty, has no valid rating, or more than max_reject_fraction of
     its rows is rejected.
     """
-    inputs = [(ROLE_RATINGS, args.ratings)] + ([(ROLE_TEST, args.test_ratings)] if args.test_ratings else [])
+    inputs = [(ROLE_RATINGS, config.ratings)] + ([(ROLE_TEST, config.test_ratings)] if config.test_ratings else [])
     formats, parts, total_bytes = {}, [], 0
     for role, uri in inputs:
         lines = read_lines(spark, uri)
-        fmt = args.format
+        fmt = config.format
         if fmt == "auto":
             sample = [
                 row.line
@@ -305,7 +305,7 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, cache: CachedFra
             check_header(uri, fmt, sample[0])
         formats[role] = fmt
         total_bytes += input_bytes(spark, uri)
-        parts.append(classify(lines, fmt, args.min_rating, args.max_rating).withColumn("role", F.lit(role)))
+        parts.append(classify(lines, fmt, config.min_rating, config.max_rating).withColumn("role", F.lit(role)))
     classified = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
 
     partitions = max(spark.sparkContext.defaultParallelism, math.ceil(total_bytes / BYTES_PER_PARTITION))
@@ -313,7 +313,7 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, cache: CachedFra
     # The partitions are sized above and nothing is joined, so adaptive execution has nothing to adapt;
     # it would only re-plan each shuffle stage as a Spark job of its own.
     with session_conf(spark, {"spark.sql.adaptive.enabled": "false"}):
-        table = cache.persist(summarise(classified, bool(args.test_ratings), args.seed, args.test_fraction))
+        table = cache.persist(summarise(classified, bool(config.test_ratings), config.seed, config.test_fraction))
         # The one action: it fills the cache and returns a handful of rows of counts.
         stats = (
             table.groupBy("role", "reject_reason", "split")
@@ -329,7 +329,7 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, cache: CachedFra
     reports = {}
     for role, uri in inputs:
         rows = [row for row in stats if row["role"] == role]
-        reports[role] = _input_report(spark, uri, formats[role], rows, args)
+        reports[role] = _input_report(spark, uri, formats[role], rows, config)
     train = [row for row in stats if row["reject_reason"] is None and row["split"] == TRAIN]
     test = [row for row in stats if row["reject_reason"] is None and row["split"] == TEST]
     train_rows = sum(int(row["groups"]) for row in train)
@@ -338,7 +338,7 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, cache: CachedFra
     return LoadedRatings(table, reports, train_rows, test_rows, mu)
 
 
-def _input_report(spark: SparkSession, uri: str, fmt: str, rows: list, args: argparse.Namespace) -> dict:
+def _input_report(spark: SparkSession, uri: str, fmt: str, rows: list, config: JobConfig) -> dict:
     """Counts of one input from the summary rows; raises JobInputError when the input is unusable."""
     valid_groups = sum(int(row["groups"]) for row in rows if row["reject_reason"] is None)
     valid_rows = sum(int(row["rows"]) for row in rows if row["reject_reason"] is None)
@@ -373,10 +373,10 @@ def _input_report(spark: SparkSession, uri: str, fmt: str, rows: list, args: arg
             f"{uri}: no valid ratings in {input_rows} rows as {fmt} "
             f"(rejected: {_nonzero(rejected)}){_describe_bad_line(bad)}"
         )
-    if rejected_total > args.max_reject_fraction * input_rows:
+    if rejected_total > config.max_reject_fraction * input_rows:
         raise JobInputError(
             f"{uri}: {rejected_total} of {input_rows} rows rejected, more than "
-            f"--max-reject-fraction {args.max_reject_fraction} (rejected: "
+            f"--max-reject-fraction {config.max_reject_fraction} (rejected: "
             f"{_nonzero(rejected)}){_describe_bad_line(bad)}"
         )
     return report

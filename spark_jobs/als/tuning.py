@@ -6,12 +6,12 @@ around the best coarse regParam); the result lists every model scored and the on
 
 from __future__ import annotations
 
-import argparse
 from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from .config import JobConfig
 from .model import BIASED, BLEND, BLEND_WEIGHT, MODELS, PLAIN, SPARK_DEFAULT_RANK, Biases, build_als, clip_rating
 from .ratings import hash_fraction
 from .spark_helpers import CachedFrames, one_row
@@ -22,7 +22,7 @@ REFINE_FACTORS = (0.5, 0.7, 1.0, 1.4, 2.0)  # fine: around the best coarse value
 RATINGS_PER_PARAMETER = 1.0  # a rank is searched while (users + items) * rank <= ratings / this
 
 
-def tuning_grid(args: argparse.Namespace, ratings: int, users: int, items: int) -> tuple:
+def tuning_grid(config: JobConfig, ratings: int, users: int, items: int) -> tuple:
     """(ranks, reg_params) to search; the defaults scale the ranks with the data.
 
     A rank is searched while the model's (users + items) * rank parameters stay within
@@ -30,12 +30,11 @@ def tuning_grid(args: argparse.Namespace, ratings: int, users: int, items: int) 
     data searches ranks 5-20 at 100K ratings, 5-40 at 1M and 5-80 at 20M. The default reg_params
     are the coarse stage: two decades around Spark's default 0.1 (see refine_reg_params).
     """
-    ranks = args.tune_ranks
-    if ranks is None:
-        limit = ratings / (RATINGS_PER_PARAMETER * max(1, users + items))
-        ranks = sorted({rank for rank in TUNE_RANKS if rank <= limit} | {5, SPARK_DEFAULT_RANK})
-    reg_params = args.tune_reg_params if args.tune_reg_params is not None else list(TUNE_REG_PARAMS)
-    return sorted(set(ranks)), sorted(set(reg_params))
+    limit = ratings / (RATINGS_PER_PARAMETER * max(1, users + items))
+    scaled = {rank for rank in TUNE_RANKS if rank <= limit} | {5, SPARK_DEFAULT_RANK}
+    ranks = scaled if config.tune_ranks is None else set(config.tune_ranks)
+    reg_params = TUNE_REG_PARAMS if config.tune_reg_params is None else config.tune_reg_params
+    return sorted(ranks), sorted(set(reg_params))
 
 
 def refine_reg_params(best: float) -> list:
@@ -43,24 +42,24 @@ def refine_reg_params(best: float) -> list:
     return sorted({round(best * factor, 6) for factor in REFINE_FACTORS})
 
 
-def tune(spark: SparkSession, train: DataFrame, train_rows: int, args: argparse.Namespace, blocks: int) -> dict:
+def tune(spark: SparkSession, train: DataFrame, train_rows: int, config: JobConfig, blocks: int) -> dict:
     """Hold out --tune-validation-fraction of train, fit models on the rest with their own biases and
     score clipped predictions by RMSE on the held-out rows. Every (rank, regParam) fits the plain and
-    the biased model once and scores each kind of args.tune_models (the blend from those two fits).
+    the biased model once and scores each kind of config.tune_models (the blend from those two fits).
     Default search, coarse to fine: regParam over TUNE_REG_PARAMS at rank 10, then every rank of
     tuning_grid with refine_reg_params around the best of those (about 20 points). With
     --tune-reg-params: exactly ranks x those. The best (lowest RMSE; ties to the smaller rank, then the
     larger reg_param, then the model order of MODELS) is returned with every model scored. What the
     search caches is released when it ends."""
     with CachedFrames() as cache:
-        return _search(spark, train, train_rows, args, blocks, cache)
+        return _search(spark, train, train_rows, config, blocks, cache)
 
 
 def _search(
-    spark: SparkSession, train: DataFrame, train_rows: int, args: argparse.Namespace, blocks: int, cache: CachedFrames
+    spark: SparkSession, train: DataFrame, train_rows: int, config: JobConfig, blocks: int, cache: CachedFrames
 ) -> dict:
-    kinds = list(args.tune_models)
-    held_out = hash_fraction(args.seed, "validation") < args.tune_validation_fraction
+    kinds = list(config.tune_models)
+    held_out = hash_fraction(config.seed, "validation") < config.tune_validation_fraction
     fit_part = cache.persist(train.where(~held_out))
     validation = cache.persist(train.where(held_out))
     sizes = one_row(
@@ -71,16 +70,16 @@ def _search(
             F.countDistinct("item").alias("items"),
         )
     )
-    ranks, reg_params = tuning_grid(args, int(sizes["rows"]), int(sizes["users"]), int(sizes["items"]))
+    ranks, reg_params = tuning_grid(config, int(sizes["rows"]), int(sizes["users"]), int(sizes["items"]))
     needs_plain = PLAIN in kinds or BLEND in kinds
     needs_biased = BIASED in kinds or BLEND in kinds
-    biases = Biases(fit_part, float(sizes["mu"]), args.baseline_reg, cache) if needs_biased else None
+    biases = Biases(fit_part, float(sizes["mu"]), config.baseline_reg, cache) if needs_biased else None
     residual = cache.persist(biases.residual(fit_part)) if biases else None
     scored = cache.persist(biases.with_baseline(validation) if biases else validation)
 
     def score(params: tuple) -> list:
         rank, reg_param = params
-        als = build_als(args, rank, reg_param, blocks)
+        als = build_als(config, rank, reg_param, blocks)
         frame, predictions = scored, {}
         if needs_plain:
             frame = als.fit(fit_part).transform(frame).withColumnRenamed("prediction", PLAIN)
@@ -90,7 +89,7 @@ def _search(
             predictions[BIASED] = F.col("residual") + F.col("baseline")
         if BLEND in kinds:
             predictions[BLEND] = BLEND_WEIGHT * predictions[PLAIN] + (1.0 - BLEND_WEIGHT) * predictions[BIASED]
-        errors = {kind: clip_rating(predictions[kind], args) - F.col("rating") for kind in kinds}
+        errors = {kind: clip_rating(predictions[kind], config) - F.col("rating") for kind in kinds}
         row = one_row(frame.agg(*(F.sqrt(F.avg(errors[kind] * errors[kind])).alias(kind) for kind in kinds)))
         return [{"model": kind, "rank": rank, "reg_param": reg_param, "validation_rmse": row[kind]} for kind in kinds]
 
@@ -100,8 +99,8 @@ def _search(
     def best_of(results: list) -> dict:
         return min(results, key=lambda r: (r["validation_rmse"], r["rank"], -r["reg_param"], MODELS.index(r["model"])))
 
-    with ThreadPoolExecutor(max_workers=args.tune_parallelism) as pool:
-        if args.tune_reg_params is not None:  # a grid of the caller's: search exactly that
+    with ThreadPoolExecutor(max_workers=config.tune_parallelism) as pool:
+        if config.tune_reg_params is not None:  # a grid of the caller's: search exactly that
             stages = {"grid": [(rank, reg_param) for rank in ranks for reg_param in reg_params]}
             results = scored_grid(stages["grid"])
         else:  # coarse over regParam at Spark's default rank, then fine around its best at every rank
@@ -115,7 +114,7 @@ def _search(
     return {
         "method": "holdout",
         "metric": "rmse",
-        "validation_fraction": args.tune_validation_fraction,
+        "validation_fraction": config.tune_validation_fraction,
         "fit_rows": int(sizes["rows"]),
         "validation_rows": train_rows - int(sizes["rows"]),
         "stages": {name: len(pairs) for name, pairs in stages.items()},

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import re
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from spark_jobs.als.arguments import parse_args
 from spark_jobs.als.attempts import ATTEMPTS_DIR
+from spark_jobs.als.config import JobConfig
 from spark_jobs.als.evaluation import popularity_lists, ranking_metrics
 from spark_jobs.als.job import run
 from spark_jobs.als.model import (
@@ -335,18 +338,27 @@ def test_defaults_are_at_least_sparks_documented_als_defaults():
             parse_args(["--ratings", "r", "--output", "o", *flags])
 
 
+def test_the_configuration_is_resolved_once_and_never_changes():
+    config = parse_args(["--ratings", "r", "--output", "o", "--tune-ranks", "5,3", "--implicit"])
+    assert isinstance(config, JobConfig)
+    assert (config.min_rating, config.max_rating, config.tune_ranks) == (0.0, math.inf, (5, 3))
+    for name, value in (("rank", 20), ("model", "blend"), ("run_id", "other")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(config, name, value)
+
+
 @pytest.mark.parametrize(
     ("flags", "model", "tune_models"),
     [
-        ([], "blend", ["blend", "biased", "plain"]),
-        (["--model", "biased"], "biased", ["biased"]),
-        (["--model", "plain"], "plain", ["plain"]),
-        (["--model", "blend"], "blend", ["blend"]),
-        (["--no-biases"], "plain", ["plain"]),  # Spark's ALS on the raw ratings, as before --model
-        (["--biases"], "biased", ["biased"]),
-        (["--biases", "--model", "biased"], "biased", ["biased"]),
-        (["--implicit"], "plain", ["plain"]),
-        (["--implicit", "--no-biases"], "plain", ["plain"]),
+        ([], "blend", ("blend", "biased", "plain")),
+        (["--model", "biased"], "biased", ("biased",)),
+        (["--model", "plain"], "plain", ("plain",)),
+        (["--model", "blend"], "blend", ("blend",)),
+        (["--no-biases"], "plain", ("plain",)),  # Spark's ALS on the raw ratings
+        (["--biases"], "biased", ("biased",)),
+        (["--biases", "--model", "biased"], "biased", ("biased",)),
+        (["--implicit"], "plain", ("plain",)),
+        (["--implicit", "--no-biases"], "plain", ("plain",)),
     ],
 )
 def test_model_flags_choose_the_model_and_what_tune_searches(flags, model, tune_models):
