@@ -20,6 +20,8 @@ both parts on every real split measured (spark_jobs/README.md), for twice the tr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -33,6 +35,15 @@ DEFAULT_MAX_ITER = 20  # ALS on the bias residual still improves after 10 sweeps
 PLAIN, BIASED, BLEND = "plain", "biased", "blend"
 MODELS = (BLEND, BIASED, PLAIN)
 BLEND_WEIGHT = 0.5  # of the plain model; the biased model gets the rest
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model to fit and its ALS parameters: --model, --rank and --reg-param, or what --tune chose."""
+
+    model: str  # one of MODELS
+    rank: int
+    reg_param: float
 
 
 def clip_rating(column: Column, config: JobConfig) -> Column:
@@ -143,18 +154,21 @@ def fit_model(
     train: DataFrame,
     biases: Biases | None,
     config: JobConfig,
-    kind: str,
-    rank: int,
-    reg_param: float,
+    choice: ModelChoice,
     blocks: int,
     cache: CachedFrames,
 ) -> ALSModel:
-    """The model of the given kind (MODELS) as one ALSModel; biased and blend need the biases."""
-    als = build_als(config, rank, reg_param, blocks)
-    if kind == PLAIN:
+    """The chosen model as one ALSModel; biased and blend need the biases. What it caches stays in cache."""
+    als = build_als(config, choice.rank, choice.reg_param, blocks)
+    if choice.model == PLAIN:
         return als.fit(train)
-    assert biases is not None, f"the {kind} model needs the biases"
+    assert biases is not None, f"the {choice.model} model needs the biases"
     biased = fold_biases(spark, als.fit(biases.residual(train)), biases, cache)
-    if kind == BIASED:
+    if choice.model == BIASED:
         return biased
     return blend_models(spark, als.fit(train), biased, BLEND_WEIGHT, cache)
+
+
+def model_users(model: ALSModel) -> DataFrame:
+    """(user) of every user the model has factors for."""
+    return model.userFactors.select(F.col("id").alias("user"))

@@ -42,6 +42,7 @@ INT_MAX = 2_147_483_647
 ID_PATTERN = r"^-?[0-9]+$"
 NUMBER_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 TIMESTAMP_PATTERN = r"^[0-9]{1,18}$"
+FIELD_TEXTS = ("user_text", "item_text", "rating_text", "time_text")  # the fields of a line, as text
 ROWS_PER_PARTITION = 500_000  # ~10 MB of (int, int, double) rows: big enough to amortise a task
 BYTES_PER_PARTITION = 16 * 1024 * 1024  # input text per shuffle partition while loading (~600K lines)
 DETECT_SAMPLE_LINES = 20
@@ -145,27 +146,47 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
     kept = F.trim(F.col("line")) != ""
     if fmt == "csv":
         kept = kept & ~F.lower(F.regexp_replace(F.col("line"), r"\s", "")).isin(*CSV_HEADERS)
-    sep = FORMATS[fmt]
-    names = ("user_text", "item_text", "rating_text", "time_text")
     checked = lines.where(kept).select(
         "line", "source_file", "position", F.col("line").rlike(well_formed_pattern(fmt)).alias("well_formed")
     )
+    values = _parsed_values(_cut_fields(checked, FORMATS[fmt]))
+    valid = F.col("reject_reason").isNull()
+    return values.withColumn("reject_reason", _reject_reason(min_rating, max_rating)).select(
+        F.when(valid, F.col("user_id").cast("int")).alias("user"),
+        F.when(valid, F.col("item_id").cast("int")).alias("item"),
+        F.when(valid, F.col("value")).alias("rating"),
+        F.when(valid, F.col("time")).alias("timestamp"),
+        "reject_reason",
+        "source_file",
+        "position",
+        F.when(~valid, F.col("line")).alias("line"),
+    )
+
+
+def _cut_fields(checked: DataFrame, sep: str) -> DataFrame:
+    """checked plus each field's text (FIELD_TEXTS) and, for lines that are not well formed, the field count."""
     well_formed = F.col("well_formed")
     # F.split was a fifth of the phase's CPU: it only runs, inside the otherwise branches, for lines
     # that are not well formed.
     fields = F.split(F.col("line"), sep)
-    split = checked.select(
+    return checked.select(
         "*",
         F.when(~well_formed, F.size(fields)).alias("fields"),
         *(
             F.when(well_formed, _well_formed_field(sep, i))
             .otherwise(_text_field(fields, F.size(fields), i))
             .alias(name)
-            for i, name in enumerate(names)
+            for i, name in enumerate(FIELD_TEXTS)
         ),
     )
-    user_text, item_text, rating_text, time_text = (F.col(name) for name in names)
-    values = split.select(
+
+
+def _parsed_values(split: DataFrame) -> DataFrame:
+    """split plus the parsed values: user_id, item_id (longs), value (the rating) and time, each null
+    where its text does not parse."""
+    well_formed = F.col("well_formed")
+    user_text, item_text, rating_text, time_text = (F.col(name) for name in FIELD_TEXTS)
+    return split.select(
         "*",
         F.when(well_formed, user_text.cast("long")).otherwise(_id_value(user_text)).alias("user_id"),
         F.when(well_formed, item_text.cast("long")).otherwise(_id_value(item_text)).alias("item_id"),
@@ -174,10 +195,16 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
             "time"
         ),
     )
+
+
+def _reject_reason(min_rating: float, max_rating: float) -> Column:
+    """The first REJECT_REASONS reason (but duplicate) that applies to a parsed row; null for a valid one."""
+    well_formed = F.col("well_formed")
+    user_text, item_text, time_text = F.col("user_text"), F.col("item_text"), F.col("time_text")
     count, user, item, rating = F.col("fields"), F.col("user_id"), F.col("item_id"), F.col("value")
     bad_timestamp = time_text.isNotNull() & (time_text != "") & F.col("time").isNull()
     in_range = (rating >= min_rating) & (rating <= max_rating)
-    reason = (
+    return (
         F.when(well_formed & (user <= INT_MAX) & (item <= INT_MAX) & in_range, F.lit(None).cast("string"))
         .when(~well_formed & ((count < 3) | (count > 4)), F.lit(MALFORMED))
         .when((user_text == "") | (item_text == ""), F.lit(MISSING_ID))
@@ -188,17 +215,6 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
         .when(user_text.startswith("-") | item_text.startswith("-"), F.lit(NEGATIVE_ID))
         .when(user.isNull() | item.isNull() | (user > INT_MAX) | (item > INT_MAX), F.lit(ID_TOO_LARGE))
         .when(~in_range, F.lit(RATING_OUT_OF_RANGE))
-    )
-    valid = F.col("reject_reason").isNull()
-    return values.withColumn("reject_reason", reason).select(
-        F.when(valid, user.cast("int")).alias("user"),
-        F.when(valid, item.cast("int")).alias("item"),
-        F.when(valid, rating).alias("rating"),
-        F.when(valid, F.col("time")).alias("timestamp"),
-        "reject_reason",
-        "source_file",
-        "position",
-        F.when(~valid, F.col("line")).alias("line"),
     )
 
 
@@ -277,9 +293,22 @@ class LoadedRatings:
         self.test_rows = test_rows
         self.mu = mu
 
+    @property
+    def input_rows(self) -> int:
+        """Rows read from every input."""
+        return sum(report["input_rows"] for report in self.reports.values())
+
     def split(self, name: str) -> DataFrame:
         valid = self.table.where(F.col("reject_reason").isNull() & (F.col("split") == name))
         return valid.select("user", "item", "rating")
+
+    def check_both_splits(self, ratings: str) -> None:
+        """JobInputError, naming the ratings, unless training and test each hold a rating."""
+        if self.train_rows == 0 or self.test_rows == 0:
+            raise JobInputError(
+                f"{ratings}: {self.train_rows} training and {self.test_rows} test ratings after the split; "
+                "need at least one of each (more ratings, or another --test-fraction)"
+            )
 
 
 def load_ratings(spark: SparkSession, config: JobConfig, cache: CachedFrames) -> LoadedRatings:

@@ -1,5 +1,6 @@
 """Recommendations: each user's top-N items among those the user did not rate in training (exact, not
-approximate: candidates are fetched in growing rounds), and the users --recommend-users names."""
+approximate: candidates are fetched in growing rounds), for every user or those --recommend-users names,
+written as Parquet (user, rank, item, score)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,59 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from .config import JobConfig
+from .model import model_users
 from .ratings import INT_MAX, JobInputError, read_lines
-from .spark_helpers import CachedFrames
+from .spark_helpers import CachedFrames, one_row
 
 CANDIDATE_GROWTH = 4  # candidates fetched per user grow by this factor until top-N unrated are found
+
+
+def recommend(
+    spark: SparkSession,
+    model: ALSModel,
+    train: DataFrame,
+    labels: DataFrame,
+    config: JobConfig,
+    items: int,
+    destination: str,
+    cache: CachedFrames,
+) -> tuple:
+    """The recommend phase: each user's (or each --recommend-users user's) top --top-n unrated items written to
+    destination as Parquet. Returns (lists, report): lists are (user, recs) of those users and of every user in
+    labels, whom the ranking metrics evaluate; report is metrics.json's recommendations."""
+    wanted: DataFrame | None = None
+    targets: DataFrame | None = None  # None: every user of the model
+    report: dict = {"users_requested": None, "users_unknown": None}
+    if config.recommend_users:
+        requested = cache.persist(recommend_users(spark, config.recommend_users))
+        wanted = cache.persist(requested.join(model_users(model), "user", "left_semi"))
+        # The ranking metrics need the evaluated users' lists too: one pass fetches both.
+        targets = wanted.unionByName(labels.select("user")).distinct()
+        requested_count, wanted_count = requested.count(), wanted.count()
+        report = {"users_requested": int(requested_count), "users_unknown": int(requested_count - wanted_count)}
+    lists, rounds = recommend_unrated(model, targets, train.select("user", "item"), config.top_n, items, cache)
+    written = write_recommendations(
+        spark, lists if wanted is None else lists.join(wanted, "user", "left_semi"), destination
+    )
+    report.update(users=written["users"], rows=written["rows"], candidate_rounds=rounds)
+    return lists, report
+
+
+def write_recommendations(spark: SparkSession, lists: DataFrame, destination: str) -> dict:
+    """lists (user, recs) as Parquet rows (user, rank, item, score) at destination; returns the users and rows
+    written, read back from the files."""
+    rows = lists.select("user", F.posexplode("recs").alias("index", "rec")).select(
+        "user",
+        (F.col("index") + 1).alias("rank"),
+        F.col("rec.item").alias("item"),
+        F.col("rec.score").alias("score"),
+    )
+    rows.write.parquet(destination)
+    written = one_row(
+        spark.read.parquet(destination).agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("user").alias("users"))
+    )
+    return {"users": int(written["users"]), "rows": int(written["rows"])}
 
 
 def _top_lists(candidates: DataFrame, rated: DataFrame, top_n: int) -> DataFrame:

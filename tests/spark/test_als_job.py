@@ -25,6 +25,7 @@ from spark_jobs.als.model import (
     SPARK_DEFAULT_RANK,
     SPARK_DEFAULT_REG_PARAM,
     Biases,
+    ModelChoice,
     blend_models,
     build_als,
     fit_model,
@@ -233,8 +234,8 @@ def test_blended_model_predicts_the_weighted_mean_of_the_plain_and_the_biased_mo
         loaded = load_ratings(spark, args, cache)
         train = loaded.split(TRAIN)
         biases = Biases(train, loaded.mu, args.baseline_reg, cache)
-        plain = fit_model(spark, train, None, args, PLAIN, 3, 0.1, 2, cache)
-        biased = fit_model(spark, train, biases, args, BIASED, 4, 0.1, 2, cache)
+        plain = fit_model(spark, train, None, args, ModelChoice(PLAIN, 3, 0.1), 2, cache)
+        biased = fit_model(spark, train, biases, args, ModelChoice(BIASED, 4, 0.1), 2, cache)
         pairs = train.select("user", "item").limit(50)
         predictions = {
             name: {(r.user, r.item): r.prediction for r in model.transform(pairs).collect()}
