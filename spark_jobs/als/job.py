@@ -95,11 +95,11 @@ def run(spark: SparkSession, config: JobConfig, echo: Callable[[str], None] = _p
             users, items = model.userFactors.count(), model.itemFactors.count()
             note["count"] = loaded.train_rows
 
-        errors = dict.fromkeys(REGRESSION_METRICS)  # RMSE against implicit confidences means nothing
+        regression = dict.fromkeys(REGRESSION_METRICS)  # RMSE against implicit confidences means nothing
         if biases is not None:
             with timer.phase("evaluate") as note:
-                errors = regression_metrics(model, test, biases, config)
-                note["count"] = errors["test_rows_evaluated"]
+                regression = regression_metrics(model, test, biases, config)
+                note["count"] = regression["test_rows_evaluated"]
 
         labels = cache.persist(held_out_positives(test, model, config))
         with timer.phase("recommend") as note:
@@ -116,7 +116,7 @@ def run(spark: SparkSession, config: JobConfig, echo: Callable[[str], None] = _p
             model.save(f"{folders.attempt}/model")
 
         report = _report(spark, config, folders, loaded, blocks, choice, tuning, model, int(users), int(items))
-        report.update(errors, ranking=ranking, recommendations=recommended, phase_seconds=timer.seconds)
+        report.update(regression, ranking=ranking, recommendations=recommended, phase_seconds=timer.seconds)
         report["wall_seconds"] = round(time.perf_counter() - started, 3)
         write_text(spark, f"{folders.attempt}/metrics.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
         folders.promote()

@@ -49,7 +49,7 @@ def _ranking_panel(axes: Any, ranking: dict) -> None:
 
 def _tuning_panel(axes: Any, tuning: dict) -> None:
     ranks, reg_params, best = tuning["ranks"], tuning["reg_params"], tuning["best_params"]
-    chosen = best.get("model")  # the grid of the chosen model (runs before --model have one model)
+    chosen = best.get("model")  # the grid of the chosen model (a grid whose entries name no model has one)
     grid = {
         (entry["rank"], entry["reg_param"]): entry["validation_rmse"]
         for entry in tuning["grid"]
