@@ -101,7 +101,7 @@ diagram: setup
 	$(PY) -m tools.audit.diagram --cdk-out $(CDK_OUT) --readme README.md
 
 run: audit
-	$(PY) -m spark_jobs.run_sample --output runs
+	$(PY) -m spark_jobs.local.run_sample --output runs
 
 test: setup
 	$(PY) -m pytest

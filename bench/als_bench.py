@@ -2,7 +2,7 @@
 
     python -m bench.als_bench [--sizes 100K,1M] [--baseline-job OLD_als_job.py] [--driver-memory 2g]
 
-Both engines get the same train/test files from spark_jobs/synthetic_ratings.py (biases, power-law
+Both engines get the same train/test files from spark_jobs/local/synthetic_ratings.py (biases, power-law
 activity and popularity, decaying rank-16 taste, integer stars) and the same model: the job's
 defaults (rank 10, regParam 0.1, maxIter 20, mu + biases, then ALS on the residual), predictions
 clipped to 0.5..5. Reported: RMSE beside the bias baseline and the oracle floor; precision, recall,
@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from spark_jobs.spark_submit import JOB, job_arguments, spark_submit_command, spark_submit_environment
-from spark_jobs.synthetic_ratings import SyntheticSpec, generate, oracle_metrics, write_dataset
+from spark_jobs.local.spark_submit import JOB, job_arguments, spark_submit_command, spark_submit_environment
+from spark_jobs.local.synthetic_ratings import SyntheticSpec, generate, oracle_metrics, write_dataset
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = {

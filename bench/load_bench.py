@@ -31,8 +31,8 @@ import tempfile
 from pathlib import Path
 
 from bench.als_bench import RESULTS, SIZES
-from spark_jobs.spark_submit import JOB, QUIET_CONF, spark_submit_command, spark_submit_environment
-from spark_jobs.synthetic_ratings import generate, write_dataset
+from spark_jobs.local.spark_submit import JOB, QUIET_CONF, spark_submit_command, spark_submit_environment
+from spark_jobs.local.synthetic_ratings import generate, write_dataset
 
 RUNNER = Path(__file__).resolve().parent / "load_phase_runner.py"
 

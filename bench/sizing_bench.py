@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from spark_jobs.spark_submit import job_arguments, submit
-from spark_jobs.synthetic_ratings import SyntheticSpec, generate, write_dataset
+from spark_jobs.local.spark_submit import job_arguments, submit
+from spark_jobs.local.synthetic_ratings import SyntheticSpec, generate, write_dataset
 from tools.audit.cost import PROVISIONING_MINUTES
 
 RESULTS = Path(__file__).resolve().parent / "results"

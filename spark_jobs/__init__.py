@@ -1,3 +1,3 @@
-"""Spark batch jobs (als_job.py is submitted on its own) and their local runner."""
+"""The ALS batch job (als_job.py and the package als/, what ships to EMR) and the local tools that run it (local/)."""
 
 from __future__ import annotations

@@ -9,16 +9,20 @@ the workstation the package travels beside it as a zip whose root holds ``als/``
 
 Modules, in the order a run uses them:
   arguments        the command line: every flag, its default, the checks between flags
+  config           JobConfig, the run's settings: built once from the command line, read by every phase
   ratings          reading, validation, de-duplication and the train/test split, in one Spark action
   tuning           --tune: the coarse-to-fine search of model x rank x regParam on a hold-out of the training
                    ratings
   model            the bias baseline, ALS on its residual and on the raw ratings, their blend, as one ALSModel
   evaluation       RMSE/MAE beside the bias baseline; ranking metrics beside a popularity recommender
-  recommendations  each user's top-N unrated items; the --recommend-users list
-  attempts         run ids, attempt folders, the claim, the promotion to <output>/<run-id>
-  job              the run phase by phase (one line each) and main(argv) with the exit codes
+  recommendations  each user's top-N unrated items, for every user or the --recommend-users list, as Parquet
+  attempts         run ids, attempt folders (removed when an attempt fails), the claim, the promotion to
+                   <output>/<run-id>
+  job              run(): the phases top to bottom (one line each), metrics.json, the promotion; main(argv)
+                   with the exit codes
   hadoop_files     files through the Hadoop FileSystem API (local, hdfs://, s3://)
-  spark_helpers    the session's JVM view and the one row of an aggregation
+  spark_helpers    the session's JVM view, the one row of an aggregation, CachedFrames (DataFrames cached
+                   for a with block), settings scoped to a block
 
 Output, under <output>/<run-id>/, promoted from <output>/_attempts/<run-id>/<attempt>/ on success:
   model/            ALSModel (blend: 2 x rank + 2, plain and biased factors side by side; biased: rank + 2,

@@ -7,11 +7,13 @@ attempt's own folder is gone when it ends.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import re
 import time
 import uuid
+from collections.abc import Iterator
 
 from pyspark.sql import SparkSession
 
@@ -28,7 +30,7 @@ from .hadoop_files import (
 )
 from .spark_helpers import jvm
 
-# The run ids the job accepts: the ones stacks/contract.py generates, and any short, path-safe name.
+# The run ids the job accepts: the ones lab_contract (names.py) generates, and any short, path-safe name.
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 ATTEMPTS_DIR = "_attempts"  # a leading underscore: Hadoop and Spark readers treat it as hidden
@@ -114,9 +116,12 @@ class RunFolders:
             holder = read_text(self.spark, self.claim).strip() or "another attempt"
             raise RunLostError(f"run {self.run_id} is being promoted by {holder}; this attempt's output is dropped")
         if self.is_complete():
-            raise RunLostError(
-                f"run {self.run_id} was completed by another attempt ({self.final}); this attempt's output is dropped"
-            )
+            raise self._completed_by_another()
+
+    def _completed_by_another(self) -> RunLostError:
+        return RunLostError(
+            f"run {self.run_id} was completed by another attempt ({self.final}); this attempt's output is dropped"
+        )
 
     def _confirm(self, token: str) -> bool:
         """On stores without exclusive create, a racing writer may have replaced the claim: re-read it
@@ -145,6 +150,18 @@ class RunFolders:
         delete_path(self.spark, self.run_attempts)
         self.claimed = False
         delete_if_empty(self.spark, self.attempts_root)
+
+    @contextlib.contextmanager
+    def attempting(self) -> Iterator[None]:
+        """The attempt's block: when it fails, this attempt's folder is removed and, when another attempt
+        completed the run meanwhile, the failure becomes RunLostError."""
+        try:
+            yield
+        except Exception:
+            self.discard()
+            if self.is_complete():
+                raise self._completed_by_another() from None
+            raise
 
     def discard(self) -> None:
         """Remove this attempt's folder (and its claim, if it holds one); leaves other attempts alone."""

@@ -3,7 +3,6 @@ recall, NDCG and MAP at N (Spark's RankingEvaluator) beside a popularity recomme
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from pyspark.ml.evaluation import RankingEvaluator
@@ -11,9 +10,11 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from .model import Biases, clip_rating
-from .spark_helpers import CACHE_LEVEL, one_row
+from .config import JobConfig
+from .model import Biases, clip_rating, model_users
+from .spark_helpers import CachedFrames, one_row
 
+REGRESSION_METRICS = ("rmse", "mae", "baseline_rmse", "baseline_mae", "test_rows_evaluated")
 RANKING_METRICS = {  # metrics.json key -> RankingEvaluator metricName (all at k = --top-n)
     "precision_at_n": "precisionAtK",
     "recall_at_n": "recallAtK",
@@ -22,14 +23,14 @@ RANKING_METRICS = {  # metrics.json key -> RankingEvaluator metricName (all at k
 }
 
 
-def regression_metrics(model: ALSModel, test: DataFrame, biases: Biases, args: argparse.Namespace) -> dict:
+def regression_metrics(model: ALSModel, test: DataFrame, biases: Biases, config: JobConfig) -> dict:
     """RMSE and MAE of the model and of the bias baseline on the same test rows, in one pass.
 
     Rows whose user or item is unseen in training are dropped (coldStartStrategy "drop"), for both.
     """
     scored = model.transform(biases.with_baseline(test))
-    model_error = clip_rating(F.col("prediction"), args) - F.col("rating")
-    baseline_error = clip_rating(F.col("baseline"), args) - F.col("rating")
+    model_error = clip_rating(F.col("prediction"), config) - F.col("rating")
+    baseline_error = clip_rating(F.col("baseline"), config) - F.col("rating")
     row = one_row(
         scored.agg(
             F.sqrt(F.avg(model_error * model_error)).alias("rmse"),
@@ -39,9 +40,40 @@ def regression_metrics(model: ALSModel, test: DataFrame, biases: Biases, args: a
             F.count(F.lit(1)).alias("rows"),
         )
     )
-    metrics = {key: row[key] for key in ("rmse", "mae", "baseline_rmse", "baseline_mae")}
+    metrics = {key: row[key] for key in REGRESSION_METRICS[:-1]}
     metrics["test_rows_evaluated"] = int(row["rows"])
     return metrics
+
+
+def relevant_ratings(config: JobConfig) -> Column:
+    """Which ratings are positives for the ranking metrics: at least --relevant-rating; every one when implicit."""
+    return F.lit(True) if config.relevant_rating is None else F.col("rating") >= config.relevant_rating
+
+
+def held_out_positives(test: DataFrame, model: ALSModel, config: JobConfig) -> DataFrame:
+    """(user, label): every test user the model knows that has a positive held-out rating, with the items
+    of those ratings (as doubles, what RankingEvaluator reads)."""
+    return (
+        test.where(relevant_ratings(config))
+        .join(model_users(model), "user", "left_semi")
+        .groupBy("user")
+        .agg(F.collect_list(F.col("item").cast("double")).alias("label"))
+    )
+
+
+def rank_evaluate(train: DataFrame, labels: DataFrame, lists: DataFrame, config: JobConfig) -> dict:
+    """metrics.json's ranking: the model's lists (user, recs) and popularity's against the labels
+    (held_out_positives), at N = --top-n."""
+    popular = popularity_lists(train, labels.select("user"), relevant_ratings(config), config.top_n)
+    return {
+        "n": config.top_n,
+        "relevant": "every held-out rating"
+        if config.relevant_rating is None
+        else f"held-out rating >= {config.relevant_rating:g}",
+        "users_evaluated": int(labels.count()),
+        "model": ranking_metrics(labels, lists, config.top_n),
+        "popularity": ranking_metrics(labels, popular, config.top_n),
+    }
 
 
 def popularity_lists(train: DataFrame, users: DataFrame, relevant: Column, top_n: int) -> DataFrame:
@@ -71,13 +103,11 @@ def ranking_metrics(labels: DataFrame, lists: DataFrame, top_n: int) -> dict:
     with an empty one (scores 0).
     """
     predicted = lists.select("user", F.expr("transform(recs, r -> cast(r.item as double))").alias("prediction"))
-    joined = (
-        labels.join(predicted, "user", "left")
-        .select("label", F.coalesce("prediction", F.array().cast("array<double>")).alias("prediction"))
-        .persist(CACHE_LEVEL)
-    )
-    try:
+    with CachedFrames() as cache:
+        joined = cache.persist(
+            labels.join(predicted, "user", "left").select(
+                "label", F.coalesce("prediction", F.array().cast("array<double>")).alias("prediction")
+            )
+        )
         evaluator: Any = RankingEvaluator(predictionCol="prediction", labelCol="label", k=top_n)
         return {key: float(evaluator.setMetricName(metric).evaluate(joined)) for key, metric in RANKING_METRICS.items()}
-    finally:
-        joined.unpersist()

@@ -11,7 +11,6 @@ The last line on stdout is a JSON summary.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -21,21 +20,24 @@ import time
 from collections.abc import Iterator
 from typing import Any, Callable
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import SparkSession
 
 from .arguments import parse_args
 from .attempts import RunCompleteError, RunFolders, RunLostError, utc_now
-from .evaluation import popularity_lists, ranking_metrics, regression_metrics
+from .config import JobConfig
+from .evaluation import REGRESSION_METRICS, held_out_positives, rank_evaluate, regression_metrics
 from .hadoop_files import write_text
-from .model import PLAIN, Biases, fit_model
-from .ratings import ROLE_RATINGS, ROLE_TEST, TEST, TRAIN, JobInputError, load_ratings, partitions_for
-from .recommendations import recommend_unrated, recommend_users
-from .spark_helpers import CACHE_LEVEL, one_row
+from .model import PLAIN, Biases, ModelChoice, fit_model
+from .ratings import ROLE_RATINGS, ROLE_TEST, TEST, TRAIN, JobInputError, LoadedRatings, load_ratings, partitions_for
+from .recommendations import recommend
+from .spark_helpers import CachedFrames
 from .tuning import tune
 
 APP_NAME = "als-matrix-factorisation"
 EXIT_INPUT, EXIT_RUN_COMPLETE, EXIT_RUN_LOST = 2, 3, 4
+EXIT_CODES = {JobInputError: EXIT_INPUT, RunCompleteError: EXIT_RUN_COMPLETE, RunLostError: EXIT_RUN_LOST}
+SUMMARY_KEYS = ("run_id", "output", "input_rows", "rejected_rows", "rmse", "baseline_rmse", "mae", "wall_seconds")
 
 
 class PhaseTimer:
@@ -64,142 +66,91 @@ def _print_line(text: str) -> None:
     print(text, flush=True)  # flushed: spark-submit pipes the driver's stdout, which would buffer it
 
 
-def run(spark: SparkSession, args: argparse.Namespace, echo: Callable[[str], None] = _print_line) -> dict:
-    """The whole job; returns the metrics written to <output>/<run-id>/metrics.json.
+def run(spark: SparkSession, config: JobConfig, echo: Callable[[str], None] = _print_line) -> dict:
+    """The whole job, phase by phase; returns the metrics written to <output>/<run-id>/metrics.json.
 
     RunCompleteError when the run id is already complete, RunLostError when another attempt
     completes or claims it first. Whatever happens, this attempt's own folder is gone afterwards.
     """
-    started = time.perf_counter()
-    folders = RunFolders(spark, args.output, args.run_id)
+    started, timer = time.perf_counter(), PhaseTimer(echo)
+    with CachedFrames() as cache, _attempt(spark, config) as folders:
+        with timer.phase("load_validate") as note:
+            loaded = load_ratings(spark, config, cache)
+            note["count"] = loaded.input_rows
+        loaded.check_both_splits(config.ratings)
+        train, test = loaded.split(TRAIN), loaded.split(TEST)
+        blocks = partitions_for(spark, loaded.train_rows)
+        spark.conf.set("spark.sql.shuffle.partitions", str(blocks))
+
+        tuning, choice = None, ModelChoice(config.model, config.rank, config.reg_param)
+        if config.tune:
+            with timer.phase("tune") as note:
+                tuning = tune(train, loaded.train_rows, config, blocks)
+                note.update(count=len(tuning["grid"]), unit="models")
+            choice = ModelChoice(**tuning["best_params"])
+
+        biases = None if config.implicit else Biases(train, loaded.mu, config.baseline_reg, cache)
+        with timer.phase("train") as note:
+            model = fit_model(spark, train, biases, config, choice, blocks, cache)
+            users, items = model.userFactors.count(), model.itemFactors.count()
+            note["count"] = loaded.train_rows
+
+        regression = dict.fromkeys(REGRESSION_METRICS)  # RMSE against implicit confidences means nothing
+        if biases is not None:
+            with timer.phase("evaluate") as note:
+                regression = regression_metrics(model, test, biases, config)
+                note["count"] = regression["test_rows_evaluated"]
+
+        labels = cache.persist(held_out_positives(test, model, config))
+        with timer.phase("recommend") as note:
+            lists, recommended = recommend(
+                spark, model, train, labels, config, int(items), f"{folders.attempt}/recommendations", cache
+            )
+            note["count"] = recommended["rows"]
+
+        with timer.phase("rank_evaluate") as note:
+            ranking = rank_evaluate(train, labels, lists, config)
+            note.update(count=ranking["users_evaluated"], unit="users")
+
+        with timer.phase("save_model"):
+            model.save(f"{folders.attempt}/model")
+
+        report = _report(spark, config, folders, loaded, blocks, choice, tuning, model, int(users), int(items))
+        report.update(regression, ranking=ranking, recommendations=recommended, phase_seconds=timer.seconds)
+        report["wall_seconds"] = round(time.perf_counter() - started, 3)
+        write_text(spark, f"{folders.attempt}/metrics.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
+        folders.promote()
+    return report
+
+
+@contextlib.contextmanager
+def _attempt(spark: SparkSession, config: JobConfig) -> Iterator[RunFolders]:
+    """This attempt's folders (RunCompleteError when the run id is already complete); when the block fails,
+    the attempt's folder is removed (RunFolders.attempting)."""
+    folders = RunFolders(spark, config.output, config.run_id)
     folders.check_not_complete()
     # Without checkpoints ALS lineage grows with every iteration until tasks overflow the stack
     # (about 20 iterations): with no --checkpoint-dir, the attempt checkpoints beside its folder.
-    spark.sparkContext.setCheckpointDir(args.checkpoint_dir or folders.checkpoints)
-
-    timer = PhaseTimer(echo)
-    persisted: list = []
-    try:
-        report = _run_attempt(spark, args, folders, timer, persisted, started)
-        folders.promote()
-        return report
-    except Exception:
-        folders.discard()
-        if folders.is_complete():
-            raise RunLostError(
-                f"run {args.run_id} was completed by another attempt ({folders.final}); "
-                "this attempt's output is dropped"
-            ) from None
-        raise
-    finally:
-        for frame in persisted:
-            frame.unpersist()
+    spark.sparkContext.setCheckpointDir(config.checkpoint_dir or folders.checkpoints)
+    with folders.attempting():
+        yield folders
 
 
-def _run_attempt(
+def _report(
     spark: SparkSession,
-    args: argparse.Namespace,
+    config: JobConfig,
     folders: RunFolders,
-    timer: PhaseTimer,
-    persisted: list,
-    started: float,
+    loaded: LoadedRatings,
+    blocks: int,
+    choice: ModelChoice,
+    tuning: dict | None,
+    model: ALSModel,
+    users: int,
+    items: int,
 ) -> dict:
-    with timer.phase("load_validate") as note:
-        loaded = load_ratings(spark, args, persisted)
-        note["count"] = sum(report["input_rows"] for report in loaded.reports.values())
-    if loaded.train_rows == 0 or loaded.test_rows == 0:
-        raise JobInputError(
-            f"{args.ratings}: {loaded.train_rows} training and {loaded.test_rows} test ratings after the split; "
-            "need at least one of each (more ratings, or another --test-fraction)"
-        )
-    train, test = loaded.split(TRAIN), loaded.split(TEST)
-    blocks = partitions_for(spark, loaded.train_rows)
-    spark.conf.set("spark.sql.shuffle.partitions", str(blocks))
-
-    tuning = None
-    kind, rank, reg_param = args.model, args.rank, args.reg_param
-    if args.tune:
-        with timer.phase("tune") as note:
-            tuning = tune(spark, train, loaded.train_rows, args, blocks, persisted)
-            best = tuning["best_params"]
-            kind, rank, reg_param = best["model"], best["rank"], best["reg_param"]
-            note.update(count=len(tuning["grid"]), unit="models")
-
-    biases = None if args.implicit else Biases(train, loaded.mu, args.baseline_reg, persisted)
-    with timer.phase("train") as note:
-        model = fit_model(spark, train, biases, args, kind, rank, reg_param, blocks, persisted)
-        users, items = model.userFactors.count(), model.itemFactors.count()
-        note["count"] = loaded.train_rows
-
-    metrics: dict = {"rmse": None, "mae": None, "baseline_rmse": None, "baseline_mae": None}
-    metrics["test_rows_evaluated"] = None
-    if biases is not None:  # RMSE against implicit confidences means nothing
-        with timer.phase("evaluate") as note:
-            metrics = regression_metrics(model, test, biases, args)
-            note["count"] = metrics["test_rows_evaluated"]
-
-    rated = train.select("user", "item")
-    relevant = F.lit(True) if args.relevant_rating is None else F.col("rating") >= args.relevant_rating
-    known_users = model.userFactors.select(F.col("id").alias("user"))
-    labels = (
-        test.where(relevant)
-        .join(known_users, "user", "left_semi")
-        .groupBy("user")
-        .agg(F.collect_list(F.col("item").cast("double")).alias("label"))
-        .persist(CACHE_LEVEL)
-    )
-    persisted.append(labels)
-    recommendation_report: dict = {"users_requested": None, "users_unknown": None}
-    with timer.phase("recommend") as note:
-        wanted: DataFrame | None = None
-        targets: DataFrame | None = None  # None: every user of the model
-        if args.recommend_users:
-            requested = recommend_users(spark, args.recommend_users).persist(CACHE_LEVEL)
-            persisted.append(requested)
-            wanted = requested.join(known_users, "user", "left_semi").persist(CACHE_LEVEL)
-            persisted.append(wanted)
-            # The ranking metrics need the evaluated users' lists too: one pass fetches both.
-            targets = wanted.unionByName(labels.select("user")).distinct()
-            requested_count, wanted_count = requested.count(), wanted.count()
-            recommendation_report = {
-                "users_requested": int(requested_count),
-                "users_unknown": int(requested_count - wanted_count),
-            }
-        lists, rounds = recommend_unrated(model, targets, rated, args.top_n, int(items), persisted)
-        written_lists = lists if wanted is None else lists.join(wanted, "user", "left_semi")
-        rows = written_lists.select("user", F.posexplode("recs").alias("index", "rec")).select(
-            "user",
-            (F.col("index") + 1).alias("rank"),
-            F.col("rec.item").alias("item"),
-            F.col("rec.score").alias("score"),
-        )
-        rows.write.parquet(f"{folders.attempt}/recommendations")
-        written = one_row(
-            spark.read.parquet(f"{folders.attempt}/recommendations").agg(
-                F.count(F.lit(1)).alias("rows"), F.countDistinct("user").alias("users")
-            )
-        )
-        recommendation_report.update(users=int(written["users"]), rows=int(written["rows"]), candidate_rounds=rounds)
-        note["count"] = int(written["rows"])
-
-    with timer.phase("rank_evaluate") as note:
-        popular = popularity_lists(train, labels.select("user"), relevant, args.top_n)
-        ranking = {
-            "n": args.top_n,
-            "relevant": "every held-out rating"
-            if args.relevant_rating is None
-            else f"held-out rating >= {args.relevant_rating:g}",
-            "users_evaluated": int(labels.count()),
-            "model": ranking_metrics(labels, lists, args.top_n),
-            "popularity": ranking_metrics(labels, popular, args.top_n),
-        }
-        note.update(count=ranking["users_evaluated"], unit="users")
-
-    with timer.phase("save_model"):
-        model.save(f"{folders.attempt}/model")
-
-    report = {
-        "run_id": args.run_id,
+    """metrics.json's run ids, versions, inputs, split, parameters and model; run() adds what the phases found."""
+    return {
+        "run_id": config.run_id,
         "attempt_id": folders.attempt_id,
         "output": folders.final,
         "spark_version": spark.version,
@@ -209,67 +160,58 @@ def _run_attempt(
         "test_input": loaded.reports.get(ROLE_TEST),
         "input_rows": loaded.reports[ROLE_RATINGS]["input_rows"],
         "rejected_rows": loaded.reports[ROLE_RATINGS]["rejected_rows"],
-        "users": int(users),
-        "items": int(items),
+        "users": users,
+        "items": items,
         "split": {
-            "method": "test file" if args.test_ratings else "hash of (user, item, seed)",
+            "method": "test file" if config.test_ratings else "hash of (user, item, seed)",
             "train_rows": loaded.train_rows,
             "test_rows": loaded.test_rows,
         },
-        "params": {
-            "rank": rank,
-            "reg_param": reg_param,
-            "max_iter": args.max_iter,
-            "model": kind,
-            "biases": kind != PLAIN,
-            "implicit": args.implicit,
-            "alpha": args.alpha,
-            "seed": args.seed,
-            "test_fraction": None if args.test_ratings else args.test_fraction,
-            "min_rating": args.min_rating if math.isfinite(args.min_rating) else None,
-            "max_rating": args.max_rating if math.isfinite(args.max_rating) else None,
-            "baseline_reg": args.baseline_reg,
-            "global_mean": loaded.mu,
-            "top_n": args.top_n,
-            "relevant_rating": args.relevant_rating,
-            "blocks": blocks,
-            "checkpoint_dir": args.checkpoint_dir,
-            "checkpoint_interval": args.checkpoint_interval,
-        },
+        "params": _params(config, choice, loaded.mu, blocks),
         "tuning": tuning,
         "best_params": tuning["best_params"] if tuning else None,
         "model_rank": model.rank,
-        **metrics,
-        "ranking": ranking,
-        "recommendations": recommendation_report,
-        "phase_seconds": timer.seconds,
-        "wall_seconds": round(time.perf_counter() - started, 3),
     }
-    write_text(spark, f"{folders.attempt}/metrics.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
-    return report
+
+
+def _params(config: JobConfig, choice: ModelChoice, global_mean: float, blocks: int) -> dict:
+    """metrics.json's params: the model fitted and the settings the run used."""
+    return {
+        "rank": choice.rank,
+        "reg_param": choice.reg_param,
+        "max_iter": config.max_iter,
+        "model": choice.model,
+        "biases": choice.model != PLAIN,
+        "implicit": config.implicit,
+        "alpha": config.alpha,
+        "seed": config.seed,
+        "test_fraction": None if config.test_ratings else config.test_fraction,
+        "min_rating": config.min_rating if math.isfinite(config.min_rating) else None,
+        "max_rating": config.max_rating if math.isfinite(config.max_rating) else None,
+        "baseline_reg": config.baseline_reg,
+        "global_mean": global_mean,
+        "top_n": config.top_n,
+        "relevant_rating": config.relevant_rating,
+        "blocks": blocks,
+        "checkpoint_dir": config.checkpoint_dir,
+        "checkpoint_interval": config.checkpoint_interval,
+    }
 
 
 def main(argv: list) -> int:
-    args = parse_args(argv)
+    config = parse_args(argv)
     # A session that already exists (tests, notebooks) belongs to the caller: use it, do not stop it.
     owns_session = SparkSession.getActiveSession() is None
     spark = SparkSession.builder.appName(APP_NAME).getOrCreate()
     try:
-        report = run(spark, args)
-    except JobInputError as exc:
+        report = run(spark, config)
+    except (JobInputError, RunCompleteError, RunLostError) as exc:
         print(f"als_job: error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except RunCompleteError as exc:
-        print(f"als_job: error: {exc}", file=sys.stderr)
-        return EXIT_RUN_COMPLETE
-    except RunLostError as exc:
-        print(f"als_job: error: {exc}", file=sys.stderr)
-        return EXIT_RUN_LOST
+        return EXIT_CODES[type(exc)]
     finally:
         if owns_session:
             spark.stop()
-    keys = ("run_id", "output", "input_rows", "rejected_rows", "rmse", "baseline_rmse", "mae", "wall_seconds")
-    summary: dict[str, Any] = {key: report[key] for key in keys}
+    summary: dict[str, Any] = {key: report[key] for key in SUMMARY_KEYS}
     summary["ndcg_at_n"] = report["ranking"]["model"]["ndcg_at_n"]
     summary["popularity_ndcg_at_n"] = report["ranking"]["popularity"]["ndcg_at_n"]
     print(json.dumps(summary, sort_keys=True), flush=True)

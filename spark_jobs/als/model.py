@@ -20,13 +20,14 @@ both parts on every real split measured (spark_jobs/README.md), for twice the tr
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from .spark_helpers import CACHE_LEVEL, jvm
+from .config import JobConfig
+from .spark_helpers import CachedFrames, jvm
 
 # Spark's documented ALS defaults; the job's defaults and tuning grid never go below them.
 SPARK_DEFAULT_RANK, SPARK_DEFAULT_REG_PARAM, SPARK_DEFAULT_MAX_ITER = 10, 0.1, 10
@@ -36,31 +37,36 @@ MODELS = (BLEND, BIASED, PLAIN)
 BLEND_WEIGHT = 0.5  # of the plain model; the biased model gets the rest
 
 
-def clip_rating(column: Column, args: argparse.Namespace) -> Column:
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model to fit and its ALS parameters: --model, --rank and --reg-param, or what --tune chose."""
+
+    model: str  # one of MODELS
+    rank: int
+    reg_param: float
+
+
+def clip_rating(column: Column, config: JobConfig) -> Column:
     """Explicit predictions are clipped to the valid rating range, as a product would show them."""
-    if args.implicit:
+    if config.implicit:
         return column
-    return F.least(F.greatest(column, F.lit(args.min_rating)), F.lit(args.max_rating))
+    return F.least(F.greatest(column, F.lit(config.min_rating)), F.lit(config.max_rating))
 
 
 class Biases:
     """mu + b_u + b_i with shrunk biases: b_i = sum(r - mu) / (n_i + reg), then
-    b_u = sum(r - mu - b_i) / (n_u + reg). DataFrame aggregations; both tables are persisted."""
+    b_u = sum(r - mu - b_i) / (n_u + reg). DataFrame aggregations; both tables stay in cache."""
 
-    def __init__(self, train: DataFrame, mu: float, reg: float, persisted: list) -> None:
+    def __init__(self, train: DataFrame, mu: float, reg: float, cache: CachedFrames) -> None:
         self.mu = mu
-        self.item_bias = (
-            train.groupBy("item")
-            .agg((F.sum(F.col("rating") - mu) / (F.count(F.lit(1)) + reg)).alias("item_bias"))
-            .persist(CACHE_LEVEL)
+        self.item_bias = cache.persist(
+            train.groupBy("item").agg((F.sum(F.col("rating") - mu) / (F.count(F.lit(1)) + reg)).alias("item_bias"))
         )
-        self.user_bias = (
+        self.user_bias = cache.persist(
             train.join(self.item_bias, "item")
             .groupBy("user")
             .agg((F.sum(F.col("rating") - mu - F.col("item_bias")) / (F.count(F.lit(1)) + reg)).alias("user_bias"))
-            .persist(CACHE_LEVEL)
         )
-        persisted.extend([self.item_bias, self.user_bias])
 
     def with_baseline(self, pairs: DataFrame) -> DataFrame:
         """pairs plus a baseline column mu + b_u + b_i; an id unseen in training gets bias 0."""
@@ -75,21 +81,21 @@ class Biases:
         return self.with_baseline(train).select("user", "item", (F.col("rating") - F.col("baseline")).alias("rating"))
 
 
-def build_als(args: argparse.Namespace, rank: int, reg_param: float, blocks: int) -> ALS:
+def build_als(config: JobConfig, rank: int, reg_param: float, blocks: int) -> ALS:
     return ALS(
         rank=rank,
-        maxIter=args.max_iter,
+        maxIter=config.max_iter,
         regParam=reg_param,
-        implicitPrefs=args.implicit,
-        alpha=args.alpha,
-        seed=args.seed,
+        implicitPrefs=config.implicit,
+        alpha=config.alpha,
+        seed=config.seed,
         userCol="user",
         itemCol="item",
         ratingCol="rating",
         coldStartStrategy="drop",  # unseen ids would give NaN and poison RMSE
         numUserBlocks=blocks,
         numItemBlocks=blocks,
-        checkpointInterval=args.checkpoint_interval,
+        checkpointInterval=config.checkpoint_interval,
     )
 
 
@@ -101,26 +107,23 @@ def _als_model(spark: SparkSession, uid: str, rank: int, user_factors: DataFrame
     return model
 
 
-def fold_biases(spark: SparkSession, model: ALSModel, biases: Biases, persisted: list) -> ALSModel:
+def fold_biases(spark: SparkSession, model: ALSModel, biases: Biases, cache: CachedFrames) -> ALSModel:
     """The residual model with the biases as two more factor columns: user [p_u, 1, mu + b_u] and
-    item [q_i, b_i, 1], so every dot product is mu + b_u + b_i + p_u . q_i."""
+    item [q_i, b_i, 1], so every dot product is mu + b_u + b_i + p_u . q_i. The factor tables stay in cache."""
     as_floats = "array<float>"
-    users = (
-        model.userFactors.join(biases.user_bias.withColumnRenamed("user", "id"), "id")
-        .select(
+    users = cache.persist(
+        model.userFactors.join(biases.user_bias.withColumnRenamed("user", "id"), "id").select(
             "id",
             F.concat("features", F.array(F.lit(1.0), F.lit(biases.mu) + F.col("user_bias")).cast(as_floats)).alias(
                 "features"
             ),
         )
-        .persist(CACHE_LEVEL)
     )
-    items = (
-        model.itemFactors.join(biases.item_bias.withColumnRenamed("item", "id"), "id")
-        .select("id", F.concat("features", F.array(F.col("item_bias"), F.lit(1.0)).cast(as_floats)).alias("features"))
-        .persist(CACHE_LEVEL)
+    items = cache.persist(
+        model.itemFactors.join(biases.item_bias.withColumnRenamed("item", "id"), "id").select(
+            "id", F.concat("features", F.array(F.col("item_bias"), F.lit(1.0)).cast(as_floats)).alias("features")
+        )
     )
-    persisted.extend([users, items])
     return _als_model(spark, model.uid, model.rank + 2, users, items)
 
 
@@ -128,19 +131,21 @@ def _scaled(column: str, scale: float) -> Column:
     return F.transform(F.col(column), lambda value: value * F.lit(scale))
 
 
-def blend_models(spark: SparkSession, plain: ALSModel, biased: ALSModel, weight: float, persisted: list) -> ALSModel:
+def blend_models(
+    spark: SparkSession, plain: ALSModel, biased: ALSModel, weight: float, cache: CachedFrames
+) -> ALSModel:
     """weight x plain + (1 - weight) x biased as one ALSModel: user [p_u, p'_u], item [weight q_i,
     (1 - weight) q'_i], so every dot product is the weighted sum of the two models' predictions. Both
-    models were fitted on the same ratings, so they know the same users and items."""
+    models were fitted on the same ratings, so they know the same users and items. The factor tables stay
+    in cache."""
 
     def side(first: DataFrame, second: DataFrame, first_scale: float, second_scale: float) -> DataFrame:
         joined = first.withColumnRenamed("features", "first").join(second.withColumnRenamed("features", "second"), "id")
         features = F.concat(_scaled("first", first_scale), _scaled("second", second_scale)).cast("array<float>")
-        return joined.select("id", features.alias("features")).persist(CACHE_LEVEL)
+        return cache.persist(joined.select("id", features.alias("features")))
 
     users = side(plain.userFactors, biased.userFactors, 1.0, 1.0)
     items = side(plain.itemFactors, biased.itemFactors, weight, 1.0 - weight)
-    persisted.extend([users, items])
     return _als_model(spark, plain.uid, plain.rank + biased.rank, users, items)
 
 
@@ -148,19 +153,22 @@ def fit_model(
     spark: SparkSession,
     train: DataFrame,
     biases: Biases | None,
-    args: argparse.Namespace,
-    kind: str,
-    rank: int,
-    reg_param: float,
+    config: JobConfig,
+    choice: ModelChoice,
     blocks: int,
-    persisted: list,
+    cache: CachedFrames,
 ) -> ALSModel:
-    """The model of the given kind (MODELS) as one ALSModel; biased and blend need the biases."""
-    als = build_als(args, rank, reg_param, blocks)
-    if kind == PLAIN:
+    """The chosen model as one ALSModel; biased and blend need the biases. What it caches stays in cache."""
+    als = build_als(config, choice.rank, choice.reg_param, blocks)
+    if choice.model == PLAIN:
         return als.fit(train)
-    assert biases is not None, f"the {kind} model needs the biases"
-    biased = fold_biases(spark, als.fit(biases.residual(train)), biases, persisted)
-    if kind == BIASED:
+    assert biases is not None, f"the {choice.model} model needs the biases"
+    biased = fold_biases(spark, als.fit(biases.residual(train)), biases, cache)
+    if choice.model == BIASED:
         return biased
-    return blend_models(spark, als.fit(train), biased, BLEND_WEIGHT, persisted)
+    return blend_models(spark, als.fit(train), biased, BLEND_WEIGHT, cache)
+
+
+def model_users(model: ALSModel) -> DataFrame:
+    """(user) of every user the model has factors for."""
+    return model.userFactors.select(F.col("id").alias("user"))

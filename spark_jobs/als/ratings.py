@@ -10,7 +10,6 @@ has no valid rating, or has more than --max-reject-fraction of its rows rejected
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 
@@ -18,8 +17,9 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from .config import JobConfig
 from .hadoop_files import input_bytes
-from .spark_helpers import CACHE_LEVEL, one_row, session_conf
+from .spark_helpers import CachedFrames, one_row, session_conf
 
 # Format name -> field separator (a Java regex for F.split; also a plain string for str.split).
 FORMATS = {
@@ -42,6 +42,7 @@ INT_MAX = 2_147_483_647
 ID_PATTERN = r"^-?[0-9]+$"
 NUMBER_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 TIMESTAMP_PATTERN = r"^[0-9]{1,18}$"
+FIELD_TEXTS = ("user_text", "item_text", "rating_text", "time_text")  # the fields of a line, as text
 ROWS_PER_PARTITION = 500_000  # ~10 MB of (int, int, double) rows: big enough to amortise a task
 BYTES_PER_PARTITION = 16 * 1024 * 1024  # input text per shuffle partition while loading (~600K lines)
 DETECT_SAMPLE_LINES = 20
@@ -145,27 +146,47 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
     kept = F.trim(F.col("line")) != ""
     if fmt == "csv":
         kept = kept & ~F.lower(F.regexp_replace(F.col("line"), r"\s", "")).isin(*CSV_HEADERS)
-    sep = FORMATS[fmt]
-    names = ("user_text", "item_text", "rating_text", "time_text")
     checked = lines.where(kept).select(
         "line", "source_file", "position", F.col("line").rlike(well_formed_pattern(fmt)).alias("well_formed")
     )
+    values = _parsed_values(_cut_fields(checked, FORMATS[fmt]))
+    valid = F.col("reject_reason").isNull()
+    return values.withColumn("reject_reason", _reject_reason(min_rating, max_rating)).select(
+        F.when(valid, F.col("user_id").cast("int")).alias("user"),
+        F.when(valid, F.col("item_id").cast("int")).alias("item"),
+        F.when(valid, F.col("value")).alias("rating"),
+        F.when(valid, F.col("time")).alias("timestamp"),
+        "reject_reason",
+        "source_file",
+        "position",
+        F.when(~valid, F.col("line")).alias("line"),
+    )
+
+
+def _cut_fields(checked: DataFrame, sep: str) -> DataFrame:
+    """checked plus each field's text (FIELD_TEXTS) and, for lines that are not well formed, the field count."""
     well_formed = F.col("well_formed")
     # F.split was a fifth of the phase's CPU: it only runs, inside the otherwise branches, for lines
     # that are not well formed.
     fields = F.split(F.col("line"), sep)
-    split = checked.select(
+    return checked.select(
         "*",
         F.when(~well_formed, F.size(fields)).alias("fields"),
         *(
             F.when(well_formed, _well_formed_field(sep, i))
             .otherwise(_text_field(fields, F.size(fields), i))
             .alias(name)
-            for i, name in enumerate(names)
+            for i, name in enumerate(FIELD_TEXTS)
         ),
     )
-    user_text, item_text, rating_text, time_text = (F.col(name) for name in names)
-    values = split.select(
+
+
+def _parsed_values(split: DataFrame) -> DataFrame:
+    """split plus the parsed values: user_id, item_id (longs), value (the rating) and time, each null
+    where its text does not parse."""
+    well_formed = F.col("well_formed")
+    user_text, item_text, rating_text, time_text = (F.col(name) for name in FIELD_TEXTS)
+    return split.select(
         "*",
         F.when(well_formed, user_text.cast("long")).otherwise(_id_value(user_text)).alias("user_id"),
         F.when(well_formed, item_text.cast("long")).otherwise(_id_value(item_text)).alias("item_id"),
@@ -174,10 +195,16 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
             "time"
         ),
     )
+
+
+def _reject_reason(min_rating: float, max_rating: float) -> Column:
+    """The first REJECT_REASONS reason (but duplicate) that applies to a parsed row; null for a valid one."""
+    well_formed = F.col("well_formed")
+    user_text, item_text, time_text = F.col("user_text"), F.col("item_text"), F.col("time_text")
     count, user, item, rating = F.col("fields"), F.col("user_id"), F.col("item_id"), F.col("value")
     bad_timestamp = time_text.isNotNull() & (time_text != "") & F.col("time").isNull()
     in_range = (rating >= min_rating) & (rating <= max_rating)
-    reason = (
+    return (
         F.when(well_formed & (user <= INT_MAX) & (item <= INT_MAX) & in_range, F.lit(None).cast("string"))
         .when(~well_formed & ((count < 3) | (count > 4)), F.lit(MALFORMED))
         .when((user_text == "") | (item_text == ""), F.lit(MISSING_ID))
@@ -188,17 +215,6 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
         .when(user_text.startswith("-") | item_text.startswith("-"), F.lit(NEGATIVE_ID))
         .when(user.isNull() | item.isNull() | (user > INT_MAX) | (item > INT_MAX), F.lit(ID_TOO_LARGE))
         .when(~in_range, F.lit(RATING_OUT_OF_RANGE))
-    )
-    valid = F.col("reject_reason").isNull()
-    return values.withColumn("reject_reason", reason).select(
-        F.when(valid, user.cast("int")).alias("user"),
-        F.when(valid, item.cast("int")).alias("item"),
-        F.when(valid, rating).alias("rating"),
-        F.when(valid, F.col("time")).alias("timestamp"),
-        "reject_reason",
-        "source_file",
-        "position",
-        F.when(~valid, F.col("line")).alias("line"),
     )
 
 
@@ -268,7 +284,7 @@ def _nonzero(counts: dict) -> str:
 
 
 class LoadedRatings:
-    """Validated, de-duplicated, split ratings (one persisted table) and what loading found."""
+    """Validated, de-duplicated, split ratings (one cached table) and what loading found."""
 
     def __init__(self, table: DataFrame, reports: dict, train_rows: int, test_rows: int, mu: float) -> None:
         self.table = table
@@ -277,24 +293,38 @@ class LoadedRatings:
         self.test_rows = test_rows
         self.mu = mu
 
+    @property
+    def input_rows(self) -> int:
+        """Rows read from every input."""
+        return sum(report["input_rows"] for report in self.reports.values())
+
     def split(self, name: str) -> DataFrame:
         valid = self.table.where(F.col("reject_reason").isNull() & (F.col("split") == name))
         return valid.select("user", "item", "rating")
 
+    def check_both_splits(self, ratings: str) -> None:
+        """JobInputError, naming the ratings, unless training and test each hold a rating."""
+        if self.train_rows == 0 or self.test_rows == 0:
+            raise JobInputError(
+                f"{ratings}: {self.train_rows} training and {self.test_rows} test ratings after the split; "
+                "need at least one of each (more ratings, or another --test-fraction)"
+            )
 
-def load_ratings(spark: SparkSession, args: argparse.Namespace, persisted: list) -> LoadedRatings:
-    """Parse, validate, de-duplicate and split --ratings (and --test-ratings) in one Spark action.
+
+def load_ratings(spark: SparkSession, config: JobConfig, cache: CachedFrames) -> LoadedRatings:
+    """Parse, validate, de-duplicate and split --ratings (and --test-ratings) in one Spark action; the table
+    stays in cache.
 
     Format detection reads up to DETECT_SAMPLE_LINES lines first, only with --format auto; the line
     number of the earliest rejected line costs one more pass, only when a line is rejected.
     JobInputError when an input is empty, has no valid rating, or more than max_reject_fraction of
     its rows is rejected.
     """
-    inputs = [(ROLE_RATINGS, args.ratings)] + ([(ROLE_TEST, args.test_ratings)] if args.test_ratings else [])
+    inputs = [(ROLE_RATINGS, config.ratings)] + ([(ROLE_TEST, config.test_ratings)] if config.test_ratings else [])
     formats, parts, total_bytes = {}, [], 0
     for role, uri in inputs:
         lines = read_lines(spark, uri)
-        fmt = args.format
+        fmt = config.format
         if fmt == "auto":
             sample = [
                 row.line
@@ -304,7 +334,7 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, persisted: list)
             check_header(uri, fmt, sample[0])
         formats[role] = fmt
         total_bytes += input_bytes(spark, uri)
-        parts.append(classify(lines, fmt, args.min_rating, args.max_rating).withColumn("role", F.lit(role)))
+        parts.append(classify(lines, fmt, config.min_rating, config.max_rating).withColumn("role", F.lit(role)))
     classified = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
 
     partitions = max(spark.sparkContext.defaultParallelism, math.ceil(total_bytes / BYTES_PER_PARTITION))
@@ -312,9 +342,7 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, persisted: list)
     # The partitions are sized above and nothing is joined, so adaptive execution has nothing to adapt;
     # it would only re-plan each shuffle stage as a Spark job of its own.
     with session_conf(spark, {"spark.sql.adaptive.enabled": "false"}):
-        table = summarise(classified, bool(args.test_ratings), args.seed, args.test_fraction)
-        table = table.persist(CACHE_LEVEL)
-        persisted.append(table)
+        table = cache.persist(summarise(classified, bool(config.test_ratings), config.seed, config.test_fraction))
         # The one action: it fills the cache and returns a handful of rows of counts.
         stats = (
             table.groupBy("role", "reject_reason", "split")
@@ -330,7 +358,7 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, persisted: list)
     reports = {}
     for role, uri in inputs:
         rows = [row for row in stats if row["role"] == role]
-        reports[role] = _input_report(spark, uri, formats[role], rows, args)
+        reports[role] = _input_report(spark, uri, formats[role], rows, config)
     train = [row for row in stats if row["reject_reason"] is None and row["split"] == TRAIN]
     test = [row for row in stats if row["reject_reason"] is None and row["split"] == TEST]
     train_rows = sum(int(row["groups"]) for row in train)
@@ -339,7 +367,7 @@ def load_ratings(spark: SparkSession, args: argparse.Namespace, persisted: list)
     return LoadedRatings(table, reports, train_rows, test_rows, mu)
 
 
-def _input_report(spark: SparkSession, uri: str, fmt: str, rows: list, args: argparse.Namespace) -> dict:
+def _input_report(spark: SparkSession, uri: str, fmt: str, rows: list, config: JobConfig) -> dict:
     """Counts of one input from the summary rows; raises JobInputError when the input is unusable."""
     valid_groups = sum(int(row["groups"]) for row in rows if row["reject_reason"] is None)
     valid_rows = sum(int(row["rows"]) for row in rows if row["reject_reason"] is None)
@@ -374,10 +402,10 @@ def _input_report(spark: SparkSession, uri: str, fmt: str, rows: list, args: arg
             f"{uri}: no valid ratings in {input_rows} rows as {fmt} "
             f"(rejected: {_nonzero(rejected)}){_describe_bad_line(bad)}"
         )
-    if rejected_total > args.max_reject_fraction * input_rows:
+    if rejected_total > config.max_reject_fraction * input_rows:
         raise JobInputError(
             f"{uri}: {rejected_total} of {input_rows} rows rejected, more than "
-            f"--max-reject-fraction {args.max_reject_fraction} (rejected: "
+            f"--max-reject-fraction {config.max_reject_fraction} (rejected: "
             f"{_nonzero(rejected)}){_describe_bad_line(bad)}"
         )
     return report

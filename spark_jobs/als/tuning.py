@@ -6,15 +6,17 @@ around the best coarse regParam); the result lists every model scored and the on
 
 from __future__ import annotations
 
-import argparse
+import functools
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from .config import JobConfig
 from .model import BIASED, BLEND, BLEND_WEIGHT, MODELS, PLAIN, SPARK_DEFAULT_RANK, Biases, build_als, clip_rating
 from .ratings import hash_fraction
-from .spark_helpers import CACHE_LEVEL, one_row
+from .spark_helpers import CachedFrames, one_row
 
 TUNE_RANKS = (5, 10, 20, 40, 80, 160)
 TUNE_REG_PARAMS = (0.01, 0.03, 0.1, 0.3, 1.0)  # coarse: two decades around Spark's default
@@ -22,7 +24,7 @@ REFINE_FACTORS = (0.5, 0.7, 1.0, 1.4, 2.0)  # fine: around the best coarse value
 RATINGS_PER_PARAMETER = 1.0  # a rank is searched while (users + items) * rank <= ratings / this
 
 
-def tuning_grid(args: argparse.Namespace, ratings: int, users: int, items: int) -> tuple:
+def tuning_grid(config: JobConfig, ratings: int, users: int, items: int) -> tuple:
     """(ranks, reg_params) to search; the defaults scale the ranks with the data.
 
     A rank is searched while the model's (users + items) * rank parameters stay within
@@ -30,12 +32,11 @@ def tuning_grid(args: argparse.Namespace, ratings: int, users: int, items: int) 
     data searches ranks 5-20 at 100K ratings, 5-40 at 1M and 5-80 at 20M. The default reg_params
     are the coarse stage: two decades around Spark's default 0.1 (see refine_reg_params).
     """
-    ranks = args.tune_ranks
-    if ranks is None:
-        limit = ratings / (RATINGS_PER_PARAMETER * max(1, users + items))
-        ranks = sorted({rank for rank in TUNE_RANKS if rank <= limit} | {5, SPARK_DEFAULT_RANK})
-    reg_params = args.tune_reg_params if args.tune_reg_params is not None else list(TUNE_REG_PARAMS)
-    return sorted(set(ranks)), sorted(set(reg_params))
+    limit = ratings / (RATINGS_PER_PARAMETER * max(1, users + items))
+    scaled = {rank for rank in TUNE_RANKS if rank <= limit} | {5, SPARK_DEFAULT_RANK}
+    ranks = scaled if config.tune_ranks is None else set(config.tune_ranks)
+    reg_params = TUNE_REG_PARAMS if config.tune_reg_params is None else config.tune_reg_params
+    return sorted(ranks), sorted(set(reg_params))
 
 
 def refine_reg_params(best: float) -> list:
@@ -43,26 +44,70 @@ def refine_reg_params(best: float) -> list:
     return sorted({round(best * factor, 6) for factor in REFINE_FACTORS})
 
 
-def tune(
-    spark: SparkSession,
-    train: DataFrame,
-    train_rows: int,
-    args: argparse.Namespace,
-    blocks: int,
-    persisted: list,
-) -> dict:
+@dataclass(frozen=True)
+class HoldOut:
+    """The training ratings split for the search, cached while it runs: models fit on fit_part (biased: on
+    residual, fit_part minus its own bias baseline) and are scored on scored, the held-out ratings (with a
+    baseline column when a model needs the biases)."""
+
+    fit_part: DataFrame
+    residual: DataFrame | None  # None when no model searched needs the biases
+    scored: DataFrame
+    rows: int
+    users: int
+    items: int
+
+
+def tune(train: DataFrame, train_rows: int, config: JobConfig, blocks: int) -> dict:
     """Hold out --tune-validation-fraction of train, fit models on the rest with their own biases and
     score clipped predictions by RMSE on the held-out rows. Every (rank, regParam) fits the plain and
-    the biased model once and scores each kind of args.tune_models (the blend from those two fits).
+    the biased model once and scores each kind of config.tune_models (the blend from those two fits).
     Default search, coarse to fine: regParam over TUNE_REG_PARAMS at rank 10, then every rank of
     tuning_grid with refine_reg_params around the best of those (about 20 points). With
     --tune-reg-params: exactly ranks x those. The best (lowest RMSE; ties to the smaller rank, then the
-    larger reg_param, then the model order of MODELS) is returned with every model scored."""
-    kinds = list(args.tune_models)
-    held_out = hash_fraction(args.seed, "validation") < args.tune_validation_fraction
-    fit_part = train.where(~held_out).persist(CACHE_LEVEL)
-    validation = train.where(held_out).persist(CACHE_LEVEL)
-    persisted.extend([fit_part, validation])
+    larger reg_param, then the model order of MODELS) is returned with every model scored. What the
+    search caches is released when it ends."""
+    kinds = list(config.tune_models)
+    with CachedFrames() as cache:
+        hold_out = hold_out_split(train, config, cache)
+        ranks, reg_params = tuning_grid(config, hold_out.rows, hold_out.users, hold_out.items)
+        score = functools.partial(validation_rmses, hold_out, config, blocks)
+        with ThreadPoolExecutor(max_workers=config.tune_parallelism) as pool:
+
+            def scored_grid(points: list) -> list:
+                return [result for results in pool.map(score, points) for result in results]
+
+            if config.tune_reg_params is not None:  # a grid of the caller's: search exactly that
+                stages = {"grid": [(rank, reg_param) for rank in ranks for reg_param in reg_params]}
+                results = scored_grid(stages["grid"])
+            else:  # coarse over regParam at Spark's default rank, then fine around its best at every rank
+                coarse = [(SPARK_DEFAULT_RANK, reg_param) for reg_param in reg_params]
+                results = scored_grid(coarse)
+                fine_reg_params = refine_reg_params(_best_of(results)["reg_param"])
+                fine = [(r, g) for r in ranks for g in fine_reg_params if (r, g) not in coarse]
+                results += scored_grid(fine)
+                stages = {"coarse": coarse, "fine": fine}
+    best = _best_of(results)
+    return {
+        "method": "holdout",
+        "metric": "rmse",
+        "validation_fraction": config.tune_validation_fraction,
+        "fit_rows": hold_out.rows,
+        "validation_rows": train_rows - hold_out.rows,
+        "stages": {name: len(pairs) for name, pairs in stages.items()},
+        "models": kinds,
+        "ranks": ranks,
+        "reg_params": sorted({result["reg_param"] for result in results}),
+        "grid": results,
+        "best_params": {"model": best["model"], "rank": best["rank"], "reg_param": best["reg_param"]},
+    }
+
+
+def hold_out_split(train: DataFrame, config: JobConfig, cache: CachedFrames) -> HoldOut:
+    """The hold-out (a hash of user, item and seed, so reproducible) and what the search fits and scores."""
+    held_out = hash_fraction(config.seed, "validation") < config.tune_validation_fraction
+    fit_part = cache.persist(train.where(~held_out))
+    validation = cache.persist(train.where(held_out))
     sizes = one_row(
         fit_part.agg(
             F.count(F.lit(1)).alias("rows"),
@@ -71,58 +116,32 @@ def tune(
             F.countDistinct("item").alias("items"),
         )
     )
-    ranks, reg_params = tuning_grid(args, int(sizes["rows"]), int(sizes["users"]), int(sizes["items"]))
-    needs_plain = PLAIN in kinds or BLEND in kinds
-    needs_biased = BIASED in kinds or BLEND in kinds
-    biases = Biases(fit_part, float(sizes["mu"]), args.baseline_reg, persisted) if needs_biased else None
-    residual = biases.residual(fit_part).persist(CACHE_LEVEL) if biases else None
-    scored = (biases.with_baseline(validation) if biases else validation).persist(CACHE_LEVEL)
-    persisted.extend([frame for frame in (residual, scored) if frame is not None])
+    needs_biases = BIASED in config.tune_models or BLEND in config.tune_models
+    biases = Biases(fit_part, float(sizes["mu"]), config.baseline_reg, cache) if needs_biases else None
+    residual = cache.persist(biases.residual(fit_part)) if biases else None
+    scored = cache.persist(biases.with_baseline(validation) if biases else validation)
+    return HoldOut(fit_part, residual, scored, int(sizes["rows"]), int(sizes["users"]), int(sizes["items"]))
 
-    def score(params: tuple) -> list:
-        rank, reg_param = params
-        als = build_als(args, rank, reg_param, blocks)
-        frame, predictions = scored, {}
-        if needs_plain:
-            frame = als.fit(fit_part).transform(frame).withColumnRenamed("prediction", PLAIN)
-            predictions[PLAIN] = F.col(PLAIN)
-        if residual is not None:
-            frame = als.fit(residual).transform(frame).withColumnRenamed("prediction", "residual")
-            predictions[BIASED] = F.col("residual") + F.col("baseline")
-        if BLEND in kinds:
-            predictions[BLEND] = BLEND_WEIGHT * predictions[PLAIN] + (1.0 - BLEND_WEIGHT) * predictions[BIASED]
-        errors = {kind: clip_rating(predictions[kind], args) - F.col("rating") for kind in kinds}
-        row = one_row(frame.agg(*(F.sqrt(F.avg(errors[kind] * errors[kind])).alias(kind) for kind in kinds)))
-        return [{"model": kind, "rank": rank, "reg_param": reg_param, "validation_rmse": row[kind]} for kind in kinds]
 
-    def scored_grid(points: list) -> list:
-        return [result for results in pool.map(score, points) for result in results]
+def validation_rmses(hold_out: HoldOut, config: JobConfig, blocks: int, point: tuple) -> list:
+    """One grid point (rank, reg_param): the plain and the biased model fitted once each (as the models
+    searched need), and the hold-out RMSE of the clipped predictions of every model searched."""
+    rank, reg_param = point
+    kinds = config.tune_models
+    als = build_als(config, rank, reg_param, blocks)
+    frame, predictions = hold_out.scored, {}
+    if PLAIN in kinds or BLEND in kinds:
+        frame = als.fit(hold_out.fit_part).transform(frame).withColumnRenamed("prediction", PLAIN)
+        predictions[PLAIN] = F.col(PLAIN)
+    if hold_out.residual is not None:
+        frame = als.fit(hold_out.residual).transform(frame).withColumnRenamed("prediction", "residual")
+        predictions[BIASED] = F.col("residual") + F.col("baseline")
+    if BLEND in kinds:
+        predictions[BLEND] = BLEND_WEIGHT * predictions[PLAIN] + (1.0 - BLEND_WEIGHT) * predictions[BIASED]
+    errors = {kind: clip_rating(predictions[kind], config) - F.col("rating") for kind in kinds}
+    row = one_row(frame.agg(*(F.sqrt(F.avg(errors[kind] * errors[kind])).alias(kind) for kind in kinds)))
+    return [{"model": kind, "rank": rank, "reg_param": reg_param, "validation_rmse": row[kind]} for kind in kinds]
 
-    def best_of(results: list) -> dict:
-        return min(results, key=lambda r: (r["validation_rmse"], r["rank"], -r["reg_param"], MODELS.index(r["model"])))
 
-    with ThreadPoolExecutor(max_workers=args.tune_parallelism) as pool:
-        if args.tune_reg_params is not None:  # a grid of the caller's: search exactly that
-            stages = {"grid": [(rank, reg_param) for rank in ranks for reg_param in reg_params]}
-            results = scored_grid(stages["grid"])
-        else:  # coarse over regParam at Spark's default rank, then fine around its best at every rank
-            coarse = [(SPARK_DEFAULT_RANK, reg_param) for reg_param in reg_params]
-            results = scored_grid(coarse)
-            fine_reg_params = refine_reg_params(best_of(results)["reg_param"])
-            fine = [(r, g) for r in ranks for g in fine_reg_params if (r, g) not in coarse]
-            results += scored_grid(fine)
-            stages = {"coarse": coarse, "fine": fine}
-    best = best_of(results)
-    return {
-        "method": "holdout",
-        "metric": "rmse",
-        "validation_fraction": args.tune_validation_fraction,
-        "fit_rows": int(sizes["rows"]),
-        "validation_rows": train_rows - int(sizes["rows"]),
-        "stages": {name: len(pairs) for name, pairs in stages.items()},
-        "models": kinds,
-        "ranks": ranks,
-        "reg_params": sorted({result["reg_param"] for result in results}),
-        "grid": results,
-        "best_params": {"model": best["model"], "rank": best["rank"], "reg_param": best["reg_param"]},
-    }
+def _best_of(results: list) -> dict:
+    return min(results, key=lambda r: (r["validation_rmse"], r["rank"], -r["reg_param"], MODELS.index(r["model"])))

@@ -54,7 +54,7 @@ from deployment_support import (
 )
 
 from lab_contract.environments import SpendGuardEnvironment
-from spark_jobs.spark_submit import package_sources, spark_submit_environment
+from spark_jobs.local.spark_submit import package_sources, spark_submit_environment
 
 pytestmark = pytest.mark.emulated
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_jobs.spark_submit import spark_submit_environment
+from spark_jobs.local.spark_submit import spark_submit_environment
 
 # Spark needs a JVM (the project's Java 17 unless the caller chose one) and Python workers that run this
 # interpreter (same numpy and pyspark): the environment spark-submit gets in make run.
@@ -52,7 +52,7 @@ def write_lines(tmp_path: Path):
 @pytest.fixture(scope="module")
 def synthetic_dir(tmp_path_factory) -> Path:
     """The small synthetic dataset (u.data, u.test, oracle.json), written once per test module."""
-    from spark_jobs.synthetic_ratings import generate, write_dataset
+    from spark_jobs.local.synthetic_ratings import generate, write_dataset
     from tests.spark.job_support import SMALL_SPEC
 
     out = tmp_path_factory.mktemp("synthetic")

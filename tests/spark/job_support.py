@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 from spark_jobs.als.arguments import parse_args
-from spark_jobs.spark_submit import job_arguments
-from spark_jobs.synthetic_ratings import SyntheticSpec
+from spark_jobs.als.config import JobConfig
+from spark_jobs.local.spark_submit import job_arguments
+from spark_jobs.local.synthetic_ratings import SyntheticSpec
 
 SMALL_SPEC = SyntheticSpec(users=150, items=200, ratings=8_000, noise_sigma=0.5, seed=7)
 
 
-def job_args(**options: object) -> argparse.Namespace:
-    """The job's parsed arguments for these options (``ratings`` and ``output`` default to placeholders)."""
+def job_args(**options: object) -> JobConfig:
+    """The job's configuration for these options (``ratings`` and ``output`` default to placeholders)."""
     return parse_args(job_arguments(**{"ratings": "unused", "output": "unused", **options}))
 
 

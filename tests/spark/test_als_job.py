@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import re
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from spark_jobs.als.arguments import parse_args
 from spark_jobs.als.attempts import ATTEMPTS_DIR
+from spark_jobs.als.config import JobConfig
 from spark_jobs.als.evaluation import popularity_lists, ranking_metrics
 from spark_jobs.als.job import run
 from spark_jobs.als.model import (
@@ -22,6 +25,7 @@ from spark_jobs.als.model import (
     SPARK_DEFAULT_RANK,
     SPARK_DEFAULT_REG_PARAM,
     Biases,
+    ModelChoice,
     blend_models,
     build_als,
     fit_model,
@@ -29,8 +33,9 @@ from spark_jobs.als.model import (
 )
 from spark_jobs.als.ratings import TRAIN, JobInputError, load_ratings
 from spark_jobs.als.recommendations import recommend_users
+from spark_jobs.als.spark_helpers import CachedFrames
 from spark_jobs.als.tuning import TUNE_REG_PARAMS, refine_reg_params, tuning_grid
-from spark_jobs.synthetic_ratings import generate, oracle_metrics
+from spark_jobs.local.synthetic_ratings import generate, oracle_metrics
 from tests.spark.job_support import SMALL_SPEC, job_args, train_pairs
 
 OUTPUTS = ["_SUCCESS", "metrics.json", "model", "recommendations"]
@@ -207,45 +212,43 @@ def test_the_users_to_recommend_for_come_from_a_list_or_a_file(spark, tmp_path):
 
 def test_folded_model_predicts_mu_plus_biases_plus_the_residual_factors(spark, synthetic_dir):
     args = job_args(ratings=synthetic_dir / "u.data", max_iter=3)
-    loaded = load_ratings(spark, args, persisted := [])
-    train = loaded.split(TRAIN)
-    biases = Biases(train, loaded.mu, args.baseline_reg, persisted)
-    residual_model = build_als(args, 4, 0.1, 2).fit(biases.residual(train))
-    folded = fold_biases(spark, residual_model, biases, persisted)
-    pairs = train.select("user", "item").limit(50)
-    expected = {
-        (r.user, r.item): r.prediction + r.baseline
-        for r in residual_model.transform(biases.with_baseline(pairs)).collect()
-    }
-    got = {(r.user, r.item): r.prediction for r in folded.transform(pairs).collect()}
+    with CachedFrames() as cache:
+        loaded = load_ratings(spark, args, cache)
+        train = loaded.split(TRAIN)
+        biases = Biases(train, loaded.mu, args.baseline_reg, cache)
+        residual_model = build_als(args, 4, 0.1, 2).fit(biases.residual(train))
+        folded = fold_biases(spark, residual_model, biases, cache)
+        pairs = train.select("user", "item").limit(50)
+        expected = {
+            (r.user, r.item): r.prediction + r.baseline
+            for r in residual_model.transform(biases.with_baseline(pairs)).collect()
+        }
+        got = {(r.user, r.item): r.prediction for r in folded.transform(pairs).collect()}
     assert got.keys() == expected.keys() and len(got) == 50
     assert all(abs(got[key] - expected[key]) < 1e-4 for key in got)
-    for frame in persisted:
-        frame.unpersist()
 
 
 def test_blended_model_predicts_the_weighted_mean_of_the_plain_and_the_biased_model(spark, synthetic_dir):
     args = job_args(ratings=synthetic_dir / "u.data", max_iter=3)
-    loaded = load_ratings(spark, args, persisted := [])
-    train = loaded.split(TRAIN)
-    biases = Biases(train, loaded.mu, args.baseline_reg, persisted)
-    plain = fit_model(spark, train, None, args, PLAIN, 3, 0.1, 2, persisted)
-    biased = fit_model(spark, train, biases, args, BIASED, 4, 0.1, 2, persisted)
-    pairs = train.select("user", "item").limit(50)
-    predictions = {
-        name: {(r.user, r.item): r.prediction for r in model.transform(pairs).collect()}
-        for name, model in (("plain", plain), ("biased", biased))
-    }
-    for weight in (BLEND_WEIGHT, 0.2):
-        blended = blend_models(spark, plain, biased, weight, persisted)
-        assert blended.rank == 3 + 4 + 2
-        got = {(r.user, r.item): r.prediction for r in blended.transform(pairs).collect()}
-        assert got.keys() == predictions["plain"].keys() and len(got) == 50
-        for key, value in got.items():
-            expected = weight * predictions["plain"][key] + (1 - weight) * predictions["biased"][key]
-            assert abs(value - expected) < 1e-4
-    for frame in persisted:
-        frame.unpersist()
+    with CachedFrames() as cache:
+        loaded = load_ratings(spark, args, cache)
+        train = loaded.split(TRAIN)
+        biases = Biases(train, loaded.mu, args.baseline_reg, cache)
+        plain = fit_model(spark, train, None, args, ModelChoice(PLAIN, 3, 0.1), 2, cache)
+        biased = fit_model(spark, train, biases, args, ModelChoice(BIASED, 4, 0.1), 2, cache)
+        pairs = train.select("user", "item").limit(50)
+        predictions = {
+            name: {(r.user, r.item): r.prediction for r in model.transform(pairs).collect()}
+            for name, model in (("plain", plain), ("biased", biased))
+        }
+        for weight in (BLEND_WEIGHT, 0.2):
+            blended = blend_models(spark, plain, biased, weight, cache)
+            assert blended.rank == 3 + 4 + 2
+            got = {(r.user, r.item): r.prediction for r in blended.transform(pairs).collect()}
+            assert got.keys() == predictions["plain"].keys() and len(got) == 50
+            for key, value in got.items():
+                expected = weight * predictions["plain"][key] + (1 - weight) * predictions["biased"][key]
+                assert abs(value - expected) < 1e-4
 
 
 def test_ranking_metrics_match_hand_computed_values(spark):
@@ -336,18 +339,27 @@ def test_defaults_are_at_least_sparks_documented_als_defaults():
             parse_args(["--ratings", "r", "--output", "o", *flags])
 
 
+def test_the_configuration_is_resolved_once_and_never_changes():
+    config = parse_args(["--ratings", "r", "--output", "o", "--tune-ranks", "5,3", "--implicit"])
+    assert isinstance(config, JobConfig)
+    assert (config.min_rating, config.max_rating, config.tune_ranks) == (0.0, math.inf, (5, 3))
+    for name, value in (("rank", 20), ("model", "blend"), ("run_id", "other")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(config, name, value)
+
+
 @pytest.mark.parametrize(
     ("flags", "model", "tune_models"),
     [
-        ([], "blend", ["blend", "biased", "plain"]),
-        (["--model", "biased"], "biased", ["biased"]),
-        (["--model", "plain"], "plain", ["plain"]),
-        (["--model", "blend"], "blend", ["blend"]),
-        (["--no-biases"], "plain", ["plain"]),  # Spark's ALS on the raw ratings, as before --model
-        (["--biases"], "biased", ["biased"]),
-        (["--biases", "--model", "biased"], "biased", ["biased"]),
-        (["--implicit"], "plain", ["plain"]),
-        (["--implicit", "--no-biases"], "plain", ["plain"]),
+        ([], "blend", ("blend", "biased", "plain")),
+        (["--model", "biased"], "biased", ("biased",)),
+        (["--model", "plain"], "plain", ("plain",)),
+        (["--model", "blend"], "blend", ("blend",)),
+        (["--no-biases"], "plain", ("plain",)),  # Spark's ALS on the raw ratings
+        (["--biases"], "biased", ("biased",)),
+        (["--biases", "--model", "biased"], "biased", ("biased",)),
+        (["--implicit"], "plain", ("plain",)),
+        (["--implicit", "--no-biases"], "plain", ("plain",)),
     ],
 )
 def test_model_flags_choose_the_model_and_what_tune_searches(flags, model, tune_models):

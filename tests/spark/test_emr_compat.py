@@ -126,7 +126,7 @@ def test_default_release_is_the_newest_listed_spark_3_5_release():
 
 def test_spark_job_files_exist():
     names = {p.relative_to(ROOT / "spark_jobs").as_posix() for p in JOB_FILES}
-    assert names >= {"als_job.py", "als/job.py", "als/ratings.py", "synthetic_ratings.py", "run_sample.py"}
+    assert names >= {"als_job.py", "als/job.py", "als/ratings.py", "local/synthetic_ratings.py", "local/run_sample.py"}
 
 
 @pytest.mark.parametrize("path", JOB_FILES, ids=lambda p: p.relative_to(ROOT / "spark_jobs").as_posix())

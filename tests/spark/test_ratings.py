@@ -9,7 +9,7 @@ import pytest
 
 from spark_jobs.als.job import EXIT_INPUT, main
 from spark_jobs.als.ratings import ROLE_RATINGS, ROLE_TEST, TEST, JobInputError, detect_format, load_ratings
-from spark_jobs.als.spark_helpers import session_conf
+from spark_jobs.als.spark_helpers import CachedFrames, session_conf
 from tests.spark.job_support import job_args, train_pairs
 
 GOOD = [(1, 10, 4.0, 881250949), (1, 20, 3.5, 881250950), (2, 10, 5.0, 891717742), (3, 30, 1.0, 878887116)]
@@ -22,13 +22,12 @@ LAYOUTS = {
 
 def _load(spark, path: str, fmt: str = "auto", **options):
     """(sorted (user, item, rating) of every kept rating, the input's report)."""
-    loaded = load_ratings(spark, job_args(ratings=path, format=fmt, **options), persisted := [])
-    rows = sorted(
-        (r.user, r.item, r.rating)
-        for r in loaded.table.where("reject_reason is null").select("user", "item", "rating").collect()
-    )
-    for frame in persisted:
-        frame.unpersist()
+    with CachedFrames() as cache:
+        loaded = load_ratings(spark, job_args(ratings=path, format=fmt, **options), cache)
+        rows = sorted(
+            (r.user, r.item, r.rating)
+            for r in loaded.table.where("reject_reason is null").select("user", "item", "rating").collect()
+        )
     return rows, loaded.reports[ROLE_RATINGS]
 
 
@@ -162,8 +161,11 @@ def test_a_bad_test_file_is_reported_as_the_test_file(spark, write_lines):
     train = write_lines("u.data", [f"{u}\t{i}\t4\t1" for u in range(1, 4) for i in range(1, 4)])
     test = write_lines("u.test", ["1\t1\t4\t1", "oops"])
     args = job_args(ratings=train, test_ratings=test, format="udata", max_reject_fraction=0.2)
-    with pytest.raises(JobInputError, match=r"u\.test: 1 of 2 rows rejected.*u\.test line 2: 'oops'"):
-        load_ratings(spark, args, [])
+    with (
+        CachedFrames() as cache,
+        pytest.raises(JobInputError, match=r"u\.test: 1 of 2 rows rejected.*u\.test line 2: 'oops'"),
+    ):
+        load_ratings(spark, args, cache)
 
 
 def _jobs_while(spark, action) -> int:
@@ -183,10 +185,9 @@ def test_loading_train_and_test_files_is_one_pass(spark, synthetic_dir):
     turns it off for its query, where it would submit each shuffle stage as a job of its own, and
     gives the session its setting back); the report's counts and the split come out of it."""
     args = job_args(ratings=synthetic_dir / "u.data", test_ratings=synthetic_dir / "u.test", format="udata")
-    persisted: list = []
     loaded: list = []
-    with session_conf(spark, {"spark.sql.adaptive.enabled": "true"}):
-        one_file = _jobs_while(spark, lambda: loaded.append(load_ratings(spark, args, persisted)))
+    with CachedFrames() as cache, session_conf(spark, {"spark.sql.adaptive.enabled": "true"}):
+        one_file = _jobs_while(spark, lambda: loaded.append(load_ratings(spark, args, cache)))
         assert spark.conf.get("spark.sql.adaptive.enabled") == "true"
     both = loaded[0]
     lines = len((synthetic_dir / "u.data").read_text().splitlines())
@@ -195,19 +196,16 @@ def test_loading_train_and_test_files_is_one_pass(spark, synthetic_dir):
     assert both.reports[ROLE_TEST]["valid_rows"] == test_lines
     assert one_file == 1, f"load/validate ran {one_file} Spark jobs"
     train_only = job_args(ratings=synthetic_dir / "u.data", format="udata")
-    assert _jobs_while(spark, lambda: load_ratings(spark, train_only, persisted)) == one_file
-    for frame in persisted:
-        frame.unpersist()
+    with CachedFrames() as cache:
+        assert _jobs_while(spark, lambda: load_ratings(spark, train_only, cache)) == one_file
 
 
 def test_the_random_split_depends_on_the_seed_not_on_partitioning(spark, synthetic_dir):
     def split(seed: int, partitions: int) -> set:
         spark.conf.set("spark.sql.files.maxPartitionBytes", str(partitions))
-        loaded = load_ratings(spark, job_args(ratings=synthetic_dir / "u.data", seed=seed), persisted := [])
-        test = {(r.user, r.item) for r in loaded.split(TEST).collect()}
-        for frame in persisted:
-            frame.unpersist()
-        return test
+        with CachedFrames() as cache:
+            loaded = load_ratings(spark, job_args(ratings=synthetic_dir / "u.data", seed=seed), cache)
+            return {(r.user, r.item) for r in loaded.split(TEST).collect()}
 
     try:
         first, again = split(3, 128 * 1024 * 1024), split(3, 20_000)

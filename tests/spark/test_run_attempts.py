@@ -14,8 +14,8 @@ from spark_jobs.als.arguments import parse_args
 from spark_jobs.als.attempts import ATTEMPTS_DIR, CLAIM_FILE, CLAIM_STALE_SECONDS, RunLostError
 from spark_jobs.als.hadoop_files import create_exclusive
 from spark_jobs.als.job import EXIT_RUN_COMPLETE, EXIT_RUN_LOST, main, run
-from spark_jobs.spark_submit import job_arguments
-from spark_jobs.synthetic_ratings import SyntheticSpec, generate, write_dataset
+from spark_jobs.local.spark_submit import job_arguments
+from spark_jobs.local.synthetic_ratings import SyntheticSpec, generate, write_dataset
 
 TINY = SyntheticSpec(users=60, items=150, ratings=2_000, seed=3)
 OUTPUTS = ["_SUCCESS", "metrics.json", "model", "recommendations"]

@@ -1,4 +1,4 @@
-"""spark_jobs/run_sample.py: the real spark-submit path, and the acceptance rule."""
+"""spark_jobs/local/run_sample.py: the real spark-submit path, and the acceptance rule."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from spark_jobs import run_sample
-from spark_jobs.spark_submit import job_arguments, submit, write_package_zip
-from spark_jobs.synthetic_ratings import SyntheticSpec, generate, write_dataset
+from spark_jobs.local import run_sample
+from spark_jobs.local.spark_submit import job_arguments, submit, write_package_zip
+from spark_jobs.local.synthetic_ratings import SyntheticSpec, generate, write_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 STDLIB = set(sys.stdlib_module_names)

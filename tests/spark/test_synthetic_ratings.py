@@ -1,4 +1,4 @@
-"""spark_jobs/synthetic_ratings.py: determinism, shape, the bundled sample and the oracle floor."""
+"""spark_jobs/local/synthetic_ratings.py: determinism, shape, the bundled sample and the oracle floor."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spark_jobs.synthetic_ratings import SyntheticSpec, expected_rating, generate, oracle_metrics, write_dataset
+from spark_jobs.local.synthetic_ratings import SyntheticSpec, expected_rating, generate, oracle_metrics, write_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "spark_jobs" / "sample_data"

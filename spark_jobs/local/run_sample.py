@@ -1,13 +1,13 @@
 """Run the ALS job on the bundled synthetic sample through the real spark-submit and judge it.
 
-    python -m spark_jobs.run_sample --output runs
+    python -m spark_jobs.local.run_sample --output runs
 
 Uses spark_jobs/sample_data/ (u.data, u.test, oracle.json; regenerated when missing or with
 --regenerate), submits spark_jobs/als_job.py (which imports the package spark_jobs/als/ beside it) with
-the spark-submit shipped in the pyspark package (spark_jobs/spark_submit.py), and streams the job's phase
+the spark-submit shipped in the pyspark package (spark_jobs/local/spark_submit.py), and streams the job's phase
 lines as they happen (Spark's own log goes to a file).
 Then prints RMSE against the bias baseline and the oracle floor, the ranking metrics against the
-popularity baseline, and draws run.png beside metrics.json (spark_jobs/run_chart.py). Exits non-zero
+popularity baseline, and draws run.png beside metrics.json (spark_jobs/local/run_chart.py). Exits non-zero
 when the job fails, when RMSE > 1.10 x oracle RMSE, or when RMSE does not beat the baseline.
 """
 
@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 from spark_jobs.als.attempts import default_run_id
-from spark_jobs.spark_submit import JOB, SPARK_JOBS, job_arguments, submit
-from spark_jobs.synthetic_ratings import generate, write_dataset
+from spark_jobs.local.spark_submit import JOB, SPARK_JOBS, job_arguments, submit
+from spark_jobs.local.synthetic_ratings import generate, write_dataset
 
 SAMPLE_DIR = SPARK_JOBS / "sample_data"
 SAMPLE_FILES = ("u.data", "u.test", "oracle.json")
@@ -94,7 +94,7 @@ def summary_table(metrics: dict, oracle: dict) -> str:
 def draw_chart(metrics: dict, oracle: dict, run_dir: Path) -> Path | None:
     """run.png beside metrics.json; None (with a note) when matplotlib, a development dependency, is missing."""
     try:
-        from spark_jobs.run_chart import write_chart
+        from spark_jobs.local.run_chart import write_chart
     except ImportError as missing:
         print(f"run_sample: no chart ({missing}); `make setup` installs matplotlib", file=sys.stderr)
         return None

@@ -1,6 +1,6 @@
 """A one-page PNG of an ALS run: RMSE beside its baselines, ranking metrics, the tuning grid, phase times.
 
-    python -m spark_jobs.run_chart runs/<run-id>/metrics.json [--oracle spark_jobs/sample_data/oracle.json]
+    python -m spark_jobs.local.run_chart runs/<run-id>/metrics.json [--oracle spark_jobs/sample_data/oracle.json]
 
 Development tooling only (matplotlib is in requirements-dev.txt): the job on EMR never imports it.
 """
@@ -49,7 +49,7 @@ def _ranking_panel(axes: Any, ranking: dict) -> None:
 
 def _tuning_panel(axes: Any, tuning: dict) -> None:
     ranks, reg_params, best = tuning["ranks"], tuning["reg_params"], tuning["best_params"]
-    chosen = best.get("model")  # the grid of the chosen model (runs before --model have one model)
+    chosen = best.get("model")  # the grid of the chosen model (a grid whose entries name no model has one)
     grid = {
         (entry["rank"], entry["reg_param"]): entry["validation_rmse"]
         for entry in tuning["grid"]

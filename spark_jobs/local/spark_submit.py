@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyspark
 
-SPARK_JOBS = Path(__file__).resolve().parent
+SPARK_JOBS = Path(__file__).resolve().parents[1]
 JOB = SPARK_JOBS / "als_job.py"
 JOB_PACKAGE = SPARK_JOBS / "als"
 VENV_JAVA = SPARK_JOBS.parent / ".venv" / "java-home"
