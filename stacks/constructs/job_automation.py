@@ -89,15 +89,33 @@ class JobAutomation(Construct):
         workstation: Workstation,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self._props = props
         removal = RemovalPolicy.DESTROY if props.removes_data_on_destroy else RemovalPolicy.RETAIN
         self.powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "Powertools",
-            POWERTOOLS_LAYER_ARN.format(region=stack.region, version=POWERTOOLS_LAYER_VERSION),
+            POWERTOOLS_LAYER_ARN.format(region=Stack.of(self).region, version=POWERTOOLS_LAYER_VERSION),
         )
-        self.dead_letters = sqs.Queue(
+        self.dead_letters = self._dead_letter_queue(removal)
+        self.dead_letters_alarm = self._dead_letters_alarm(alerts)
+        self.idempotency_table = dynamodb.TableV2(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            billing=dynamodb.Billing.on_demand(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal,
+        )
+        results_uri = f"s3://{buckets.results.bucket_name}/{RESULTS_RUNS_PREFIX.rstrip('/')}"
+        self.submit_job = self._submit_job(buckets, spark, results_uri)
+        self.emr_events, self.emr_rule = self._emr_events(buckets, alerts, spark, results_uri)
+        self.spend_guard, self.schedule = self._spend_guard(spark, workstation)
+
+    def _dead_letter_queue(self, removal: RemovalPolicy) -> sqs.Queue:
+        queue = sqs.Queue(
             self,
             "DeadLetters",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
@@ -106,23 +124,26 @@ class JobAutomation(Construct):
             removal_policy=removal,
         )
         acknowledge(
-            self.dead_letters,
+            queue,
             "AwsSolutions-SQS3",
             "This queue is itself the dead-letter queue of the three functions' asynchronous invocations.",
         )
         skip_checkov(
-            self.dead_letters.node.default_child,
+            queue.node.default_child,
             "CKV_AWS_27",
             "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognise; EventBridge "
             "dead-letter delivery cannot use the AWS-managed KMS key.",
         )
         acknowledge(
-            self.dead_letters,
+            queue,
             "Serverless-SQSRedrivePolicy",
             "This queue is the terminal failure destination; nothing consumes it automatically, so no redrive.",
         )
-        # Nothing consumes the queue: what lands there (a failed upload, event or schedule) must reach a person.
-        self.dead_letters_alarm = cloudwatch.Alarm(
+        return queue
+
+    def _dead_letters_alarm(self, alerts: AlertsTopic) -> cloudwatch.Alarm:
+        """Nothing consumes the queue: what lands there (a failed upload, event or schedule) must reach a person."""
+        alarm = cloudwatch.Alarm(
             self,
             "DeadLettersAlarm",
             alarm_description="An upload, EMR event or spend-guard run failed every retry and waits in the "
@@ -135,22 +156,11 @@ class JobAutomation(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.dead_letters_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts.topic))
-        self.idempotency_table = dynamodb.TableV2(
-            self,
-            "IdempotencyTable",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute="expiration",
-            billing=dynamodb.Billing.on_demand(),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=removal,
-        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts.topic))
+        return alarm
 
-        prefix = props.name_prefix
-        results_uri = f"s3://{buckets.results.bucket_name}/{RESULTS_RUNS_PREFIX.rstrip('/')}"
-        self.submit_job = self._function(
+    def _submit_job(self, buckets: SharedBuckets, spark: SparkJobCluster, results_uri: str) -> lambda_.Function:
+        function = self._function(
             "SubmitJob",
             "submit_job",
             description="Starts the ALS job on EMR for each ratings file uploaded under ratings/",
@@ -166,27 +176,32 @@ class JobAutomation(Construct):
                 step_template=spark.step_template,
                 standing_cluster_id=spark.cluster.ref if spark.cluster is not None else "",
                 cluster_sizing=spark.sizing,
-                cluster_name_prefix=prefix,
+                cluster_name_prefix=self._props.name_prefix,
                 results_uri=results_uri,
                 ratings_prefix=RATINGS_PREFIX,
                 input_bucket=buckets.ratings.bucket_name,
                 idempotency_table=self.idempotency_table.table_name,
-                max_jobs_per_invocation=props.max_jobs_per_invocation,
-            ).variables(to_json=stack.to_json_string),
+                max_jobs_per_invocation=self._props.max_jobs_per_invocation,
+            ).variables(to_json=Stack.of(self).to_json_string),
         )
-        submit_role = function_role(self.submit_job)
+        role = function_role(function)
         self.idempotency_table.grant(
-            submit_role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+            role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
-        spark.grant_submit(submit_role)
+        spark.grant_submit(role)
         for suffix in RATINGS_SUFFIXES:
             buckets.ratings.add_event_notification(
                 s3.EventType.OBJECT_CREATED,
-                s3n.LambdaDestination(self.submit_job),
+                s3n.LambdaDestination(function),
                 s3.NotificationKeyFilter(prefix=RATINGS_PREFIX, suffix=suffix),
             )
+        return function
 
-        self.emr_events = self._function(
+    def _emr_events(
+        self, buckets: SharedBuckets, alerts: AlertsTopic, spark: SparkJobCluster, results_uri: str
+    ) -> tuple[lambda_.Function, events.Rule]:
+        prefix = self._props.name_prefix
+        function = self._function(
             "EmrEvents",
             "emr_events",
             description="Records EMR step and cluster outcomes of this project and publishes them",
@@ -200,10 +215,10 @@ class JobAutomation(Construct):
                 cluster_name_prefix=prefix,
             ).variables(),
         )
-        events_role = function_role(self.emr_events)
-        buckets.grant_prefix(events_role, "results", OUTCOMES_PREFIX, ["s3:PutObject"], list_prefix=False)
-        alerts.grant_publish(events_role)
-        self.emr_rule = events.Rule(
+        role = function_role(function)
+        buckets.grant_prefix(role, "results", OUTCOMES_PREFIX, ["s3:PutObject"], list_prefix=False)
+        alerts.grant_publish(role)
+        rule = events.Rule(
             self,
             "EmrStateChanges",
             description="EMR step and cluster state changes of this project's clusters",
@@ -212,12 +227,14 @@ class JobAutomation(Construct):
                 detail_type=["EMR Step Status Change", "EMR Cluster State Change"],
                 detail={"name": [{"prefix": f"{prefix}-"}]},
             ),
-            targets=[self._target(self.emr_events)],
+            targets=[self._target(function)],
         )
-        spark.grant_describe(events_role)  # outcome records carry the shape from the cluster's tags
+        spark.grant_describe(role)  # outcome records carry the shape from the cluster's tags
+        return function, rule
 
-        tags = spark.props.tags
-        self.spend_guard = self._function(
+    def _spend_guard(self, spark: SparkJobCluster, workstation: Workstation) -> tuple[lambda_.Function, events.Rule]:
+        props, tags = self._props, spark.props.tags
+        function = self._function(
             "SpendGuard",
             "spend_guard",
             description="Terminates idle or over-age clusters; stops the workstation outside working hours",
@@ -237,16 +254,17 @@ class JobAutomation(Construct):
                 emr_service_role=spark.service_role.role_name,
             ).variables(),
         )
-        guard_role = function_role(self.spend_guard)
-        spark.grant_watch_and_terminate(guard_role)
-        workstation.grant_stop(guard_role)
-        self.schedule = events.Rule(
+        role = function_role(function)
+        spark.grant_watch_and_terminate(role)
+        workstation.grant_stop(role)
+        schedule = events.Rule(
             self,
             "SpendGuardSchedule",
             description="Runs the spend guard",
             schedule=events.Schedule.rate(Duration.minutes(props.spend_guard_rate_minutes)),
-            targets=[self._target(self.spend_guard)],
+            targets=[self._target(function)],
         )
+        return function, schedule
 
     def _function(
         self,
