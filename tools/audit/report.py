@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tools.audit import change_summary
+
 
 def _text(value: Any) -> str:
     """Plain text for a table cell: Markdown and HTML specials escaped; lists one item a line."""
@@ -86,27 +88,60 @@ def _before_after(pair: list[Any], render: Any = _money) -> str:
 
 
 def _change_section(changes: dict[str, Any]) -> list[str]:
-    """CDK's diff per changed stack, then what happens to the cost and to the findings: a reviewer's first read."""
+    """The terminal's change summary as a table, then per changed stack the resources CloudFormation touches and
+    CDK's diff, then the priced lines and findings that change: a reviewer's first read."""
     out = [f"## What this change does, against {_code(changes['base'])}", ""]
+    out += table(
+        ["", "What changes"],
+        [[f"**{_text(label)}**", _text(text)] for label, text in change_summary.rows(changes, limit=None)],
+    )
     if changes.get("error"):
-        return [*out, f"⚠️ {_text(changes['error'])}", ""]
-    changed = [stack for stack in changes["stacks"] if stack["status"] != "unchanged"]
-    unchanged = [_code(stack["stack"]) for stack in changes["stacks"] if stack["status"] == "unchanged"]
-    if not changed:
-        out += ["No template changes: every stack would deploy exactly as the base does.", ""]
-    for stack in changed:
-        heading = f"### {_code(stack['stack'])} ({_code(stack['stack_name'])}): {_text(stack['summary'])}"
-        out += [heading, ""] + (["```text", stack["diff"], "```", ""] if stack["diff"] else [])
-    if changed and unchanged:
-        out += [f"No change: {', '.join(unchanged)}.", ""]
-
-    cost = changes["cost"]
-    months = ", ".join(f"{name} {_before_after(pair)}" for name, pair in cost["months"].items())
-    jobs = ", ".join(f"{label} {_before_after(pair, _cents)}" for label, pair in cost["jobs"].items())
+        return out
     out += [
-        f"**Cost, a month:** {months} (budget {_before_after(cost['budget_monthly_usd'])}). **One job:** {jobs}.",
+        "Replaced or changed in place as the CloudFormation resource schemas say (their create-only properties), "
+        'not as CDK\'s cautious "may be replaced": `docs/audit.md`, *The change first*.',
         "",
     ]
+    for stack in changes["stacks"]:
+        if stack["status"] != "unchanged":
+            out += _stack_change(stack)
+    if changes.get("diff_error"):
+        out += [f"⚠️ {_text(changes['diff_error'])}", ""]
+    out += _cost_lines(changes["cost"])
+    out += _finding_rows(changes.get("findings"))
+    return out
+
+
+def _stack_change(stack: dict[str, Any]) -> list[str]:
+    """One changed stack: each resource touched, with what CloudFormation does and why, then CDK's diff."""
+    out = [f"### {_code(stack['stack'])} ({_code(stack['stack_name'])}): {_text(stack['status'])}", ""]
+    out += (
+        table(
+            ["Resource", "Type", "CloudFormation", "Why"],
+            [
+                [
+                    _code(item["path"]),
+                    _code(item["resource_type"]),
+                    ("⚠️ " if item["action"] in ("replaced", "may be replaced", "removed") else "")
+                    + _text(item["action"]),
+                    _text(list(item["reasons"]) or [", ".join(item["properties"])]),
+                ]
+                for item in stack["resources"]
+            ],
+        )
+        if stack["resources"]
+        else []
+    )
+    out += [f"⚠️ **Blocked:** {_text(reason)}" for reason in stack["blocked"]] + ([""] if stack["blocked"] else [])
+    if stack["diff"]:
+        out += ["```text", stack["diff"], "```", ""]
+    return out
+
+
+def _cost_lines(cost: dict[str, Any]) -> list[str]:
+    jobs = ", ".join(f"{label} {_before_after(pair, _cents)}" for label, pair in cost["jobs"].items())
+    idle = _before_after(cost["months"]["idle"])
+    out = [f"**Idle month:** {idle}. **One job:** {jobs}.", ""]
     if cost["lines"]:
         out += table(
             ["Priced line", "What", "Unit", "USD"],
@@ -120,25 +155,23 @@ def _change_section(changes: dict[str, Any]) -> list[str]:
                 for line in cost["lines"]
             ],
         )
-    findings = changes["findings"]
-    counts = ", ".join(f"{name} {_before_after(pair, _number)}" for name, pair in findings["counts"].items())
-    out += [f"**Audit findings:** {counts}.", ""]
+    return out
+
+
+def _finding_rows(findings: dict[str, Any] | None) -> list[str]:
+    """Blocking findings, exceptions and cfn-lint warnings the change adds, removes or rewords."""
+    if not findings or not findings["rows"]:
+        return []
     groups: dict[tuple[str, ...], list[str]] = {}
     for row in findings["rows"]:
         key = (row["change"], row["kind"], row["tool"], row["rule"], row["stack"], row["detail"])
         groups.setdefault(key, []).append(row["path"])
-    out += (
-        table(
-            ["Change", "What", "Tool", "Rule", "Stack", "Construct paths", "Reason / message"],
-            [
-                [_text(change), _text(kind), _text(tool), _code(rule), _text(stack), _paths(paths), _text(detail)]
-                for (change, kind, tool, rule, stack, detail), paths in groups.items()
-            ],
-        )
-        if groups
-        else []
-    )
-    return out
+    rows = [
+        [_text(change), _text(kind), _text(tool), _code(rule), _text(stack), _paths(paths), _text(detail)]
+        for (change, kind, tool, rule, stack, detail), paths in groups.items()
+    ]
+    headers = ["Change", "What", "Tool", "Rule", "Stack", "Construct paths", "Reason / message"]
+    return ["**Findings that change:**", "", *table(headers, rows)]
 
 
 def render_markdown(data: dict[str, Any]) -> str:
