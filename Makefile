@@ -101,14 +101,15 @@ synth: setup
 # The base's templates, synthesised with the same context, for the change-first report and `make diff BASE=...`.
 base-synth: setup
 	@test -n "$(BASE)$(BASE_SRC)" || { echo "set BASE=<git ref> or BASE_SRC=<checkout>" >&2; exit 2; }
-	rm -rf $(BASE_CDK_OUT)
-	$(PY) -m tools.cdk_synth --output $(BASE_CDK_OUT) $(if $(BASE),--ref $(BASE),--source $(BASE_SRC)) $(CONTEXT) \
+	@rm -rf $(BASE_CDK_OUT)
+	@$(PY) -m tools.cdk_synth --output $(BASE_CDK_OUT) $(if $(BASE),--ref $(BASE),--source $(BASE_SRC)) $(CONTEXT) \
 	  || echo "the base could not be synthesised: the report will say so" >&2
 
 AUDIT_BASE_ARGS = $(if $(BASE)$(BASE_SRC),--base-cdk-out $(BASE_CDK_OUT) --base-label "$(or $(BASE_LABEL),$(BASE),$(BASE_SRC))")
 
+# Quiet recipes: with a base, the change summary is among the first lines printed, then one line per step.
 audit: synth $(if $(BASE)$(BASE_SRC),base-synth)
-	$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports \
+	@$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports \
 	  $(AUDIT_BASE_ARGS) $(CONTEXT)
 
 # README's Mermaid diagram, from the templates of the default settings (a test fails when it is stale).
