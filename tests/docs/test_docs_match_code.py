@@ -11,7 +11,8 @@ import pytest
 
 from stacks.settings import Settings
 from tools.audit.assembly import load_assembly
-from tools.audit.diagram import mermaid, readme_diagram
+from tools.audit.diagram import NETWORK_BEGIN, NETWORK_END, mermaid, readme_diagram
+from tools.audit.network_diagram import network_mermaid
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -75,9 +76,12 @@ def test_readme_settings_table_gives_the_code_defaults() -> None:
     assert sorted(set(SETTINGS) - set(checked)) == ["allowed_regions", "budget_monthly_usd", "network_mode"]
 
 
-def test_readme_diagram_is_the_one_the_templates_give(lab) -> None:
+def test_readme_diagrams_are_the_ones_the_templates_give(lab, synth) -> None:
     current = mermaid(load_assembly(lab.outdir))
     assert readme_diagram(README) == current, "README's architecture diagram is stale: run `make diagram`"
+    isolated = load_assembly(synth(network_mode="isolated").outdir)
+    network = network_mermaid({"public": load_assembly(lab.outdir), "isolated": isolated})
+    assert readme_diagram(README, NETWORK_BEGIN, NETWORK_END) == network, "README's network diagram: run `make diagram`"
 
 
 def test_readme_names_the_real_stack_ids(lab) -> None:

@@ -48,6 +48,7 @@ from tools.audit import (
 )
 from tools.audit.assembly import AssemblyError, CloudAssembly, load_assembly
 from tools.audit.findings import finding
+from tools.audit.network_diagram import network_mermaid
 from tools.audit.report import render_markdown
 from tools.cdk_synth import synth_context
 from tools.context import parse_context
@@ -141,6 +142,7 @@ def analyse(assembly: CloudAssembly, settings: Settings, prices: Path) -> dict[s
         "encryption": encryption.stores(assembly),
         "cost": cost.estimate(assembly, settings, cost.load_prices(prices)),
         "diagram": diagram.mermaid(assembly),
+        "network_diagram": network_mermaid({settings.network_mode: assembly}),
     }
 
 

@@ -221,7 +221,22 @@ def render_markdown(data: dict[str, Any]) -> str:
 
 
 def _full_state(data: dict[str, Any]) -> list[str]:
-    """Everything the assembly is: resources, exceptions, informational findings, IAM, network, encryption, cost."""
+    """Everything the assembly is: resources, exceptions, informational findings, IAM, network, encryption, cost,
+    architecture."""
+    return [
+        *_stacks_section(data),
+        *_acknowledged_section(data),
+        *_informational_section(data),
+        *_iam_section(data),
+        *_network_section(data),
+        *_encryption_section(data),
+        *cost_section(data["cost"]),
+        *_architecture_section(data),
+    ]
+
+
+def _stacks_section(data: dict[str, Any]) -> list[str]:
+    """Resource count by type, per stack."""
     out: list[str] = []
     out += ["## Stacks and resources", ""]
     for stack in data["stacks"]:
@@ -229,7 +244,12 @@ def _full_state(data: dict[str, Any]) -> list[str]:
         out += table(
             ["Resource type", "Count"], [[_code(kind), count] for kind, count in stack["resources_by_type"].items()]
         )
+    return out
 
+
+def _acknowledged_section(data: dict[str, Any]) -> list[str]:
+    """Every exception of the three tools, grouped by rule, stack and reason."""
+    out: list[str] = []
     out += [
         "## Acknowledged findings",
         "",
@@ -257,7 +277,12 @@ def _full_state(data: dict[str, Any]) -> list[str]:
                 [_code(rule), _text(stack), _paths([member["path"] for member in members]), _text(reason) + warning]
             )
         out += table(["Rule", "Stack", "Construct paths", "Reason"], rows)
+    return out
 
+
+def _informational_section(data: dict[str, Any]) -> list[str]:
+    """The HIPAA / NIST packs, cfn-lint warnings and checkov's counts: nothing here blocks."""
+    out: list[str] = []
     info = data["informational"]
     out += ["## Informational (not blocking)", ""]
     compliance = info["compliance"]
@@ -289,7 +314,12 @@ def _full_state(data: dict[str, Any]) -> list[str]:
             f"{checkov.get('skipped', 0)} skipped by template Metadata.",
             "",
         ]
+    return out
 
+
+def _iam_section(data: dict[str, Any]) -> list[str]:
+    """Each role: who may assume it, its statements (folded); then the resource-based policies."""
+    out: list[str] = []
     out += [
         "## IAM: what each role may do",
         "",
@@ -322,7 +352,28 @@ def _full_state(data: dict[str, Any]) -> list[str]:
                 f"<code>{_text(role['path'])}</code>: {len(rows)} statement(s)" + (" ⚠️" if role["wide"] else ""),
                 table(["Effect", "Actions", "Resources", "Condition", "Flags", "From"], rows),
             )
+    policies = data.get("resource_policies", [])
+    out += ["### Resource-based policies: who else may act on a resource", ""]
+    out += table(
+        ["Policy", "Stack", "Kind", "Principals", "Statements", "Wide?"],
+        [
+            [
+                _code(p["path"]),
+                _text(p["stack"]),
+                _code(p["kind"]),
+                _code(sorted(set(p["principals"]))),
+                len(p["statements"]),
+                _warn(p["wide"]),
+            ]
+            for p in policies
+        ],
+    )
+    return out
 
+
+def _network_section(data: dict[str, Any]) -> list[str]:
+    """Ingress rules, then public addresses and internet paths."""
+    out: list[str] = []
     network = data["network"]
     out += ["## Network exposure", "", "### Security group ingress rules", ""]
     out += table(
@@ -339,7 +390,12 @@ def _full_state(data: dict[str, Any]) -> list[str]:
     out += table(
         ["What", "Stack", "Construct path"], [_cells(p, "what stack path", code="path") for p in network["public"]]
     )
+    return out
 
+
+def _encryption_section(data: dict[str, Any]) -> list[str]:
+    """At rest and in transit, per data store."""
+    out: list[str] = []
     out += ["## Encryption per data store", ""]
     out += table(
         ["Store", "Stack", "Construct path", "At rest", "In transit", ""],
@@ -348,10 +404,22 @@ def _full_state(data: dict[str, Any]) -> list[str]:
             for e in data["encryption"]
         ],
     )
+    return out
 
-    out += cost_section(data["cost"])
 
+def _architecture_section(data: dict[str, Any]) -> list[str]:
+    """The generated diagrams: the architecture, and the network of the audited mode."""
+    out: list[str] = []
     out += ["## Architecture (generated from the templates)", "", "```mermaid", data["diagram"], "```", ""]
+    if data.get("network_diagram"):
+        out += [
+            "The network: what runs in the VPC and every way out of it.",
+            "",
+            "```mermaid",
+            data["network_diagram"],
+            "```",
+            "",
+        ]
     return out
 
 
