@@ -26,6 +26,13 @@ def readme_section(title: str) -> str:
     return match.group(1)
 
 
+def test_cdk_json_says_how_to_run_the_app_and_nothing_left_from_the_template() -> None:
+    """No `watch` section: `cdk watch` hot-swaps code outside CloudFormation, where neither the audit nor the
+    snapshots look; the lab deploys with `make deploy`."""
+    cdk_json = json.loads((ROOT / "cdk.json").read_text())
+    assert set(cdk_json) == {"app", "versionReporting", "pathMetadata", "context"}
+
+
 def test_cdk_json_holds_overrides_only_never_a_copy_of_a_default(cdk_context) -> None:
     """Each setting's default lives in stacks/settings.py; cdk.json holds CDK's feature flags and, if anything of ours,
     a value that differs from the default (a copy would be a second default that can drift from the first)."""
