@@ -83,10 +83,11 @@ def block(estimates: dict[str, dict[str, Any]], budgets: dict[str, int]) -> str:
         return f"| {label} | {cell(public)} | {cell(isolated)} |"
 
     verified = (
-        "verified against the AWS Price List."
+        f"as of {public['prices_as_of']}, last verified against the AWS Price List on that date."
         if public["prices_verified"]
-        else "**not verified** against the AWS Price List (its `note` says how they were written; "
-        "`python -m tools.prices.rebuild` replaces them)."
+        else f"written {public['prices_as_of']} from the maintainer's knowledge of AWS's public prices and "
+        "**never verified** against the AWS Price List: this project is built without AWS access "
+        "(`tools/prices.json`'s `note` says which figures are least certain)."
     )
     return "\n".join(
         [
@@ -97,7 +98,10 @@ def block(estimates: dict[str, dict[str, Any]], budgets: dict[str, int]) -> str:
             *_months(public, budgets, row),
             *_lines(public, isolated, row),
             "",
-            f"Prices: `tools/prices.json`, {public['region']}, as of {public['prices_as_of']}, {verified}",
+            f"Prices: `tools/prices.json`, {public['region']}, {verified} To verify them: `python -m "
+            "tools.prices.rebuild` (internet access, no AWS credentials) reads the Price List's offer files, rewrites "
+            "the table from them (`verified` true, `as_of` their date), then `python -m tools.audit.cost_readme "
+            "--write` rewrites this table: the diff shows every figure that was off.",
             "How each figure is made, and every assumption: the cost section of `reports/audit.md` (`make audit`).",
             "",
             END,
