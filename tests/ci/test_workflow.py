@@ -44,8 +44,8 @@ def test_only_pull_request_runs_are_cancelled_and_deploys_never() -> None:
 
 def test_deploy_deploys_the_audited_assembly_without_synthesising() -> None:
     deploy = WORKFLOW["jobs"]["deploy"]
-    assert set(deploy["needs"]) == {"lint", "lambda-runtime", "check"}
-    uploaded = next(s for s in steps("check") if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert set(deploy["needs"]) == {"lint", "lambda-runtime", "test", "audit"}
+    uploaded = next(s for s in steps("audit") if s.get("uses", "").startswith("actions/upload-artifact@"))
     downloaded = next(s for s in deploy["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
     assert downloaded["with"]["name"] == uploaded["with"]["name"]
     assert "cdk.out/" in uploaded["with"]["path"]
@@ -56,12 +56,24 @@ def test_deploy_deploys_the_audited_assembly_without_synthesising() -> None:
 
 def test_the_audit_compares_a_pull_request_with_its_base() -> None:
     base = next(
-        s for s in steps("check") if s.get("with", {}).get("ref") == "${{ github.event.pull_request.base.sha }}"
+        s for s in steps("audit") if s.get("with", {}).get("ref") == "${{ github.event.pull_request.base.sha }}"
     )
-    audit = next(s for s in steps("check") if s.get("name") == "make audit")
+    audit = next(s for s in steps("audit") if s.get("name") == "make audit")
     assert base["with"]["path"] == "build/base-src"
     assert audit["env"]["BASE_SRC"] == "${{ github.event_name == 'pull_request' && 'build/base-src' || '' }}"
     assert 'BASE_SRC="$BASE_SRC"' in audit["run"]
+
+
+def test_the_audit_and_its_comment_run_beside_the_tests_not_after_them() -> None:
+    jobs = WORKFLOW["jobs"]
+    assert "needs" not in jobs["audit"] and "needs" not in jobs["test"]
+    assert [s["run"] for s in steps("test") if "run" in s] == ["make test"]
+    audit_steps = steps("audit")
+    assert any(s.get("name") == "make audit" for s in audit_steps)
+    assert any(s.get("uses", "").startswith("marocchino/sticky-pull-request-comment@") for s in audit_steps)
+    # Only the job that comments may write to pull requests.
+    assert jobs["audit"]["permissions"]["pull-requests"] == "write"
+    assert "permissions" not in jobs["test"] and WORKFLOW["permissions"] == {"contents": "read"}
 
 
 def test_lint_and_the_functions_python_run_in_their_own_jobs() -> None:

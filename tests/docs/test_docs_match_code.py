@@ -11,7 +11,8 @@ import pytest
 
 from stacks.settings import Settings
 from tools.audit.assembly import load_assembly
-from tools.audit.diagram import mermaid, readme_diagram
+from tools.audit.diagram import NETWORK_BEGIN, NETWORK_END, mermaid, readme_diagram
+from tools.audit.network_diagram import network_mermaid
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -23,6 +24,13 @@ def readme_section(title: str) -> str:
     match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.S | re.M)
     assert match, f"README has no '## {title}' section"
     return match.group(1)
+
+
+def test_cdk_json_says_how_to_run_the_app_and_nothing_left_from_the_template() -> None:
+    """No `watch` section: `cdk watch` hot-swaps code outside CloudFormation, where neither the audit nor the
+    snapshots look; the lab deploys with `make deploy`."""
+    cdk_json = json.loads((ROOT / "cdk.json").read_text())
+    assert set(cdk_json) == {"app", "versionReporting", "pathMetadata", "context"}
 
 
 def test_cdk_json_holds_overrides_only_never_a_copy_of_a_default(cdk_context) -> None:
@@ -75,9 +83,12 @@ def test_readme_settings_table_gives_the_code_defaults() -> None:
     assert sorted(set(SETTINGS) - set(checked)) == ["allowed_regions", "budget_monthly_usd", "network_mode"]
 
 
-def test_readme_diagram_is_the_one_the_templates_give(lab) -> None:
+def test_readme_diagrams_are_the_ones_the_templates_give(lab, synth) -> None:
     current = mermaid(load_assembly(lab.outdir))
     assert readme_diagram(README) == current, "README's architecture diagram is stale: run `make diagram`"
+    isolated = load_assembly(synth(network_mode="isolated").outdir)
+    network = network_mermaid({"public": load_assembly(lab.outdir), "isolated": isolated})
+    assert readme_diagram(README, NETWORK_BEGIN, NETWORK_END) == network, "README's network diagram: run `make diagram`"
 
 
 def test_readme_names_the_real_stack_ids(lab) -> None:

@@ -111,8 +111,9 @@ def test_installed_pyspark_is_the_default_emr_releases_spark():
 
 
 def test_requirements_pin_the_default_releases_spark_version():
-    pins = re.findall(r"^pyspark==(\S+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
-    assert pins == [EMR_RELEASES[DEFAULT_EMR_RELEASE]]
+    for name in ("requirements.in", "requirements.txt"):  # the pin, and the lock (with hashes) setup installs
+        pins = re.findall(r"^pyspark==([^\s\\]+)", (ROOT / name).read_text(), re.MULTILINE)
+        assert pins == [EMR_RELEASES[DEFAULT_EMR_RELEASE]], name
 
 
 def test_default_release_is_the_newest_listed_spark_3_5_release():

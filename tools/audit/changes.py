@@ -2,11 +2,13 @@
 
     .venv/bin/python -m tools.audit.changes --cdk-out cdk.out --base-cdk-out cdk.out.base
 
-Per stack, CDK's own template diff: ``cdk diff --app <cdk.out> --template <base template> --exclusively <stack>``
-with the project's pinned CLI, offline (no credentials: a fixed template is never looked up in AWS). It lists
-resources added, removed and modified (and which would be replaced), and tables of IAM statement and security
-group changes. Stacks whose templates are identical are not diffed. Then the change in the cost estimate and in
-the audit findings, computed from the two audits' data. Printed on its own, only the template diffs.
+Per stack, the resources CloudFormation would add, change in place, replace or remove, and why
+(``tools/audit/replacement.py``: from the resource schemas' create-only properties, not CDK's cautious marker), and
+what would stop the deployment; then CDK's own template diff (``cdk diff --app <cdk.out> --template <base template>
+--exclusively <stack>`` with the project's pinned CLI, offline: a fixed template is never looked up in AWS) with its
+replacement markers replaced by that verdict. Stacks whose templates are identical are not diffed. The change in the
+cost estimate, in the security areas and in the audit findings is computed from the two audits' data. Printed on
+its own (``make diff BASE=main``): each stack's summary and diff.
 """
 
 from __future__ import annotations
@@ -17,19 +19,31 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from tools.audit.assembly import AssemblyError, CloudAssembly, load_assembly
+from tools.audit.replacement import (
+    ADDED,
+    MAY_BE_REPLACED,
+    REMOVED,
+    REPLACED,
+    UPDATED,
+    StackChanges,
+    assembly_changes,
+)
 from tools.cdk_synth import CDK, offline_cli_environment
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Lines of `cdk diff` output that frame rather than describe the change.
 _FRAME = re.compile(r"^(Stack \S+( \(.*\))?|✨\s+Number of stacks with differences: \d+|There were no differences)\s*$")
-_RESOURCE_LINE = re.compile(r"^\[[+\-~]\] (AWS|Custom)::\S+")
-_MARKS = {"+": "added", "-": "removed", "~": "modified"}
-_TABLES = ("IAM Statement Changes", "IAM Policy Changes", "Security Group Changes")
+# `[~] AWS::EC2::Instance Workstation/Instance WorkstationInstance12CEC509 may be replaced`: CDK's own marker last.
+_RESOURCE_LINE = re.compile(r"^(?P<head>\[[+\-~]\] (?:AWS|Custom)::\S+ \S+ (?P<id>\S+))(?: replace| may be replaced)?$")
+_PROPERTY_MARKER = re.compile(r" \((?:may cause|requires) replacement\)$")
+# Which resources a stack's one-line summary names first, and how many.
+_FIRST = (REPLACED, MAY_BE_REPLACED, REMOVED, ADDED, UPDATED)
+_NAMED = 3
 
 
 def cdk_diff(assembly_dir: Path, stack_id: str, base_template: dict[str, Any]) -> str:
@@ -64,52 +78,76 @@ def cdk_diff(assembly_dir: Path, stack_id: str, base_template: dict[str, Any]) -
     return "\n".join(lines).strip("\n")
 
 
-def summarise(diff: str) -> str:
-    """``"2 resources: 1 added, 1 modified (⚠️ 1 replaced); IAM statement changes"`` from a `cdk diff` text."""
-    resources = [line for line in diff.splitlines() if _RESOURCE_LINE.match(line)]
-    marks = Counter(_MARKS[line[1]] for line in resources)
-    parts = []
-    if marks:
-        total = sum(marks.values())
-        counted = ", ".join(f"{marks[kind]} {kind}" for kind in ("added", "removed", "modified") if marks[kind])
-        replaced = sum(1 for line in resources if line.endswith(" replace"))
-        maybe = sum(1 for line in resources if line.endswith(" may be replaced"))
-        risks = [f"{replaced} replaced"] * bool(replaced) + [f"{maybe} may be replaced"] * bool(maybe)
-        parts.append(
-            f"{total} resource{'s' if total != 1 else ''}: {counted}" + (f" (⚠️ {', '.join(risks)})" if risks else "")
-        )
-    parts += [table.lower().replace("iam", "IAM") for table in _TABLES if table in diff]
-    return "; ".join(parts) or "template properties outside resources"
+def annotate(diff: str, resources: list[dict[str, Any]]) -> str:
+    """CDK's diff with its replacement markers ("replace", "may be replaced", "(may cause replacement)") replaced by
+    the schemas' verdict on each resource line: ``→ changed: InstanceType: an update with a restart ...``."""
+    verdicts = {change["logical_id"]: change for change in resources}
+    lines = []
+    for line in diff.splitlines():
+        match = _RESOURCE_LINE.match(line)
+        change = verdicts.get(match["id"]) if match else None
+        if match is None:
+            lines.append(_PROPERTY_MARKER.sub("", line))
+        elif change and change["action"] in (REPLACED, MAY_BE_REPLACED, UPDATED):
+            reasons = f": {'; '.join(change['reasons'])}" if change["reasons"] else ""
+            lines.append(f"{match['head']} → {change['action']}{reasons}")
+        else:
+            lines.append(match["head"])
+    return "\n".join(lines)
 
 
-def template_changes(current: CloudAssembly, base: CloudAssembly) -> list[dict[str, Any]]:
-    """One entry per stack of either assembly (matched by stack id), changed stacks first."""
+def summarise(changes: StackChanges) -> str:
+    """``"2 replaced, 1 changed: Buckets/Results (BucketName is create-only), ..."``: counts, then the resources
+    that matter most (replacements first), at most three."""
+    counts = changes.counts()
+    if not counts:
+        return "no resource changes (outputs, parameters or metadata only)"
+    ranked = sorted(changes.resources, key=lambda change: _FIRST.index(change.action))
+    named = [change.describe() for change in ranked[:_NAMED]]
+    more = f", and {len(ranked) - _NAMED} more" if len(ranked) > _NAMED else ""
+    counted = ", ".join(f"{counts[action]} {action}" for action in _FIRST if action in counts)
+    return f"{counted}: {', '.join(named)}{more}"
+
+
+def template_changes(current: CloudAssembly, base: CloudAssembly, region: str) -> list[dict[str, Any]]:
+    """One entry per stack of either assembly (matched by stack id), changed stacks first: status, the resources
+    touched and why, what blocks the deployment and a one-line summary. ``diff`` is left for ``add_cdk_diffs``."""
+    touched = assembly_changes(base, current, region)
     base_stacks = {stack.artifact_id: stack for stack in base.stacks}
     entries = []
     for stack in current.stacks:
         before = base_stacks.pop(stack.artifact_id, None)
-        entry = {"stack": stack.artifact_id, "stack_name": stack.stack_name, "diff": "", "summary": "no change"}
-        if before is None:
-            entry["status"] = "added"
-        elif before.template == stack.template:
-            entry["status"] = "unchanged"
-        else:
-            entry["status"] = "changed"
-        if entry["status"] != "unchanged":
-            entry["diff"] = cdk_diff(current.directory, stack.artifact_id, before.template if before else {})
-            entry["summary"] = ("new stack: " if before is None else "") + summarise(entry["diff"])
-        entries.append(entry)
+        status = "added" if before is None else "unchanged" if before.template == stack.template else "changed"
+        entries.append(_entry(stack.artifact_id, stack.stack_name, status, touched[stack.artifact_id]))
     for removed in base_stacks.values():
-        entries.append(
-            {
-                "stack": removed.artifact_id,
-                "stack_name": removed.stack_name,
-                "status": "removed",
-                "diff": "",
-                "summary": f"stack removed ({len(removed.resources)} resources; `cdk deploy` does not delete it)",
-            }
-        )
+        entry = _entry(removed.artifact_id, removed.stack_name, "removed", touched[removed.artifact_id])
+        entry["summary"] = f"stack removed ({len(removed.resources)} resources; `cdk deploy` does not delete it)"
+        entries.append(entry)
     return sorted(entries, key=lambda entry: entry["status"] == "unchanged")
+
+
+def _entry(stack_id: str, stack_name: str, status: str, changes: StackChanges) -> dict[str, Any]:
+    summary = "no change" if status == "unchanged" else summarise(changes)
+    return {
+        "stack": stack_id,
+        "stack_name": stack_name,
+        "status": status,
+        "summary": ("new stack: " if status == "added" else "") + summary,
+        "counts": changes.counts(),
+        "resources": [asdict(change) for change in changes.resources],
+        "blocked": changes.blocked,
+        "diff": "",
+    }
+
+
+def add_cdk_diffs(entries: list[dict[str, Any]], current: CloudAssembly, base: CloudAssembly) -> None:
+    """Fills each added or changed stack's ``diff`` with CDK's, annotated (a CLI run per stack)."""
+    base_stacks = {stack.artifact_id: stack for stack in base.stacks}
+    for entry in entries:
+        if entry["status"] in ("added", "changed"):
+            before = base_stacks.get(entry["stack"])
+            diff = cdk_diff(current.directory, entry["stack"], before.template if before else {})
+            entry["diff"] = annotate(diff, entry["resources"])
 
 
 def cost_change(current: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
@@ -193,14 +231,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
     parser.add_argument("--base-cdk-out", type=Path, default=Path("cdk.out.base"))
+    parser.add_argument("--region", default="eu-west-2", help="whose resource schemas to read (the stacks' region)")
     args = parser.parse_args(argv)
     try:
-        entries = template_changes(load_assembly(args.cdk_out), load_assembly(args.base_cdk_out))
+        current, base = load_assembly(args.cdk_out), load_assembly(args.base_cdk_out)
+        entries = template_changes(current, base, args.region)
+        add_cdk_diffs(entries, current, base)
     except (AssemblyError, RuntimeError) as error:
         print(f"changes: {error}", file=sys.stderr)
         return 2
     for entry in entries:
         print(f"{entry['stack']} ({entry['stack_name']}): {entry['summary']}")
+        for reason in entry["blocked"]:
+            print(f"  ⚠️ blocked: {reason}")
         if entry["diff"]:
             print(entry["diff"] + "\n")
     return 0

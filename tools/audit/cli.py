@@ -23,14 +23,32 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stacks.compliance.acknowledgements import is_real_reason
 from stacks.settings import Settings
-from tools.audit import cdk_nag, cfn_lint, changes, checkov, compliance, cost, diagram, encryption, iam, network
+from tools.audit import (
+    cdk_nag,
+    cfn_lint,
+    change_summary,
+    changes,
+    checkov,
+    compliance,
+    cost,
+    diagram,
+    encryption,
+    iam,
+    network,
+    security_areas,
+)
 from tools.audit.assembly import AssemblyError, CloudAssembly, load_assembly
 from tools.audit.findings import finding
+from tools.audit.network_diagram import network_mermaid
 from tools.audit.report import render_markdown
 from tools.cdk_synth import synth_context
 from tools.context import parse_context
@@ -82,38 +100,85 @@ def build_arguments() -> argparse.ArgumentParser:
     return parser
 
 
-def _scan(
-    assembly: CloudAssembly, settings: Settings, args: argparse.Namespace, compliance_run: compliance.ComplianceRun
-) -> dict[str, Any]:
-    """Every scanner and analysis over one assembly: the audit data without its verdict."""
-    manifest = json.loads((assembly.directory / "manifest.json").read_text())
-    try:
-        regions = cfn_lint.regions_of(assembly.stacks, manifest, settings.region)
-        lint, lint_error = cfn_lint.run_cfn_lint(assembly, args.cfn_lint, regions)
-        checkov_failed, checkov_summary, checkov_error = checkov.run_checkov(assembly, args.checkov)
-        gate = cdk_nag.nag_gate_findings(assembly)
-        acknowledged = {
+class Progress:
+    """One line per step on stdout: its name as it starts (flushed, so a terminal shows what is running) and its
+    outcome with the seconds it took as it ends."""
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[dict[str, str]]:
+        print(f"audit: {name} ...", end=" ", flush=True)
+        outcome = {"result": "done"}
+        started = time.monotonic()
+        try:
+            yield outcome
+        except BaseException:
+            print(f"failed ({time.monotonic() - started:.1f} s)", flush=True)
+            raise
+        print(f"{outcome['result']} ({time.monotonic() - started:.1f} s)", flush=True)
+
+
+def analyse(assembly: CloudAssembly, settings: Settings, prices: Path) -> dict[str, Any]:
+    """What the templates say, read without running a scanner: stacks, exceptions, IAM, network, encryption, cost."""
+    return {
+        "cdk_out": str(assembly.directory),
+        "stacks": [
+            {
+                "name": stack.stack_name,
+                "artifact_id": stack.artifact_id,
+                "template": stack.template_file.name,
+                "resource_count": len(stack.resources),
+                "resources_by_type": stack.resource_counts(),
+            }
+            for stack in assembly.stacks
+        ],
+        "acknowledged": {
             "cdk-nag": cdk_nag.nag_acknowledgements(assembly),
             "cfn-lint": cfn_lint.cfn_lint_exceptions(assembly),
             "checkov": checkov.checkov_skips(assembly),
-        }
-        analyses = {
-            "iam": iam.roles(assembly),
-            "network": network.exposure(assembly),
-            "encryption": encryption.stores(assembly),
-            "cost": cost.estimate(assembly, settings, cost.load_prices(args.prices)),
-            "diagram": diagram.mermaid(assembly),
-        }
-    finally:
-        compliance_result = compliance.finish_compliance_synth(compliance_run, assembly)
+        },
+        "iam": iam.roles(assembly),
+        "resource_policies": iam.resource_policies(assembly),
+        "network": network.exposure(assembly),
+        "encryption": encryption.stores(assembly),
+        "cost": cost.estimate(assembly, settings, cost.load_prices(prices)),
+        "diagram": diagram.mermaid(assembly),
+        "network_diagram": network_mermaid({settings.network_mode: assembly}),
+    }
 
-    if checkov_summary and not checkov_error:
-        honoured = {(item["rule"], item["resource"]) for item in checkov_summary.get("honoured_skips", [])}
-        for skip in acknowledged["checkov"]:
+
+def scan(assembly: CloudAssembly, region: str, args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    """The scanners over an assembly's templates: cfn-lint, checkov and the synth gate's validation report."""
+    manifest = json.loads((assembly.directory / "manifest.json").read_text())
+    names = ", ".join(stack.artifact_id for stack in assembly.stacks)
+    with progress.step(f"cfn-lint ({names})") as step:
+        lint, lint_error = cfn_lint.run_cfn_lint(
+            assembly, args.cfn_lint, cfn_lint.regions_of(assembly.stacks, manifest, region)
+        )
+        errors = sum(1 for item in lint if item["blocking"])
+        step["result"] = lint_error or f"{errors} error(s), {len(lint) - errors} warning(s)"
+    with progress.step(f"checkov ({names})") as step:
+        failed, summary, checkov_error = checkov.run_checkov(assembly, args.checkov)
+        step["result"] = checkov_error or f"{summary.get('passed', 0)} passed, {len(failed)} failed"
+    return {
+        "lint": lint,
+        "lint_error": lint_error,
+        "checkov_failed": failed,
+        "checkov_summary": summary,
+        "checkov_error": checkov_error,
+        "gate": cdk_nag.nag_gate_findings(assembly),
+    }
+
+
+def judge(data: dict[str, Any], scanned: dict[str, Any], compliance_result: dict[str, Any]) -> None:
+    """Adds the verdict to an assembly's data: blocking findings, the checks table, the informational findings."""
+    summary = scanned["checkov_summary"]
+    if summary and not scanned["checkov_error"]:
+        honoured = {(item["rule"], item["resource"]) for item in summary.get("honoured_skips", [])}
+        for skip in data["acknowledged"]["checkov"]:
             skip["honoured"] = (skip["rule"], skip["resource"]) in honoured
     tool_errors = [
         finding(tool, "TOOL-ERROR", "*", "", "*", error, blocking=True)
-        for tool, error in (("cfn-lint", lint_error), ("checkov", checkov_error))
+        for tool, error in (("cfn-lint", scanned["lint_error"]), ("checkov", scanned["checkov_error"]))
         if error
     ]
     missing_reasons = [
@@ -126,22 +191,45 @@ def _scan(
             "exception recorded without a reason",
             blocking=True,
         )
-        for items in acknowledged.values()
+        for items in data["acknowledged"].values()
         for item in items
         if not is_real_reason(item.get("reason"))
     ]
-    lint_errors = [f for f in lint if f["blocking"]]
-    blocking = gate + lint_errors + checkov_failed + tool_errors + missing_reasons
-    compliance_total = sum(rule["count"] for rules in compliance_result["packs"].values() for rule in rules.values())
+    lint_errors = [f for f in scanned["lint"] if f["blocking"]]
+    blocking = scanned["gate"] + lint_errors + scanned["checkov_failed"] + tool_errors + missing_reasons
+    data.update(
+        result="fail" if blocking else "pass",
+        checks=_checks(scanned, lint_errors, missing_reasons, compliance_result),
+        blocking=blocking,
+        informational={"compliance": compliance_result, "cfn_lint": [f for f in scanned["lint"] if not f["blocking"]]},
+        checkov=summary,
+    )
 
-    def verdict(failures: list, error: str | None = None) -> str:
+
+def _checks(
+    scanned: dict[str, Any],
+    lint_errors: list[dict[str, Any]],
+    missing: list[dict[str, Any]],
+    compliance_result: dict[str, Any],
+) -> list[dict[str, str]]:
+    def verdict(failures: list[Any], error: str | None = None) -> str:
         return f"❌ {error}" if error else (f"❌ {len(failures)} finding(s)" if failures else "✅ pass")
 
-    checks = [
-        {"check": "cdk-nag AwsSolutions + Serverless (synth gate)", "blocking": "yes", "result": verdict(gate)},
-        {"check": "cfn-lint errors", "blocking": "yes", "result": verdict(lint_errors, lint_error)},
-        {"check": "checkov (cloudformation)", "blocking": "yes", "result": verdict(checkov_failed, checkov_error)},
-        {"check": "every exception has a reason", "blocking": "yes", "result": verdict(missing_reasons)},
+    compliance_total = sum(rule["count"] for rules in compliance_result["packs"].values() for rule in rules.values())
+    warnings = len(scanned["lint"]) - len(lint_errors)
+    return [
+        {
+            "check": "cdk-nag AwsSolutions + Serverless (synth gate)",
+            "blocking": "yes",
+            "result": verdict(scanned["gate"]),
+        },
+        {"check": "cfn-lint errors", "blocking": "yes", "result": verdict(lint_errors, scanned["lint_error"])},
+        {
+            "check": "checkov (cloudformation)",
+            "blocking": "yes",
+            "result": verdict(scanned["checkov_failed"], scanned["checkov_error"]),
+        },
+        {"check": "every exception has a reason", "blocking": "yes", "result": verdict(missing)},
         {
             "check": "cdk-nag HIPAA Security + NIST 800-53 rev5",
             "blocking": "no (informational)",
@@ -149,71 +237,119 @@ def _scan(
             if compliance_result["ran"]
             else f"not run: {compliance_result['error']}",
         },
-        {"check": "cfn-lint warnings", "blocking": "no", "result": f"{len(lint) - len(lint_errors)} warning(s)"},
+        {"check": "cfn-lint warnings", "blocking": "no", "result": f"{warnings} warning(s)"},
     ]
-    return {
-        "cdk_out": str(assembly.directory),
-        "result": "fail" if blocking else "pass",
-        "checks": checks,
-        "blocking": blocking,
-        "stacks": [
-            {
-                "name": stack.stack_name,
-                "artifact_id": stack.artifact_id,
-                "template": stack.template_file.name,
-                "resource_count": len(stack.resources),
-                "resources_by_type": stack.resource_counts(),
-            }
-            for stack in assembly.stacks
-        ],
-        "acknowledged": acknowledged,
-        "informational": {"compliance": compliance_result, "cfn_lint": [f for f in lint if not f["blocking"]]},
-        "checkov": checkov_summary,
-        **analyses,
-    }
 
 
-def _changes(data: dict[str, Any], assembly: CloudAssembly, args: argparse.Namespace) -> dict[str, Any]:
-    """The change-first section: the base audited the same way (without the informational packs), then compared."""
+@dataclass
+class Base:
+    """The assembly a change is compared with, read and analysed the same way."""
+
+    label: str
+    assembly: CloudAssembly
+    settings: Settings
+    data: dict[str, Any]
+
+
+def first_look(
+    data: dict[str, Any], assembly: CloudAssembly, settings: Settings, args: argparse.Namespace
+) -> tuple[dict[str, Any], Base | None]:
+    """The change against the base from the templates alone (no scanner, no CLI): which resources each stack adds,
+    changes, replaces or removes, the month's cost before and after, and each security area."""
     label = args.base_label or str(args.base_cdk_out)
     try:
-        base = load_assembly(args.base_cdk_out)
-        base_settings, _ = settings_for(base.directory, {})
+        assembly_before = load_assembly(args.base_cdk_out)
+        settings_before, _ = settings_for(assembly_before.directory, {})
     except (AssemblyError, ValueError) as error:
-        return {"base": label, "error": f"no base to compare with: {error}"}
-    skipped = compliance.ComplianceRun(None, base.directory, error="not run for the base")
-    base_data = _scan(base, base_settings, args, skipped)
-    try:
-        stacks = changes.template_changes(assembly, base)
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
-        return {"base": label, "error": f"cdk diff could not run: {error}"}
-    return {
+        return {"base": label, "error": f"no base to compare with: {error}"}, None
+    base = Base(label, assembly_before, settings_before, analyse(assembly_before, settings_before, args.prices))
+    change = {
         "base": label,
         "base_cdk_out": str(args.base_cdk_out),
-        "stacks": stacks,
-        "cost": changes.cost_change(data["cost"], base_data["cost"]),
-        "findings": changes.findings_change(data, base_data),
+        "stacks": changes.template_changes(assembly, assembly_before, settings.region),
+        "cost": changes.cost_change(data["cost"], base.data["cost"]),
+        "security": security_areas.compare(data, base.data),
     }
+    return change, base
 
 
-def audit(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
+def finish_changes(
+    change: dict[str, Any],
+    base: Base,
+    data: dict[str, Any],
+    scanned: dict[str, Any],
+    args: argparse.Namespace,
+    progress: Progress,
+) -> None:
+    """CDK's diff of each changed stack, and the change in findings: the base's changed stacks scanned the same way
+    (an unchanged stack's findings are the change's own)."""
+    assembly = load_assembly(args.cdk_out)
+    touched = [entry["stack"] for entry in change["stacks"] if entry["status"] in ("added", "changed")]
+    if touched:
+        with progress.step(f"cdk diff ({', '.join(touched)})") as step:
+            try:
+                changes.add_cdk_diffs(change["stacks"], assembly, base.assembly)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+                change["diff_error"] = f"cdk diff could not run: {error}"
+                step["result"] = "failed: the report says why"
+    same = {entry["stack_name"] for entry in change["stacks"] if entry["status"] == "unchanged"}
+    differing = [stack for stack in base.assembly.stacks if stack.stack_name not in same]
+    own = {key: [item for item in scanned[key] if item["stack"] in same] for key in ("lint", "checkov_failed")}
+    theirs: dict[str, Any] = {
+        "lint": [],
+        "checkov_failed": [],
+        "lint_error": None,
+        "checkov_error": None,
+        "checkov_summary": {},
+    }
+    if differing:
+        theirs = scan(CloudAssembly(base.assembly.directory, differing), base.settings.region, args, progress)
+    base_scan = {
+        **theirs,
+        "lint": theirs["lint"] + own["lint"],
+        "checkov_failed": theirs["checkov_failed"] + own["checkov_failed"],
+        "gate": cdk_nag.nag_gate_findings(base.assembly),
+    }
+    judge(base.data, base_scan, compliance.finish_compliance_synth(_NOT_RUN, base.assembly))
+    change["findings"] = changes.findings_change(data, base.data)
+
+
+_NOT_RUN = compliance.ComplianceRun(None, Path(), error="not run for the base")
+
+
+def audit(args: argparse.Namespace, progress: Progress) -> tuple[dict[str, Any], int]:
     assembly = load_assembly(args.cdk_out)
     settings, overrides = settings_for(assembly.directory, parse_context(args.context))
+    data = analyse(assembly, settings, args.prices)
     with tempfile.TemporaryDirectory(prefix="audit-compliance-") as scratch:
+        # The informational packs synthesise the app again: started first, it runs while everything else does.
         compliance_run = (
             compliance.ComplianceRun(None, Path(scratch), error="skipped (--skip-compliance)")
             if args.skip_compliance
             else compliance.start_compliance_synth(Path(scratch) / "cdk.out", overrides)
         )
-        data = _scan(assembly, settings, args, compliance_run)
+        change, base = first_look(data, assembly, settings, args) if args.base_cdk_out else (None, None)
+        if change is not None:
+            print("\n".join(change_summary.terminal_lines(change)), flush=True)
+        try:
+            scanned = scan(assembly, settings.region, args, progress)
+        finally:
+            with progress.step("cdk-nag HIPAA Security + NIST 800-53 rev5 (informational)") as step:
+                compliance_result = compliance.finish_compliance_synth(compliance_run, assembly)
+                step["result"] = (
+                    "ran" if compliance_result["ran"] else f"not run: {(compliance_result['error'] or '')[:80]}"
+                )
+    judge(data, scanned, compliance_result)
     data["settings"] = {
         "stage": settings.stage,
         "region": settings.region,
         "cluster_mode": settings.cluster_mode,
         "context_overrides": overrides,
     }
-    if args.base_cdk_out:
-        data["changes"] = _changes(data, assembly, args)
+    if change is not None:
+        if base is not None:
+            finish_changes(change, base, data, scanned, args, progress)
+        data["changes"] = change
     return data, (1 if data["blocking"] else 0)
 
 
@@ -221,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_arguments().parse_args(argv)
     args.checkov = args.checkov.absolute()  # checkov runs from inside the cloud assembly
     try:
-        data, status = audit(args)
+        data, status = audit(args, Progress())
     except (AssemblyError, ValueError) as error:  # SettingsError is a ValueError
         print(f"audit: {error}", file=sys.stderr)
         return 2

@@ -1,19 +1,25 @@
 """An architecture diagram (Mermaid flowchart) generated from the synthesised templates, drawn as data flows.
 
-    .venv/bin/python -m tools.audit.diagram --cdk-out cdk.out                     print it
-    .venv/bin/python -m tools.audit.diagram --cdk-out cdk.out --readme README.md  rewrite README's copy
+    .venv/bin/python -m tools.audit.diagram --cdk-out cdk.out      print it
+    .venv/bin/python -m tools.audit.diagram --readme README.md      rewrite README's diagrams (make diagram)
 
 Nodes are what a reader cares about (buckets, tables, queues, topics, functions, EventBridge rules, clusters,
-instances, budgets); a box per stack, and inside it a box per VPC around what runs in it. A transient EMR
-cluster is in no template: it is drawn, dashed, wherever a role may ``RunJobFlow``, with the roles that role may
-pass to it. Edges point the way data and events go, across stacks too (``Fn::ImportValue`` is followed to the
-exporting stack's resource):
+instances, budgets) and the person using the lab ("you"); a box per stack, and inside it a box per VPC around what
+runs in it. A transient EMR cluster is in no template: it is drawn, dashed, wherever a role may ``RunJobFlow``,
+with the roles that role may pass to it. Edges point the way data and events go, across stacks too
+(``Fn::ImportValue`` is followed to the exporting stack's resource):
 
 * ``==>`` events: S3 notifications to their targets, EventBridge rules to theirs, a service's events (EMR state
-  changes) to the rules that match them, budget alerts to their topic;
+  changes) to the rules that match them, budget alerts to their topic, e-mail subscriptions to the person;
 * ``-->`` data: what IAM policies let a node read (resource to reader) or write (writer to resource), labelled
-  with the object keys where the policy names them; access logs, flow logs, failed invocations and events;
-* ``-.->`` control: launching, adding steps to, stopping and terminating, as IAM policies allow.
+  with the object keys where the policy names them; the upload and the results the stacks' outputs hand the
+  person; access logs, flow logs, failed invocations and undelivered events;
+* ``-.->`` control: launching, adding steps to, stopping and terminating, as IAM policies allow; the person's
+  Session Manager shell.
+
+Edges are listed in reading order: the person's first, then the data path as it flows from them, then the
+plumbing (logs and failure queues, and the edges into them), drawn lighter. ``tools/audit/network_diagram.py``
+draws the network of each mode beside it.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.audit.assembly import CloudAssembly, StackTemplate, as_list, imports, load_assembly, references
+from tools.audit.assembly import CloudAssembly, StackTemplate, as_list, imports, load_assembly, references, render
 
 # Mermaid shape (open, close) -> the resource types drawn with it, and what each is called.
 _SHAPES: dict[tuple[str, str], dict[str, str]] = {
@@ -47,7 +54,12 @@ NODE_TYPES: dict[str, tuple[str, str, str]] = {
 }
 _CDK_INTERNAL = re.compile(r"Custom::|BucketNotificationsHandler|LogRetention|AWS679f53fac002430cb0da5b7982bd2287")
 TRANSIENT_CLUSTER = "emr_transient_cluster"
+USER = "you"  # the person using the lab: drawn where the stacks' outputs hand them a command or a location
 ARROWS = {"event": "==>", "data": "-->", "control": "-.->"}
+# Plumbing (logs, failure queues) drawn lighter: grey boxes and thin grey edges.
+PLUMBING_STYLE = "fill:#f6f6f6,stroke:#aaa,color:#777"
+PLUMBING_LINK_STYLE = "stroke:#aaa,stroke-width:1px"
+_MAKE_TARGET = re.compile(r"\bmake [a-z][a-z-]*")
 
 # Actions that move data, and an example of each, so that wildcards (``s3:*``, ``*``) count as what they allow.
 _READS = ("s3:GetObject", "dynamodb:GetItem", "dynamodb:Query", "sqs:ReceiveMessage")
@@ -128,6 +140,7 @@ class _Diagram:
         # (source id, target id, style) -> labels, in the order found
         self.edges: dict[tuple[str, str, str], list[str]] = {}
         self.grants: dict[tuple[str, Key], dict[str, set[str]]] = {}  # (node id, resource) -> verb -> key patterns
+        self.plumbing_targets: set[str] = set()  # where logs and failures go: their edges are drawn lighter
 
     # ------------------------------------------------------------------ resolving references
     def resolve(self, stack: StackTemplate, value: Any) -> set[Key]:
@@ -166,11 +179,15 @@ class _Diagram:
         return None
 
     # ------------------------------------------------------------------ nodes and edges
-    def add_edge(self, source: str, target: str, style: str, label: str) -> None:
+    def add_edge(self, source: str, target: str, style: str, label: str, *, plumbing: bool = False) -> None:
+        """An edge (``plumbing``: what keeps the lab auditable and recoverable, drawn lighter: access and flow logs,
+        failed invocations, undelivered events, and their destinations)."""
         if source != target:
             labels = self.edges.setdefault((source, target, style), [])
             if label and label not in labels:
                 labels.append(label)
+            if plumbing:
+                self.plumbing_targets.add(target)
 
     def collect_nodes(self) -> None:
         for stack in self.assembly.stacks:
@@ -288,52 +305,80 @@ class _Diagram:
         """Edges declared by the resources that connect others: notifications, rules, destinations, logs, alerts."""
         for stack in self.assembly.stacks:
             for logical_id, resource in stack.resources.items():
-                properties = resource.get("Properties") or {}
-                resource_type = resource.get("Type")
-                own = (
-                    [self.nodes[(stack.artifact_id, logical_id)].id]
-                    if (stack.artifact_id, logical_id) in self.nodes
-                    else []
-                )
-                if resource_type == "Custom::S3BucketNotifications":
-                    self.add_notifications(
-                        stack,
-                        self.node_ids(stack, properties.get("BucketName")),
-                        properties.get("NotificationConfiguration"),
-                    )
-                elif resource_type == "AWS::S3::Bucket":
-                    self.add_notifications(stack, own, properties.get("NotificationConfiguration"))
-                    for logs in self.node_ids(
-                        stack, (properties.get("LoggingConfiguration") or {}).get("DestinationBucketName")
-                    ):
-                        self.add_edge(own[0], logs, "data", "access logs")
-                elif resource_type in ("AWS::Events::Rule", "AWS::Scheduler::Schedule") and own:
-                    self.add_rule(stack, own[0], properties)
-                elif resource_type == "AWS::Lambda::EventInvokeConfig":
-                    for function in self.node_ids(stack, properties.get("FunctionName")):
-                        for outcome, label in (("OnFailure", "failed invocations"), ("OnSuccess", "results")):
-                            destination = ((properties.get("DestinationConfig") or {}).get(outcome) or {}).get(
-                                "Destination"
-                            )
-                            for target in self.node_ids(stack, destination):
-                                self.add_edge(function, target, "data", label)
-                elif resource_type == "AWS::Lambda::EventSourceMapping":
-                    for source in self.node_ids(stack, properties.get("EventSourceArn")):
-                        for function in self.node_ids(stack, properties.get("FunctionName")):
-                            self.add_edge(source, function, "event", "records")
-                elif resource_type == "AWS::SNS::Subscription":
-                    for topic in self.node_ids(stack, properties.get("TopicArn")):
-                        for target in self.node_ids(stack, properties.get("Endpoint")):
-                            self.add_edge(topic, target, "event", "messages")
-                elif resource_type == "AWS::Budgets::Budget" and own:
-                    for notification in as_list(properties.get("NotificationsWithSubscribers")):
-                        for subscriber in as_list((notification or {}).get("Subscribers")):
-                            for topic in self.node_ids(stack, (subscriber or {}).get("Address")):
-                                self.add_edge(own[0], topic, "event", "alerts")
-                elif resource_type == "AWS::EC2::FlowLog":
-                    for vpc in self.of_type(self.resolve(stack, properties.get("ResourceId")), "AWS::EC2::VPC"):
-                        for target in self.node_ids(stack, properties.get("LogDestination")):
-                            self.add_edge(self.vpcs[vpc], target, "data", "flow logs")
+                wire = _WIRING.get(resource.get("Type", ""))
+                if wire:
+                    key = (stack.artifact_id, logical_id)
+                    own = self.nodes[key].id if key in self.nodes else None
+                    wire(self, stack, own, resource.get("Properties") or {})
+
+    def _wire_custom_notifications(self, stack: StackTemplate, _: str | None, properties: dict[str, Any]) -> None:
+        buckets = self.node_ids(stack, properties.get("BucketName"))
+        self.add_notifications(stack, buckets, properties.get("NotificationConfiguration"))
+
+    def _wire_bucket(self, stack: StackTemplate, own: str | None, properties: dict[str, Any]) -> None:
+        if own is None:
+            return
+        self.add_notifications(stack, [own], properties.get("NotificationConfiguration"))
+        destination = (properties.get("LoggingConfiguration") or {}).get("DestinationBucketName")
+        for logs in self.node_ids(stack, destination):
+            self.add_edge(own, logs, "data", "access logs", plumbing=True)
+
+    def _wire_rule(self, stack: StackTemplate, own: str | None, properties: dict[str, Any]) -> None:
+        if own is not None:
+            self.add_rule(stack, own, properties)
+
+    def _wire_invoke_config(self, stack: StackTemplate, _: str | None, properties: dict[str, Any]) -> None:
+        destinations = properties.get("DestinationConfig") or {}
+        for function in self.node_ids(stack, properties.get("FunctionName")):
+            for outcome, label in (("OnFailure", "failed invocations"), ("OnSuccess", "results")):
+                for target in self.node_ids(stack, (destinations.get(outcome) or {}).get("Destination")):
+                    self.add_edge(function, target, "data", label, plumbing=outcome == "OnFailure")
+
+    def _wire_event_source(self, stack: StackTemplate, _: str | None, properties: dict[str, Any]) -> None:
+        for source in self.node_ids(stack, properties.get("EventSourceArn")):
+            for function in self.node_ids(stack, properties.get("FunctionName")):
+                self.add_edge(source, function, "event", "records")
+
+    def _wire_subscription(self, stack: StackTemplate, _: str | None, properties: dict[str, Any]) -> None:
+        for topic in self.node_ids(stack, properties.get("TopicArn")):
+            if properties.get("Protocol") in ("email", "email-json", "sms"):  # a person reads these
+                self.add_edge(topic, USER, "event", f"alerts by {properties['Protocol']}")
+            for target in self.node_ids(stack, properties.get("Endpoint")):
+                self.add_edge(topic, target, "event", "messages")
+
+    def _wire_budget(self, stack: StackTemplate, own: str | None, properties: dict[str, Any]) -> None:
+        for notification in as_list(properties.get("NotificationsWithSubscribers")):
+            for subscriber in as_list((notification or {}).get("Subscribers")):
+                for topic in self.node_ids(stack, (subscriber or {}).get("Address")):
+                    if own is not None:
+                        self.add_edge(own, topic, "event", "alerts")
+
+    def _wire_flow_log(self, stack: StackTemplate, _: str | None, properties: dict[str, Any]) -> None:
+        for vpc in self.of_type(self.resolve(stack, properties.get("ResourceId")), "AWS::EC2::VPC"):
+            for target in self.node_ids(stack, properties.get("LogDestination")):
+                self.add_edge(self.vpcs[vpc], target, "data", "flow logs", plumbing=True)
+
+    def add_user_paths(self) -> None:
+        """The person using the lab, from what the stacks hand them (their outputs): the upload command, the
+        results' location, the Session Manager command; each labelled with the make target its description names."""
+        for stack in self.assembly.stacks:
+            outputs = (stack.template.get("Outputs") or {}).values()
+            targets: dict[str, str] = {}  # node -> the make target an output's description names for it
+            for output in outputs:
+                found = _MAKE_TARGET.search(str(output.get("Description") or ""))
+                if found:
+                    for node in self.node_ids(stack, output.get("Value")):
+                        targets.setdefault(node, found.group(0))
+            for output in outputs:
+                text = render(output.get("Value"))
+                for node in self.node_ids(stack, output.get("Value")):
+                    how = f" ({targets[node]})" if node in targets else ""
+                    if text.startswith("aws s3 cp ") and "s3://" in text.split()[-1]:
+                        self.add_edge(USER, node, "data", f"uploads ratings{how}")
+                    elif text.startswith("aws ssm start-session"):
+                        self.add_edge(USER, node, "control", f"Session Manager shell{how}")
+                    elif text.startswith("s3://") and "/runs/" in text:
+                        self.add_edge(node, USER, "data", f"results{how}")
 
     def add_notifications(self, stack: StackTemplate, buckets: list[str], configuration: Any) -> None:
         """``ObjectCreated ratings/ *.data *.csv`` edges from each bucket to each notified function, queue, topic."""
@@ -368,7 +413,7 @@ class _Diagram:
             for invoked in self.node_ids(stack, target.get("Arn")):
                 self.add_edge(rule, invoked, "event", str(label) if "ScheduleExpression" in properties else "invokes")
             for queue in self.node_ids(stack, (target.get("DeadLetterConfig") or {}).get("Arn")):
-                self.add_edge(rule, queue, "data", "undelivered events")
+                self.add_edge(rule, queue, "data", "undelivered events", plumbing=True)
         emitters = {_EVENT_SOURCES[source] for source in as_list(pattern.get("source")) if source in _EVENT_SOURCES}
         for node in self.nodes.values():
             if node.resource_type in emitters:
@@ -376,33 +421,69 @@ class _Diagram:
 
     # ------------------------------------------------------------------ output
     def render(self) -> str:
+        """The flowchart: the person first, a box per stack (a box per VPC inside), then the edges in reading
+        order: the person's, the data path's, and last the plumbing's, drawn lighter."""
         lines = ["flowchart LR"]
+        if any(USER in (source, target) for source, target, _ in self.edges):
+            lines.append(f'  {USER}(("you"))')
         for stack in self.assembly.stacks:
-            lines.append(
-                f'  subgraph {_mermaid_id(stack.artifact_id)}["{stack.artifact_id} stack: {stack.stack_name}"]'
-            )
-            members = [
-                node
-                for key, node in self.nodes.items()
-                if key[0] == stack.artifact_id or (key[0] == "" and node.vpc and node.vpc[0] == stack.artifact_id)
-            ]
-            lines += [f"    {node.line()}" for node in members if node.vpc is None]
-            for vpc, vpc_id in self.vpcs.items():
-                if vpc[0] != stack.artifact_id:
-                    continue
-                lines.append(f'    subgraph {vpc_id}["{_label_of(stack, vpc[1])}: VPC"]')
-                lines += [f"      {node.line()}" for node in members if node.vpc == vpc]
-                lines.append("    end")
-            lines.append("  end")
+            lines += self.render_stack(stack)
         floating = [node for key, node in self.nodes.items() if key[0] == "" and node.vpc is None]
         lines += [f"  {node.line()}" for node in floating]
-        for (source, target, style), labels in self.edges.items():
+        distance = self.distances()
+        ordered = sorted(self.edges.items(), key=lambda item: (self.edge_rank(item[0]), distance.get(item[0][0], 99)))
+        for (source, target, style), labels in ordered:
             arrow = "<-->" if style == "both" else ARROWS[style]
             label = "; ".join(labels).replace('"', "#quot;")
             lines.append(f'  {source} {arrow}|"{label}"| {target}' if label else f"  {source} {arrow} {target}")
         if ("", TRANSIENT_CLUSTER) in self.nodes:
             lines.append(f"  style {TRANSIENT_CLUSTER} stroke-dasharray: 5 5")
+        lighter = [str(index) for index, (key, _) in enumerate(ordered) if self.edge_rank(key) == 2]
+        if lighter:
+            plumbing = sorted(self.plumbing_targets)
+            lines += [
+                f"  classDef plumbing {PLUMBING_STYLE}",
+                f"  class {','.join(plumbing)} plumbing",
+                f"  linkStyle {','.join(lighter)} {PLUMBING_LINK_STYLE}",
+            ]
         return "\n".join(lines)
+
+    def render_stack(self, stack: StackTemplate) -> list[str]:
+        lines = [f'  subgraph {_mermaid_id(stack.artifact_id)}["{stack.artifact_id} stack: {stack.stack_name}"]']
+        members = [
+            node
+            for key, node in self.nodes.items()
+            if key[0] == stack.artifact_id or (key[0] == "" and node.vpc and node.vpc[0] == stack.artifact_id)
+        ]
+        lines += [f"    {node.line()}" for node in members if node.vpc is None]
+        for vpc, vpc_id in self.vpcs.items():
+            if vpc[0] == stack.artifact_id:
+                lines.append(f'    subgraph {vpc_id}["{_label_of(stack, vpc[1])}: VPC"]')
+                lines += [f"      {node.line()}" for node in members if node.vpc == vpc]
+                lines.append("    end")
+        return [*lines, "  end"]
+
+    def distances(self) -> dict[str, int]:
+        """How many edges from the person each node is, along the data path (so edges are listed as data flows)."""
+        found = {USER: 0}
+        frontier = [USER]
+        while frontier:
+            following = []
+            for node in frontier:
+                for source, target, style in self.edges:
+                    reached = target if source == node else source if style == "both" and target == node else None
+                    if reached and reached not in found and self.edge_rank((source, target, style)) < 2:
+                        found[reached] = found[node] + 1
+                        following.append(reached)
+            frontier = following
+        return found
+
+    def edge_rank(self, edge: tuple[str, str, str]) -> int:
+        """0: the person's edges, 1: the data path, 2: plumbing (into or out of where logs and failures go)."""
+        source, target, _ = edge
+        if USER in (source, target):
+            return 0
+        return 2 if source in self.plumbing_targets or target in self.plumbing_targets else 1
 
 
 def mermaid(assembly: CloudAssembly) -> str:
@@ -410,47 +491,89 @@ def mermaid(assembly: CloudAssembly) -> str:
     drawing = _Diagram(assembly)
     drawing.collect_nodes()
     drawing.add_transient_cluster()
+    drawing.add_user_paths()
     drawing.add_wiring()
     drawing.add_grants()
     drawing.add_data_edges()
     return drawing.render()
 
 
-# ---------------------------------------------------------------------------------------------- README copy
+# Resource type -> the method that draws the edges it declares between other resources.
+_WIRING: dict[str, Callable[[_Diagram, StackTemplate, str | None, dict[str, Any]], None]] = {
+    "Custom::S3BucketNotifications": _Diagram._wire_custom_notifications,
+    "AWS::S3::Bucket": _Diagram._wire_bucket,
+    "AWS::Events::Rule": _Diagram._wire_rule,
+    "AWS::Scheduler::Schedule": _Diagram._wire_rule,
+    "AWS::Lambda::EventInvokeConfig": _Diagram._wire_invoke_config,
+    "AWS::Lambda::EventSourceMapping": _Diagram._wire_event_source,
+    "AWS::SNS::Subscription": _Diagram._wire_subscription,
+    "AWS::Budgets::Budget": _Diagram._wire_budget,
+    "AWS::EC2::FlowLog": _Diagram._wire_flow_log,
+}
+
+
+# ---------------------------------------------------------------------------------------------- README copies
 README_BEGIN = "<!-- architecture diagram: generated by `make diagram` from the default settings; do not edit -->"
 README_END = "<!-- end of the generated architecture diagram -->"
+NETWORK_BEGIN = (
+    "<!-- network diagram: generated by `make diagram` from each network mode's default settings; do not edit -->"
+)
+NETWORK_END = "<!-- end of the generated network diagram -->"
 
 
-def readme_block(diagram: str) -> str:
-    return f"{README_BEGIN}\n```mermaid\n{diagram}\n```\n{README_END}"
-
-
-def readme_diagram(readme: str) -> str | None:
-    """The Mermaid source between README's markers, or None when the markers are missing."""
-    match = re.search(re.escape(README_BEGIN) + r"\n```mermaid\n(.*?)\n?```\n" + re.escape(README_END), readme, re.S)
+def readme_diagram(readme: str, begin: str = README_BEGIN, end: str = README_END) -> str | None:
+    """The Mermaid source between a pair of README's markers, or None when the markers are missing."""
+    match = re.search(re.escape(begin) + r"\n```mermaid\n(.*?)\n?```\n" + re.escape(end), readme, re.S)
     return match.group(1) if match else None
+
+
+def with_diagram(readme: str, diagram: str, begin: str, end: str) -> str:
+    """README with the diagram between the markers replaced."""
+    start, stop = readme.index(begin), readme.index(end) + len(end)
+    return f"{readme[:start]}{begin}\n```mermaid\n{diagram}\n```\n{end}{readme[stop:]}"
+
+
+def readme_diagrams() -> tuple[str, str]:
+    """(architecture, network): the default settings' architecture and both network modes, synthesised."""
+    from tools.audit.modes import synthesised_modes
+    from tools.audit.network_diagram import network_mermaid
+
+    with synthesised_modes() as modes:
+        return mermaid(modes["public"][0]), network_mermaid({mode: assembly for mode, (assembly, _) in modes.items()})
+
+
+def write_readme(path: Path) -> int:
+    """Rewrites README's two generated diagrams; says whether the file changed. 2 when a pair of markers is missing."""
+    text = path.read_text()
+    for begin, end in ((README_BEGIN, README_END), (NETWORK_BEGIN, NETWORK_END)):
+        if readme_diagram(text, begin, end) is None:
+            print(f"diagram: {path} has no generated diagram block ({begin} ... {end})", file=sys.stderr)
+            return 2
+    architecture, network = readme_diagrams()
+    updated = with_diagram(
+        with_diagram(text, architecture, README_BEGIN, README_END), network, NETWORK_BEGIN, NETWORK_END
+    )
+    if updated == text:
+        print(f"diagram: {path} unchanged")
+        return 0
+    path.write_text(updated)
+    print(f"diagram: {path} updated from the templates")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.audit.diagram", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
-    parser.add_argument("--readme", type=Path, help="rewrite the diagram between this file's markers")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="print the diagram of this assembly")
+    where.add_argument(
+        "--readme", type=Path, help="rewrite this file's two generated diagrams (both network modes, synthesised)"
+    )
     args = parser.parse_args(argv)
-    diagram = mermaid(load_assembly(args.cdk_out))
-    if args.readme is None:
-        print(diagram)
-        return 0
-    text = args.readme.read_text()
-    if readme_diagram(text) is None:
-        print(
-            f"diagram: {args.readme} has no generated diagram block ({README_BEGIN} ... {README_END})", file=sys.stderr
-        )
-        return 2
-    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
-    args.readme.write_text(text[:start] + readme_block(diagram) + text[end:])
-    print(f"diagram: {args.readme} updated from {args.cdk_out}")
+    if args.readme is not None:
+        return write_readme(args.readme)
+    print(mermaid(load_assembly(args.cdk_out)))
     return 0
 
 

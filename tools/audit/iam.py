@@ -45,6 +45,7 @@ def statements(document: Any, source: str) -> list[dict[str, Any]]:
                 "source": source,
                 "sid": statement.get("Sid"),
                 "effect": effect,
+                "principals": _principals(statement.get("Principal")),
                 "actions": actions,
                 "not_actions": not_actions,
                 "resources": resources,
@@ -57,16 +58,19 @@ def statements(document: Any, source: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _principals(principal: Any) -> list[str]:
+    """``Service:events.amazonaws.com``, ``AWS:*``: one string per principal a statement names."""
+    if isinstance(principal, dict):
+        return [f"{kind}:{render(value)}" for kind, values in principal.items() for value in as_list(values)]
+    return [] if principal is None else [render(principal)]
+
+
 def _trusted(document: Any) -> list[str]:
-    principals = []
-    for statement in as_list((document or {}).get("Statement")):
-        principal = (statement or {}).get("Principal")
-        if isinstance(principal, dict):
-            for kind, values in principal.items():
-                principals += [f"{kind}:{render(value)}" for value in as_list(values)]
-        elif principal is not None:
-            principals.append(render(principal))
-    return principals
+    return [
+        name
+        for statement in as_list((document or {}).get("Statement"))
+        for name in _principals((statement or {}).get("Principal"))
+    ]
 
 
 def _managed_policy_arn(stack: StackTemplate, value: Any) -> tuple[str, str | None]:
@@ -135,3 +139,54 @@ _WIDE_MANAGED = ("AdministratorAccess", "PowerUserAccess", "FullAccess", "IAMFul
 
 def _wide_managed(arn: str) -> bool:
     return any(marker in arn for marker in _WIDE_MANAGED)
+
+
+# Resource-based policies: who else may act on a resource. Type -> the property holding the policy document.
+_RESOURCE_POLICIES = {
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::Events::EventBusPolicy": "Statement",
+}
+
+
+def resource_policies(assembly: CloudAssembly) -> list[dict[str, Any]]:
+    """Every resource-based policy (bucket, topic, queue, key policies; Lambda permissions as one statement each)."""
+    found = []
+    for stack in assembly.stacks:
+        for logical_id, resource in stack.resources.items():
+            properties = resource.get("Properties") or {}
+            kind = resource.get("Type", "")
+            document: Any
+            if kind == "AWS::Lambda::Permission":
+                document = {
+                    "Statement": {
+                        "Effect": "Allow",
+                        "Principal": properties.get("Principal"),
+                        "Action": properties.get("Action"),
+                        "Resource": properties.get("FunctionName"),
+                        "Condition": {"SourceArn": properties.get("SourceArn")}
+                        if properties.get("SourceArn")
+                        else None,
+                    }
+                }
+            elif kind in _RESOURCE_POLICIES:
+                document = properties.get(_RESOURCE_POLICIES[kind])
+                if kind == "AWS::Events::EventBusPolicy":  # the statement itself is the property
+                    document = {"Statement": document}
+            else:
+                continue
+            rows = statements(document, kind)
+            found.append(
+                {
+                    "stack": stack.stack_name,
+                    "resource": logical_id,
+                    "path": stack.path_of(logical_id),
+                    "kind": kind,
+                    "statements": rows,
+                    "principals": _trusted(document),
+                    "wide": any(row["wide"] for row in rows),
+                }
+            )
+    return found

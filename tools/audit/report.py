@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tools.audit import change_summary
+
 
 def _text(value: Any) -> str:
     """Plain text for a table cell: Markdown and HTML specials escaped; lists one item a line."""
@@ -86,27 +88,60 @@ def _before_after(pair: list[Any], render: Any = _money) -> str:
 
 
 def _change_section(changes: dict[str, Any]) -> list[str]:
-    """CDK's diff per changed stack, then what happens to the cost and to the findings: a reviewer's first read."""
+    """The terminal's change summary as a table, then per changed stack the resources CloudFormation touches and
+    CDK's diff, then the priced lines and findings that change: a reviewer's first read."""
     out = [f"## What this change does, against {_code(changes['base'])}", ""]
+    out += table(
+        ["", "What changes"],
+        [[f"**{_text(label)}**", _text(text)] for label, text in change_summary.rows(changes, limit=None)],
+    )
     if changes.get("error"):
-        return [*out, f"⚠️ {_text(changes['error'])}", ""]
-    changed = [stack for stack in changes["stacks"] if stack["status"] != "unchanged"]
-    unchanged = [_code(stack["stack"]) for stack in changes["stacks"] if stack["status"] == "unchanged"]
-    if not changed:
-        out += ["No template changes: every stack would deploy exactly as the base does.", ""]
-    for stack in changed:
-        heading = f"### {_code(stack['stack'])} ({_code(stack['stack_name'])}): {_text(stack['summary'])}"
-        out += [heading, ""] + (["```text", stack["diff"], "```", ""] if stack["diff"] else [])
-    if changed and unchanged:
-        out += [f"No change: {', '.join(unchanged)}.", ""]
-
-    cost = changes["cost"]
-    months = ", ".join(f"{name} {_before_after(pair)}" for name, pair in cost["months"].items())
-    jobs = ", ".join(f"{label} {_before_after(pair, _cents)}" for label, pair in cost["jobs"].items())
+        return out
     out += [
-        f"**Cost, a month:** {months} (budget {_before_after(cost['budget_monthly_usd'])}). **One job:** {jobs}.",
+        "Replaced or changed in place as the CloudFormation resource schemas say (their create-only properties), "
+        'not as CDK\'s cautious "may be replaced": `docs/audit.md`, *The change first*.',
         "",
     ]
+    for stack in changes["stacks"]:
+        if stack["status"] != "unchanged":
+            out += _stack_change(stack)
+    if changes.get("diff_error"):
+        out += [f"⚠️ {_text(changes['diff_error'])}", ""]
+    out += _cost_lines(changes["cost"])
+    out += _finding_rows(changes.get("findings"))
+    return out
+
+
+def _stack_change(stack: dict[str, Any]) -> list[str]:
+    """One changed stack: each resource touched, with what CloudFormation does and why, then CDK's diff."""
+    out = [f"### {_code(stack['stack'])} ({_code(stack['stack_name'])}): {_text(stack['status'])}", ""]
+    out += (
+        table(
+            ["Resource", "Type", "CloudFormation", "Why"],
+            [
+                [
+                    _code(item["path"]),
+                    _code(item["resource_type"]),
+                    ("⚠️ " if item["action"] in ("replaced", "may be replaced", "removed") else "")
+                    + _text(item["action"]),
+                    _text(list(item["reasons"]) or [", ".join(item["properties"])]),
+                ]
+                for item in stack["resources"]
+            ],
+        )
+        if stack["resources"]
+        else []
+    )
+    out += [f"⚠️ **Blocked:** {_text(reason)}" for reason in stack["blocked"]] + ([""] if stack["blocked"] else [])
+    if stack["diff"]:
+        out += ["```text", stack["diff"], "```", ""]
+    return out
+
+
+def _cost_lines(cost: dict[str, Any]) -> list[str]:
+    jobs = ", ".join(f"{label} {_before_after(pair, _cents)}" for label, pair in cost["jobs"].items())
+    idle = _before_after(cost["months"]["idle"])
+    out = [f"**Idle month:** {idle}. **One job:** {jobs}.", ""]
     if cost["lines"]:
         out += table(
             ["Priced line", "What", "Unit", "USD"],
@@ -120,25 +155,23 @@ def _change_section(changes: dict[str, Any]) -> list[str]:
                 for line in cost["lines"]
             ],
         )
-    findings = changes["findings"]
-    counts = ", ".join(f"{name} {_before_after(pair, _number)}" for name, pair in findings["counts"].items())
-    out += [f"**Audit findings:** {counts}.", ""]
+    return out
+
+
+def _finding_rows(findings: dict[str, Any] | None) -> list[str]:
+    """Blocking findings, exceptions and cfn-lint warnings the change adds, removes or rewords."""
+    if not findings or not findings["rows"]:
+        return []
     groups: dict[tuple[str, ...], list[str]] = {}
     for row in findings["rows"]:
         key = (row["change"], row["kind"], row["tool"], row["rule"], row["stack"], row["detail"])
         groups.setdefault(key, []).append(row["path"])
-    out += (
-        table(
-            ["Change", "What", "Tool", "Rule", "Stack", "Construct paths", "Reason / message"],
-            [
-                [_text(change), _text(kind), _text(tool), _code(rule), _text(stack), _paths(paths), _text(detail)]
-                for (change, kind, tool, rule, stack, detail), paths in groups.items()
-            ],
-        )
-        if groups
-        else []
-    )
-    return out
+    rows = [
+        [_text(change), _text(kind), _text(tool), _code(rule), _text(stack), _paths(paths), _text(detail)]
+        for (change, kind, tool, rule, stack, detail), paths in groups.items()
+    ]
+    headers = ["Change", "What", "Tool", "Rule", "Stack", "Construct paths", "Reason / message"]
+    return ["**Findings that change:**", "", *table(headers, rows)]
 
 
 def render_markdown(data: dict[str, Any]) -> str:
@@ -188,7 +221,22 @@ def render_markdown(data: dict[str, Any]) -> str:
 
 
 def _full_state(data: dict[str, Any]) -> list[str]:
-    """Everything the assembly is: resources, exceptions, informational findings, IAM, network, encryption, cost."""
+    """Everything the assembly is: resources, exceptions, informational findings, IAM, network, encryption, cost,
+    architecture."""
+    return [
+        *_stacks_section(data),
+        *_acknowledged_section(data),
+        *_informational_section(data),
+        *_iam_section(data),
+        *_network_section(data),
+        *_encryption_section(data),
+        *cost_section(data["cost"]),
+        *_architecture_section(data),
+    ]
+
+
+def _stacks_section(data: dict[str, Any]) -> list[str]:
+    """Resource count by type, per stack."""
     out: list[str] = []
     out += ["## Stacks and resources", ""]
     for stack in data["stacks"]:
@@ -196,7 +244,12 @@ def _full_state(data: dict[str, Any]) -> list[str]:
         out += table(
             ["Resource type", "Count"], [[_code(kind), count] for kind, count in stack["resources_by_type"].items()]
         )
+    return out
 
+
+def _acknowledged_section(data: dict[str, Any]) -> list[str]:
+    """Every exception of the three tools, grouped by rule, stack and reason."""
+    out: list[str] = []
     out += [
         "## Acknowledged findings",
         "",
@@ -224,7 +277,12 @@ def _full_state(data: dict[str, Any]) -> list[str]:
                 [_code(rule), _text(stack), _paths([member["path"] for member in members]), _text(reason) + warning]
             )
         out += table(["Rule", "Stack", "Construct paths", "Reason"], rows)
+    return out
 
+
+def _informational_section(data: dict[str, Any]) -> list[str]:
+    """The HIPAA / NIST packs, cfn-lint warnings and checkov's counts: nothing here blocks."""
+    out: list[str] = []
     info = data["informational"]
     out += ["## Informational (not blocking)", ""]
     compliance = info["compliance"]
@@ -256,7 +314,12 @@ def _full_state(data: dict[str, Any]) -> list[str]:
             f"{checkov.get('skipped', 0)} skipped by template Metadata.",
             "",
         ]
+    return out
 
+
+def _iam_section(data: dict[str, Any]) -> list[str]:
+    """Each role: who may assume it, its statements (folded); then the resource-based policies."""
+    out: list[str] = []
     out += [
         "## IAM: what each role may do",
         "",
@@ -289,7 +352,28 @@ def _full_state(data: dict[str, Any]) -> list[str]:
                 f"<code>{_text(role['path'])}</code>: {len(rows)} statement(s)" + (" ⚠️" if role["wide"] else ""),
                 table(["Effect", "Actions", "Resources", "Condition", "Flags", "From"], rows),
             )
+    policies = data.get("resource_policies", [])
+    out += ["### Resource-based policies: who else may act on a resource", ""]
+    out += table(
+        ["Policy", "Stack", "Kind", "Principals", "Statements", "Wide?"],
+        [
+            [
+                _code(p["path"]),
+                _text(p["stack"]),
+                _code(p["kind"]),
+                _code(sorted(set(p["principals"]))),
+                len(p["statements"]),
+                _warn(p["wide"]),
+            ]
+            for p in policies
+        ],
+    )
+    return out
 
+
+def _network_section(data: dict[str, Any]) -> list[str]:
+    """Ingress rules, then public addresses and internet paths."""
+    out: list[str] = []
     network = data["network"]
     out += ["## Network exposure", "", "### Security group ingress rules", ""]
     out += table(
@@ -306,7 +390,12 @@ def _full_state(data: dict[str, Any]) -> list[str]:
     out += table(
         ["What", "Stack", "Construct path"], [_cells(p, "what stack path", code="path") for p in network["public"]]
     )
+    return out
 
+
+def _encryption_section(data: dict[str, Any]) -> list[str]:
+    """At rest and in transit, per data store."""
+    out: list[str] = []
     out += ["## Encryption per data store", ""]
     out += table(
         ["Store", "Stack", "Construct path", "At rest", "In transit", ""],
@@ -315,10 +404,22 @@ def _full_state(data: dict[str, Any]) -> list[str]:
             for e in data["encryption"]
         ],
     )
+    return out
 
-    out += cost_section(data["cost"])
 
+def _architecture_section(data: dict[str, Any]) -> list[str]:
+    """The generated diagrams: the architecture, and the network of the audited mode."""
+    out: list[str] = []
     out += ["## Architecture (generated from the templates)", "", "```mermaid", data["diagram"], "```", ""]
+    if data.get("network_diagram"):
+        out += [
+            "The network: what runs in the VPC and every way out of it.",
+            "",
+            "```mermaid",
+            data["network_diagram"],
+            "```",
+            "",
+        ]
     return out
 
 
