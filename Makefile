@@ -35,12 +35,12 @@ VENV_STAMP := $(VENV)/.installed
 AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help setup cli run test lint format synth base-synth diff diagram deploy destroy audit lifecycle bench clean \
+.PHONY: help setup cli run test test-fast lint lint-format lint-python lint-workflows lint-shell lint-types format synth base-synth diff diagram deploy destroy audit lifecycle bench clean \
 	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
-	@echo "make test     set up, run the whole test suite"
+	@echo "make test     set up, run the whole test suite (make test-fast: without Spark, the emulator and the slow tier)"
 	@echo "make lint     formatter check, linter, type checker (make format rewrites the formatting)"
 	@echo "make synth | diff | deploy | destroy | audit | lifecycle | bench | clean"
 	@echo "make audit BASE=main   the report leads with what changes against main (make diff BASE=main: the diffs only)"
@@ -123,6 +123,10 @@ run: audit
 test: setup
 	$(PY) -m pytest
 
+# The edit-test loop: every test outside the spark, emulated and slow tiers (tests/conftest.py assigns them).
+test-fast: setup
+	$(PY) -m pytest -m "not spark and not emulated and not slow"
+
 # Code that runs elsewhere is checked against the Python it runs on: the functions, and the contract their assets
 # carry, against the Lambda runtime's (as the packages their assets import them as); the rest, the contract too
 # (the stacks and tools import it), against the machine's (pyproject.toml).
@@ -132,13 +136,24 @@ LAMBDA_PYTHON := 3.14
 SHELL_SCRIPTS = $(shell find . \( -path ./.git -o -path ./node_modules -o -path './.venv*' -o -path './cdk.out*' \
 	-o -path ./build -o -path ./reports -o -path ./runs \) -prune -o -name '*.sh' -print | sort) .ci/run
 
-lint: $(VENV_STAMP)
-	$(BIN)/ruff format --check .
-	$(BIN)/ruff check .
-	$(BIN)/zizmor --offline --quiet .github
-	$(BIN)/shellcheck $(SHELL_SCRIPTS)
-	$(BIN)/mypy stacks tools spark_jobs bench app.py lab_contract
-	$(BIN)/mypy --python-version $(LAMBDA_PYTHON) lab_contract lambda_functions
+# make lint runs its five parts; .pre-commit-config.yaml runs the same targets before each commit.
+lint: lint-format lint-python lint-workflows lint-shell lint-types
+
+lint-format: $(VENV_STAMP)
+	@$(BIN)/ruff format --check .
+
+lint-python: $(VENV_STAMP)
+	@$(BIN)/ruff check --quiet .
+
+lint-workflows: $(VENV_STAMP)
+	@$(BIN)/zizmor --offline --quiet .github
+
+lint-shell: $(VENV_STAMP)
+	@$(BIN)/shellcheck $(SHELL_SCRIPTS)
+
+lint-types: $(VENV_STAMP)
+	@$(BIN)/mypy stacks tools spark_jobs bench app.py lab_contract
+	@$(BIN)/mypy --python-version $(LAMBDA_PYTHON) lab_contract lambda_functions
 
 format: $(VENV_STAMP)
 	$(BIN)/ruff format .

@@ -56,8 +56,6 @@ from deployment_support import (
 from lab_contract.environments import SpendGuardEnvironment
 from spark_jobs.local.spark_submit import package_sources, spark_submit_environment
 
-pytestmark = pytest.mark.emulated
-
 ROOT = lifecycle.ROOT
 SPEND_GUARD_ENV = SpendGuardEnvironment.variable_names()
 

@@ -117,7 +117,6 @@ def test_results_before_any_run_says_how_to_start_one(account, capsys) -> None:
     assert "make upload-sample starts one" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_top_n_reads_the_jobs_parquet(tmp_path: Path) -> None:
     from pyspark.sql import SparkSession
 
