@@ -67,8 +67,9 @@ def _ranking_panel(axes: Any, ranking: dict) -> None:
         values = [ranking[name][key] for key in keys if key in ranking[name]]
         _label_bars(axes, axes.bar(positions, values, width, label=label, color=colour), values, 3)
     axes.set_xticks(range(len(keys)), [RANKING_LABELS[key] for key in keys])
-    axes.set_ylim(0, max(1e-9, *(ranking[name].get(key, 0) for name in ("model", "popularity") for key in keys)) * 1.2)
-    axes.legend(fontsize=8, loc="upper left")
+    # Headroom above the tallest bar for its number and the one-row legend.
+    axes.set_ylim(0, max(1e-9, *(ranking[name].get(key, 0) for name in ("model", "popularity") for key in keys)) * 1.4)
+    axes.legend(fontsize=8, loc="upper left", ncol=2)
     axes.set_title(f"top-{ranking['n']} lists ({ranking['users_evaluated']} users; {ranking['relevant']})", fontsize=10)
 
 
@@ -123,10 +124,16 @@ def draw_figure(metrics: dict, oracle_rmse: float | None = None) -> Any:
     for index, draw in enumerate(panels):
         draw(cells[str(index)])
     params = metrics["params"]
+    ranking_model = params.get("ranking") or {}
+    lists = (
+        f"; lists: ranking model, rank {ranking_model['rank']}, alpha {ranking_model['alpha']:g}"
+        if ranking_model.get("lists_from") == "ranking"
+        else ""
+    )
     figure.suptitle(
         f"ALS run {metrics['run_id']}: {params['model']} model, rank {params['rank']}, "
-        f"regParam {params['reg_param']:g}, maxIter {params['max_iter']}",
-        fontsize=11,
+        f"regParam {params['reg_param']:g}, maxIter {params['max_iter']}{lists}",
+        fontsize=10,
     )
     figure.tight_layout()
     return figure
