@@ -109,6 +109,8 @@ def run_spark(data_dir: Path, label: str, job: Path, driver_memory: str, engine:
     args = job_arguments(
         ratings=data_dir / "u.data", test_ratings=data_dir / "u.test", format="udata", output=output, run_id=run_id
     )
+    if engine == "spark":  # the lists of the model the peer fits: the rating model's (bench.topn_bench has the rest)
+        args += job_arguments(lists="rating")
     command = spark_submit_command(args, "local[2]", job, driver_memory=driver_memory)
     output.mkdir(parents=True, exist_ok=True)
     log = output / f"{run_id}.spark-submit.log"

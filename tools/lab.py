@@ -97,7 +97,11 @@ def download_run(s3: Any, bucket: str, run_id: str, into: Path) -> Path:
 
 
 def summary(run_dir: Path) -> list[str]:
-    """The lines `make results` prints: metrics, the outcome and cluster shape, where the files are."""
+    """The lines `make results` prints: metrics, the lists against popularity, the outcome and cluster shape,
+    where the files are; draws run.png beside metrics.json with the chart make run draws."""
+    from spark_jobs.local.run_chart import write_chart
+    from spark_jobs.local.run_summary import ranking_lines
+
     metrics = json.loads((run_dir / "metrics.json").read_text())
     lines = [f"run {run_dir.name} -> {run_dir}"]
     for key in ("rmse", "baseline_rmse", "mae", "wall_seconds"):
@@ -111,6 +115,9 @@ def summary(run_dir: Path) -> list[str]:
         )
     recommendations = run_dir / "recommendations"
     lines.append(f"  top-N          {recommendations if recommendations.exists() else 'none in this run'}")
+    if "params" in metrics and "phase_seconds" in metrics:  # a complete run's metrics.json
+        lines += ranking_lines(metrics)
+        lines.append(f"  chart          {write_chart(metrics, run_dir / 'run.png')}")
     return lines
 
 

@@ -14,6 +14,15 @@ from typing import Any, NoReturn
 from .attempts import RUN_ID_PATTERN, default_run_id
 from .config import JobConfig
 from .model import BIASED, BLEND, DEFAULT_MAX_ITER, MODELS, PLAIN, SPARK_DEFAULT_RANK, SPARK_DEFAULT_REG_PARAM
+from .ranking import (
+    DEFAULT_RANKING_ALPHA,
+    DEFAULT_RANKING_MAX_ITER,
+    DEFAULT_RANKING_REG_PARAM,
+    LIST_SOURCES,
+    RANKING,
+    RANKING_RANKS,
+    RATING,
+)
 from .ratings import FORMATS
 from .tuning import TUNE_REG_PARAMS
 
@@ -63,6 +72,24 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
         },
     ),
     ("--implicit", {"action": "store_true", "help": "implicit feedback (ratings are confidences)"}),
+    (
+        "--lists",
+        {
+            "choices": LIST_SOURCES,
+            "help": "where the recommendations come from: ranking (explicit default), implicit ALS on "
+            "rating - 2 as preferences, or rating, the rating model's predicted ratings (--implicit: that model)",
+        },
+    ),
+    (
+        "--ranking-rank",
+        {"type": int, "help": f"the ranking model's rank; default {RANKING_RANKS}, the largest the data supports"},
+    ),
+    ("--ranking-reg-param", {"type": float, "default": DEFAULT_RANKING_REG_PARAM}),
+    (
+        "--ranking-alpha",
+        {"type": float, "default": DEFAULT_RANKING_ALPHA, "help": "the ranking model's confidence scale"},
+    ),
+    ("--ranking-max-iter", {"type": int, "default": DEFAULT_RANKING_MAX_ITER}),
     ("--alpha", {"type": float, "default": 1.0, "help": "confidence scale for --implicit"}),
     ("--seed", {"type": int, "default": 42}),
     ("--test-fraction", {"type": float, "default": 0.1}),
@@ -99,6 +126,13 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     (
         "--recommend-users",
         {"help": "only recommend for these users: comma-separated ids, or a file/URI with one id per line"},
+    ),
+    (
+        "--items",
+        {
+            "help": "item titles (MovieLens u.item, movies.csv or movies.dat): the summary shows one sample user's "
+            "top 10 beside their highest-rated training items"
+        },
     ),
     ("--checkpoint-dir", {"help": "checkpoint ALS lineage here (needed for long runs)"}),
     ("--checkpoint-interval", {"type": int, "default": 10}),
@@ -139,6 +173,11 @@ def parse_args(argv: list) -> JobConfig:
         baseline_reg=args.baseline_reg,
         checkpoint_dir=args.checkpoint_dir,
         checkpoint_interval=args.checkpoint_interval,
+        lists=_lists(args, parser.error),
+        ranking_rank=args.ranking_rank,
+        ranking_reg_param=args.ranking_reg_param,
+        ranking_alpha=args.ranking_alpha,
+        ranking_max_iter=args.ranking_max_iter,
         tune=args.tune,
         tune_models=tune_models,
         tune_ranks=None if args.tune_ranks is None else tuple(args.tune_ranks),
@@ -148,6 +187,7 @@ def parse_args(argv: list) -> JobConfig:
         top_n=args.top_n,
         relevant_rating=4.0 if args.relevant_rating is None and not args.implicit else args.relevant_rating,
         recommend_users=args.recommend_users,
+        items=args.items,
     )
 
 
@@ -160,11 +200,31 @@ def _check_ranges(args: argparse.Namespace, error: Callable[[str], NoReturn]) ->
             error(f"--{name.replace('_', '-')} must be between 0 and 1")
     if not 0.0 <= args.max_reject_fraction <= 1.0:
         error("--max-reject-fraction must be between 0 and 1")
-    for name in ("rank", "max_iter", "top_n", "tune_parallelism", "checkpoint_interval"):
-        if getattr(args, name) < 1:
+    for name in (
+        "rank",
+        "ranking_rank",
+        "max_iter",
+        "ranking_max_iter",
+        "top_n",
+        "tune_parallelism",
+        "checkpoint_interval",
+    ):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.reg_param < 0 or args.baseline_reg < 0:
-        error("--reg-param and --baseline-reg must be non-negative")
+    if args.reg_param < 0 or args.baseline_reg < 0 or args.ranking_reg_param < 0:
+        error("--reg-param, --ranking-reg-param and --baseline-reg must be non-negative")
+    if args.alpha < 0 or args.ranking_alpha < 0:
+        error("--alpha and --ranking-alpha must be non-negative")
+
+
+def _lists(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> str:
+    """Which model the lists come from: the ranking model for explicit ratings unless --lists rating; under
+    --implicit the fitted model already ranks by preference, so it is the only source."""
+    if not args.implicit:
+        return RANKING if args.lists is None else args.lists
+    if args.lists == RANKING:
+        error("--lists ranking applies to explicit ratings; under --implicit the lists come from the model itself")
+    return RATING
 
 
 def _models(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> tuple:

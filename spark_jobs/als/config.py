@@ -38,6 +38,13 @@ class JobConfig:
     checkpoint_dir: str | None
     checkpoint_interval: int
 
+    # The ranking model (ranking.py): the lists' source, and its parameters.
+    lists: str  # one of ranking.LIST_SOURCES; always ranking.RATING under --implicit (that model ranks)
+    ranking_rank: int | None  # None: scaled with the training data (ranking.scaled_rank)
+    ranking_reg_param: float
+    ranking_alpha: float
+    ranking_max_iter: int
+
     # --tune.
     tune: bool
     tune_models: tuple[str, ...]  # the models the search scores: the one given, or every one that applies
@@ -50,3 +57,4 @@ class JobConfig:
     top_n: int
     relevant_rating: float | None  # None (implicit): every held-out interaction is a positive
     recommend_users: str | None  # None: every user
+    items: str | None  # an item file with titles (--items); None: no sample user in the summary

@@ -1,5 +1,6 @@
 """How good the model is: RMSE and MAE beside the bias baseline on the same test rows, and precision,
-recall, NDCG and MAP at N (Spark's RankingEvaluator) beside a popularity recommender."""
+recall, NDCG and MAP at N (Spark's RankingEvaluator) beside a popularity recommender, with what the lists
+look like: catalogue coverage and the share of recommended items with few training ratings."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ RANKING_METRICS = {  # metrics.json key -> RankingEvaluator metricName (all at k
     "ndcg_at_n": "ndcgAtK",
     "map_at_n": "meanAveragePrecisionAtK",
 }
+LIST_SHAPE = ("coverage", "items_recommended", "long_tail_share")
+LONG_TAIL_RATINGS = 5  # an item with fewer training ratings than this is in the long tail
 
 
 def regression_metrics(model: ALSModel, test: DataFrame, biases: Biases, config: JobConfig) -> dict:
@@ -63,16 +66,48 @@ def held_out_positives(test: DataFrame, model: ALSModel, config: JobConfig) -> D
 
 def rank_evaluate(train: DataFrame, labels: DataFrame, lists: DataFrame, config: JobConfig) -> dict:
     """metrics.json's ranking: the model's lists (user, recs) and popularity's against the labels
-    (held_out_positives), at N = --top-n."""
-    popular = popularity_lists(train, labels.select("user"), relevant_ratings(config), config.top_n)
+    (held_out_positives), at N = --top-n, each with the shape of the evaluated users' lists (list_shape)."""
+    with CachedFrames() as cache:
+        users = labels.select("user")
+        popular = cache.persist(popularity_lists(train, users, relevant_ratings(config), config.top_n))
+        evaluated = cache.persist(lists.join(users, "user", "left_semi"))
+        counts = cache.persist(item_counts(train))
+        catalogue = counts.count()
+        return {
+            "n": config.top_n,
+            "relevant": "every held-out rating"
+            if config.relevant_rating is None
+            else f"held-out rating >= {config.relevant_rating:g}",
+            "users_evaluated": int(labels.count()),
+            "lists_from": config.lists,
+            "model": ranking_metrics(labels, evaluated, config.top_n) | list_shape(evaluated, counts, catalogue),
+            "popularity": ranking_metrics(labels, popular, config.top_n) | list_shape(popular, counts, catalogue),
+        }
+
+
+def item_counts(train: DataFrame) -> DataFrame:
+    """(item, ratings): each training item's number of ratings."""
+    return train.groupBy("item").agg(F.count(F.lit(1)).alias("ratings"))
+
+
+def list_shape(lists: DataFrame, counts: DataFrame, catalogue: int) -> dict:
+    """What lists (user, recs) look like: coverage, the share of the catalogue (catalogue items, counts: their
+    training ratings, item_counts) recommended to anyone; items_recommended, how many distinct items that is;
+    long_tail_share, the share of recommendations whose item has fewer than LONG_TAIL_RATINGS training ratings."""
+    recommended = lists.select(F.explode("recs.item").alias("item")).join(counts, "item", "left")
+    tail = F.coalesce(F.col("ratings"), F.lit(0)) < LONG_TAIL_RATINGS
+    row = one_row(
+        recommended.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.countDistinct("item").alias("items"),
+            F.sum(F.when(tail, 1).otherwise(0)).alias("tail"),
+        )
+    )
+    rows = int(row["rows"])
     return {
-        "n": config.top_n,
-        "relevant": "every held-out rating"
-        if config.relevant_rating is None
-        else f"held-out rating >= {config.relevant_rating:g}",
-        "users_evaluated": int(labels.count()),
-        "model": ranking_metrics(labels, lists, config.top_n),
-        "popularity": ranking_metrics(labels, popular, config.top_n),
+        "coverage": int(row["items"]) / catalogue if catalogue else 0.0,
+        "items_recommended": int(row["items"]),
+        "long_tail_share": int(row["tail"] or 0) / rows if rows else 0.0,
     }
 
 

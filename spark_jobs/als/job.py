@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 from pyspark.ml.recommendation import ALSModel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from .arguments import parse_args
 from .attempts import RunCompleteError, RunFolders, RunLostError, utc_now
@@ -29,10 +29,12 @@ from .config import JobConfig
 from .evaluation import REGRESSION_METRICS, held_out_positives, rank_evaluate, regression_metrics
 from .hadoop_files import write_text
 from .model import PLAIN, Biases, ModelChoice, fit_model
+from .ranking import RANKING, RankingChoice, fit_ranking_model, ranking_params, scaled_rank
 from .ratings import ROLE_RATINGS, ROLE_TEST, TEST, TRAIN, JobInputError, LoadedRatings, load_ratings, partitions_for
 from .recommendations import recommend
 from .spark_helpers import CachedFrames
-from .tuning import tune
+from .titles import read_titles, sample_lines, sample_user
+from .tuning import tune, tune_ranking
 
 APP_NAME = "als-matrix-factorisation"
 EXIT_INPUT, EXIT_RUN_COMPLETE, EXIT_RUN_LOST = 2, 3, 4
@@ -76,24 +78,27 @@ def run(spark: SparkSession, config: JobConfig, echo: Callable[[str], None] = _p
     with CachedFrames() as cache, _attempt(spark, config) as folders:
         with timer.phase("load_validate") as note:
             loaded = load_ratings(spark, config, cache)
+            titles = cache.persist(read_titles(spark, config.items)) if config.items else None
             note["count"] = loaded.input_rows
         loaded.check_both_splits(config.ratings)
         train, test = loaded.split(TRAIN), loaded.split(TEST)
         blocks = partitions_for(spark, loaded.train_rows)
         spark.conf.set("spark.sql.shuffle.partitions", str(blocks))
 
-        tuning, choice = None, ModelChoice(config.model, config.rank, config.reg_param)
-        if config.tune:
-            with timer.phase("tune") as note:
-                tuning = tune(train, loaded.train_rows, config, blocks)
-                note.update(count=len(tuning["grid"]), unit="models")
-            choice = ModelChoice(**tuning["best_params"])
+        tuning, choice, ranking_tuning, ranking_tuned = _tune(timer, train, loaded.train_rows, config, blocks)
 
         biases = None if config.implicit else Biases(train, loaded.mu, config.baseline_reg, cache)
         with timer.phase("train") as note:
             model = fit_model(spark, train, biases, config, choice, blocks, cache)
             users, items = model.userFactors.count(), model.itemFactors.count()
             note["count"] = loaded.train_rows
+        lists_model = model
+        ranking_choice = ranking_tuned or default_ranking_choice(config, loaded.train_rows, int(users), int(items))
+        if ranking_choice is not None:
+            with timer.phase("train_ranking") as note:
+                lists_model = fit_ranking_model(train, config, ranking_choice, blocks)
+                note["count"] = lists_model.itemFactors.count()
+                note["unit"] = "items"
 
         regression = dict.fromkeys(REGRESSION_METRICS)  # RMSE against implicit confidences means nothing
         if biases is not None:
@@ -102,25 +107,77 @@ def run(spark: SparkSession, config: JobConfig, echo: Callable[[str], None] = _p
                 note["count"] = regression["test_rows_evaluated"]
 
         labels = cache.persist(held_out_positives(test, model, config))
-        with timer.phase("recommend") as note:
-            lists, recommended = recommend(
-                spark, model, train, labels, config, int(items), f"{folders.attempt}/recommendations", cache
-            )
-            note["count"] = recommended["rows"]
-
-        with timer.phase("rank_evaluate") as note:
-            ranking = rank_evaluate(train, labels, lists, config)
-            note.update(count=ranking["users_evaluated"], unit="users")
+        destination = f"{folders.attempt}/recommendations"
+        recommended, ranking, sample = _recommend(
+            spark, timer, lists_model, (train, labels, titles), config, int(items), destination
+        )
 
         with timer.phase("save_model"):
             model.save(f"{folders.attempt}/model")
+            if lists_model is not model:
+                lists_model.save(f"{folders.attempt}/ranking_model")
 
         report = _report(spark, config, folders, loaded, blocks, choice, tuning, model, int(users), int(items))
+        report["params"]["ranking"] = ranking_params(config, ranking_choice)
+        report.update(ranking_tuning=ranking_tuning, sample_user=sample)
         report.update(regression, ranking=ranking, recommendations=recommended, phase_seconds=timer.seconds)
         report["wall_seconds"] = round(time.perf_counter() - started, 3)
         write_text(spark, f"{folders.attempt}/metrics.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
         folders.promote()
     return report
+
+
+def default_ranking_choice(config: JobConfig, ratings: int, users: int, items: int) -> RankingChoice | None:
+    """The ranking model's parameters from the flags, the rank scaled with the training data unless
+    --ranking-rank is given (ranking.scaled_rank); None when the lists come from the rating model."""
+    if config.lists != RANKING:
+        return None
+    rank = scaled_rank(ratings, users, items) if config.ranking_rank is None else config.ranking_rank
+    return RankingChoice(rank, config.ranking_reg_param, config.ranking_alpha)
+
+
+def _tune(timer: PhaseTimer, train: DataFrame, train_rows: int, config: JobConfig, blocks: int) -> tuple:
+    """(RMSE tuning, the rating model's choice, ranking tuning, the ranking model's choice or None): the flags'
+    values, or with --tune what the searches chose (tuning.tune by RMSE, tuning.tune_ranking by NDCG)."""
+    tuning, choice = None, ModelChoice(config.model, config.rank, config.reg_param)
+    ranking_tuning, ranking_choice = None, None
+    if not config.tune:
+        return tuning, choice, ranking_tuning, ranking_choice
+    with timer.phase("tune") as note:
+        tuning = tune(train, train_rows, config, blocks)
+        note.update(count=len(tuning["grid"]), unit="models")
+    if config.lists == RANKING:
+        with timer.phase("tune_ranking") as note:
+            ranking_tuning = tune_ranking(train, config, blocks)
+            note.update(count=len(ranking_tuning["grid"]), unit="models")
+        ranking_choice = RankingChoice(**ranking_tuning["best_params"])
+    return tuning, ModelChoice(**tuning["best_params"]), ranking_tuning, ranking_choice
+
+
+def _recommend(
+    spark: SparkSession,
+    timer: PhaseTimer,
+    model: ALSModel,
+    frames: tuple[DataFrame, DataFrame, DataFrame | None],
+    config: JobConfig,
+    items: int,
+    destination: str,
+) -> tuple:
+    """The recommend and rank_evaluate phases: model's lists written to destination, then scored against the
+    labels beside popularity; with titles (frames: train, labels, titles or None), the sample user's list
+    beside their highest-rated items, printed. Returns metrics.json's (recommendations, ranking, sample_user)."""
+    train, labels, titles = frames
+    with CachedFrames() as cache:
+        with timer.phase("recommend") as note:
+            lists, recommended = recommend(spark, model, train, labels, config, items, destination, cache)
+            note["count"] = recommended["rows"]
+        with timer.phase("rank_evaluate") as note:
+            ranking = rank_evaluate(train, labels, lists, config)
+            note.update(count=ranking["users_evaluated"], unit="users")
+        sample = sample_user(lists, train, titles) if titles is not None else None
+    for line in sample_lines(sample) if sample else []:
+        timer.echo(line)
+    return recommended, ranking, sample
 
 
 @contextlib.contextmanager
@@ -212,7 +269,11 @@ def main(argv: list) -> int:
         if owns_session:
             spark.stop()
     summary: dict[str, Any] = {key: report[key] for key in SUMMARY_KEYS}
-    summary["ndcg_at_n"] = report["ranking"]["model"]["ndcg_at_n"]
-    summary["popularity_ndcg_at_n"] = report["ranking"]["popularity"]["ndcg_at_n"]
+    ranking = report["ranking"]
+    summary["ndcg_at_n"] = ranking["model"]["ndcg_at_n"]
+    summary["popularity_ndcg_at_n"] = ranking["popularity"]["ndcg_at_n"]
+    summary["coverage"] = ranking["model"]["coverage"]
+    summary["long_tail_share"] = ranking["model"]["long_tail_share"]
+    summary["lists_from"] = ranking["lists_from"]
     print(json.dumps(summary, sort_keys=True), flush=True)
     return 0

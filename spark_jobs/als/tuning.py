@@ -1,4 +1,5 @@
-"""--tune: a grid search of model x rank x regParam on a hold-out of the training ratings, by RMSE.
+"""--tune: a grid search of model x rank x regParam on a hold-out of the training ratings, by RMSE, and one of
+the ranking model's rank x regParam x alpha on the same hold-out, by NDCG at --top-n.
 
 The default grid goes coarse (regParam at Spark's default rank) to fine (every rank the data supports,
 around the best coarse regParam); the result lists every model scored and the one chosen.
@@ -14,8 +15,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from .config import JobConfig
+from .evaluation import ranking_metrics, relevant_ratings
 from .model import BIASED, BLEND, BLEND_WEIGHT, MODELS, PLAIN, SPARK_DEFAULT_RANK, Biases, build_als, clip_rating
+from .ranking import DEFAULT_RANKING_RANK, RankingChoice, fit_ranking_model
 from .ratings import hash_fraction
+from .recommendations import recommend_unrated
 from .spark_helpers import CachedFrames, one_row
 
 TUNE_RANKS = (5, 10, 20, 40, 80, 160)
@@ -145,3 +149,86 @@ def validation_rmses(hold_out: HoldOut, config: JobConfig, blocks: int, point: t
 
 def _best_of(results: list) -> dict:
     return min(results, key=lambda r: (r["validation_rmse"], r["rank"], -r["reg_param"], MODELS.index(r["model"])))
+
+
+RANKING_TUNE_ALPHAS = (0.1, 0.3, 1.0)
+RANKING_TUNE_REG_PARAMS = (0.03, 0.1, 0.3)
+RANKING_TUNE_RANKS = (10, 20, 40)
+
+
+@dataclass(frozen=True)
+class RankingHoldOut:
+    """What the ranking search fits on (fit_part), scores against (labels: each validation user's relevant
+    held-out items) and excludes from the lists (the fit part's pairs)."""
+
+    fit_part: DataFrame
+    labels: DataFrame
+    rows: int
+    users: int
+    items: int
+
+
+def tune_ranking(train: DataFrame, config: JobConfig, blocks: int) -> dict:
+    """The ranking model's parameters by NDCG@--top-n on the same hold-out of train as the RMSE search: alpha x
+    regParam over RANKING_TUNE_ALPHAS x RANKING_TUNE_REG_PARAMS at the default rank, then the other
+    RANKING_TUNE_RANKS the data supports (tuning_grid's limit) at the best of those. The best (highest NDCG;
+    ties to the smaller rank, then the larger regParam, then the smaller alpha) is returned with the grid."""
+    with CachedFrames() as cache:
+        hold_out = ranking_hold_out(train, config, cache)
+        score = functools.partial(validation_ndcg, hold_out, config, blocks)
+        with ThreadPoolExecutor(max_workers=config.tune_parallelism) as pool:
+            coarse = [
+                RankingChoice(DEFAULT_RANKING_RANK, reg, alpha)
+                for alpha in RANKING_TUNE_ALPHAS
+                for reg in RANKING_TUNE_REG_PARAMS
+            ]
+            results = list(pool.map(score, coarse))
+            best = _best_ranking(results)
+            limit = hold_out.rows / (RATINGS_PER_PARAMETER * max(1, hold_out.users + hold_out.items))
+            ranks = [rank for rank in RANKING_TUNE_RANKS if rank != DEFAULT_RANKING_RANK and rank <= limit]
+            results += list(pool.map(score, [RankingChoice(r, best["reg_param"], best["alpha"]) for r in ranks]))
+    best = _best_ranking(results)
+    return {
+        "method": "holdout",
+        "metric": f"ndcg_at_{config.top_n}",
+        "validation_fraction": config.tune_validation_fraction,
+        "fit_rows": hold_out.rows,
+        "stages": {"coarse": len(coarse), "ranks": len(ranks)},
+        "grid": results,
+        "best_params": {key: best[key] for key in ("rank", "reg_param", "alpha")},
+    }
+
+
+def ranking_hold_out(train: DataFrame, config: JobConfig, cache: CachedFrames) -> RankingHoldOut:
+    """The RMSE search's hold-out (hash of user, item and seed): fit on the rest, relevant held-out ratings of
+    users in the fit part as the labels."""
+    held_out = hash_fraction(config.seed, "validation") < config.tune_validation_fraction
+    fit_part = cache.persist(train.where(~held_out))
+    labels = cache.persist(
+        train.where(held_out & relevant_ratings(config))
+        .join(fit_part.select("user").distinct(), "user", "left_semi")
+        .groupBy("user")
+        .agg(F.collect_list(F.col("item").cast("double")).alias("label"))
+    )
+    sizes = one_row(
+        fit_part.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.countDistinct("user").alias("users"),
+            F.countDistinct("item").alias("items"),
+        )
+    )
+    return RankingHoldOut(fit_part, labels, int(sizes["rows"]), int(sizes["users"]), int(sizes["items"]))
+
+
+def validation_ndcg(hold_out: RankingHoldOut, config: JobConfig, blocks: int, choice: RankingChoice) -> dict:
+    """One grid point: the ranking model fitted on the fit part, its lists for the validation users scored."""
+    model = fit_ranking_model(hold_out.fit_part, config, choice, blocks)
+    with CachedFrames() as cache:
+        pairs = hold_out.fit_part.select("user", "item")
+        lists, _ = recommend_unrated(model, hold_out.labels.select("user"), pairs, config.top_n, hold_out.items, cache)
+        ndcg = ranking_metrics(hold_out.labels, lists, config.top_n)["ndcg_at_n"]
+    return {"rank": choice.rank, "reg_param": choice.reg_param, "alpha": choice.alpha, "validation_ndcg": ndcg}
+
+
+def _best_ranking(results: list) -> dict:
+    return min(results, key=lambda r: (-r["validation_ndcg"], r["rank"], -r["reg_param"], r["alpha"]))

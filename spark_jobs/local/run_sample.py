@@ -19,13 +19,23 @@ import sys
 from pathlib import Path
 
 from spark_jobs.als.attempts import default_run_id
+from spark_jobs.local.run_summary import ranking_lines
 from spark_jobs.local.spark_submit import JOB, SPARK_JOBS, job_arguments, submit
 from spark_jobs.local.synthetic_ratings import generate, write_dataset
 
 SAMPLE_DIR = SPARK_JOBS / "sample_data"
 SAMPLE_FILES = ("u.data", "u.test", "oracle.json")
 MAX_RATIO_TO_ORACLE = 1.10
-PHASE_ORDER = ("load_validate", "tune", "train", "evaluate", "recommend", "rank_evaluate", "save_model")
+PHASE_ORDER = (
+    "load_validate",
+    "tune",
+    "train",
+    "train_ranking",
+    "evaluate",
+    "recommend",
+    "rank_evaluate",
+    "save_model",
+)
 CHART_NAME = "run.png"
 
 
@@ -59,17 +69,6 @@ def summary_table(metrics: dict, oracle: dict) -> str:
         ("RMSE / oracle", f"{metrics['rmse'] / floor:.3f}  (must be <= {MAX_RATIO_TO_ORACLE:.2f})"),
         ("test MAE (ALS / baseline)", f"{metrics['mae']:.4f} / {metrics['baseline_mae']:.4f}"),
     ]
-    ranking = metrics["ranking"]
-    rows.append(
-        (f"ranking @{ranking['n']}: ALS / popularity", f"{ranking['users_evaluated']} users, {ranking['relevant']}")
-    )
-    for key, label in (
-        ("precision_at_n", "precision"),
-        ("recall_at_n", "recall"),
-        ("ndcg_at_n", "NDCG"),
-        ("map_at_n", "MAP"),
-    ):
-        rows.append((f"  {label}", f"{ranking['model'][key]:.4f} / {ranking['popularity'][key]:.4f}"))
     rows += [
         ("train / test rows", f"{metrics['split']['train_rows']} / {metrics['split']['test_rows']}"),
         (
@@ -77,6 +76,14 @@ def summary_table(metrics: dict, oracle: dict) -> str:
             f"{params['model']} / {params['rank']} / {params['reg_param']:g} / {params['max_iter']}",
         ),
     ]
+    ranking_model = params.get("ranking") or {}
+    if ranking_model.get("lists_from") == "ranking":
+        rows.append(
+            (
+                "ranking model rank / regParam / alpha",
+                f"{ranking_model['rank']} / {ranking_model['reg_param']:g} / {ranking_model['alpha']:g}",
+            )
+        )
     if metrics.get("tuning"):
         tuning = metrics["tuning"]
         searched = [f"ranks {tuning['ranks']}", f"regParams {tuning['reg_params']}"]
@@ -88,7 +95,7 @@ def summary_table(metrics: dict, oracle: dict) -> str:
     rows += [(f"  {phase} (s)", f"{phases[phase]:.1f}") for phase in ordered]
     rows.append(("job wall time (s)", f"{metrics['wall_seconds']:.1f}"))
     width = max(len(label) for label, _ in rows)
-    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+    return "\n".join([*(f"{label:<{width}}  {value}" for label, value in rows), *ranking_lines(metrics)])
 
 
 def draw_chart(metrics: dict, oracle: dict, run_dir: Path) -> Path | None:

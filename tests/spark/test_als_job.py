@@ -14,7 +14,7 @@ import pytest
 from spark_jobs.als.arguments import parse_args
 from spark_jobs.als.attempts import ATTEMPTS_DIR
 from spark_jobs.als.config import JobConfig
-from spark_jobs.als.evaluation import popularity_lists, ranking_metrics
+from spark_jobs.als.evaluation import LIST_SHAPE, item_counts, list_shape, popularity_lists, ranking_metrics
 from spark_jobs.als.job import run
 from spark_jobs.als.model import (
     BIASED,
@@ -38,7 +38,7 @@ from spark_jobs.als.tuning import TUNE_REG_PARAMS, refine_reg_params, tuning_gri
 from spark_jobs.local.synthetic_ratings import generate, oracle_metrics
 from tests.spark.job_support import SMALL_SPEC, job_args, train_pairs
 
-OUTPUTS = ["_SUCCESS", "metrics.json", "model", "recommendations"]
+OUTPUTS = ["_SUCCESS", "metrics.json", "model", "ranking_model", "recommendations"]
 
 
 def _metrics(run_dir: Path) -> dict:
@@ -87,6 +87,7 @@ def test_end_to_end_run_writes_every_output(spark, synthetic_run):
     assert set(metrics["phase_seconds"]) == {
         "load_validate",
         "train",
+        "train_ranking",
         "evaluate",
         "recommend",
         "rank_evaluate",
@@ -130,8 +131,8 @@ def test_recommendations_never_repeat_a_training_item_and_are_each_users_top_unr
     rated = train_pairs(synthetic_dir)
     recommended = _recommendations(spark, run_dir)
     assert not {(u, i) for u, _, i, _ in recommended} & rated
-    # Brute force: every (user, item) scored by the saved model, the best 5 unrated per user.
-    model = ALSModel.load(str(run_dir / "model"))
+    # Brute force: every (user, item) scored by the saved ranking model, the best 5 unrated per user.
+    model = ALSModel.load(str(run_dir / "ranking_model"))
     users = sorted({u for u, _ in rated})
     items = sorted({i for _, i in rated})
     pairs = spark.createDataFrame([(u, i) for u in users[:40] for i in items], "user int, item int")
@@ -287,14 +288,38 @@ def test_popularity_lists_skip_each_users_rated_items(spark):
     assert got == {1: [300], 3: [200], 4: [200, 300]}
 
 
+def test_list_shape_counts_coverage_and_long_tail_recommendations(spark):
+    # Training counts: item 1 has 5 ratings, item 2 has 4 (long tail), item 3 has 1, item 4 has 5.
+    train = spark.createDataFrame(
+        [(u, 1, 4.0) for u in range(5)]
+        + [(u, 2, 3.0) for u in range(4)]
+        + [(9, 3, 5.0)]
+        + [(u, 4, 2.0) for u in range(5)],
+        "user int, item int, rating double",
+    )
+    lists = spark.createDataFrame(
+        [(1, [(0, 1, 1.0), (1, 2, 0.5)]), (2, [(0, 1, 1.0), (1, 3, 0.2)]), (3, [(0, 2, 0.9)])],
+        "user int, recs array<struct<position:int, item:int, score:float>>",
+    )
+    # Recommended: items 1, 2, 3 of 4 in the catalogue; of 5 recommendations, 2, 3 and 2 are in the tail.
+    assert list_shape(lists, item_counts(train), 4) == {
+        "coverage": 0.75,
+        "items_recommended": 3,
+        "long_tail_share": 3 / 5,
+    }
+
+
 def test_metrics_json_reports_ranking_metrics_beside_popularity(synthetic_run):
     _, metrics, _, _ = synthetic_run
     ranking = metrics["ranking"]
     assert ranking["n"] == 5 and ranking["relevant"] == "held-out rating >= 4"
     assert ranking["users_evaluated"] > 0.8 * SMALL_SPEC.users
     for model in ("model", "popularity"):
-        assert set(ranking[model]) == {"precision_at_n", "recall_at_n", "ndcg_at_n", "map_at_n"}
-        assert all(0 < value <= 1 for value in ranking[model].values())
+        assert set(ranking[model]) == {"precision_at_n", "recall_at_n", "ndcg_at_n", "map_at_n", *LIST_SHAPE}
+        shares = {key: ranking[model][key] for key in ("precision_at_n", "recall_at_n", "ndcg_at_n", "map_at_n")}
+        assert all(0 < value <= 1 for value in shares.values())
+        assert 0 < ranking[model]["coverage"] <= 1 and 0 <= ranking[model]["long_tail_share"] <= 1
+        assert ranking[model]["items_recommended"] == round(ranking[model]["coverage"] * metrics["items"])
 
 
 def test_implicit_mode_trains_recommends_and_reports_ranking_metrics(spark, synthetic_dir, tmp_path):
@@ -393,6 +418,7 @@ def test_tuning_searches_the_grid_and_refits_the_best(spark, synthetic_dir, tmp_
         ratings=synthetic_dir / "u.data",
         output=tmp_path,
         run_id="tuned",
+        lists="rating",  # the RMSE search alone; the ranking search has its own test (test_ranking.py)
         tune=True,
         tune_ranks="1,4",
         tune_reg_params="0.05,0.5",
@@ -423,6 +449,7 @@ def test_default_tuning_goes_coarse_then_fine_around_the_best_regularisation(spa
         ratings=synthetic_dir / "u.data",
         output=tmp_path,
         run_id="coarse-fine",
+        lists="rating",  # the RMSE search alone; the ranking search has its own test (test_ranking.py)
         model="biased",  # one fit per candidate; the search over models is tested above
         tune=True,
         tune_ranks="2",
@@ -446,6 +473,7 @@ def test_tuning_with_a_model_given_searches_only_that_model(spark, synthetic_dir
         ratings=synthetic_dir / "u.data",
         output=tmp_path,
         run_id="tuned-plain",
+        lists="rating",  # the RMSE search alone; the ranking search has its own test (test_ranking.py)
         model="plain",
         tune=True,
         tune_ranks="2",

@@ -80,7 +80,7 @@ def test_spark_submit_runs_the_shipped_job_away_from_the_project_and_streams_its
 
     lines = [line for line, _ in arrivals]
     phases = [line.split()[1] for line in lines if line.startswith("phase ")]
-    assert phases == ["load_validate", "train", "evaluate", "recommend", "rank_evaluate", "save_model"]
+    assert phases == ["load_validate", "train", "train_ranking", "evaluate", "recommend", "rank_evaluate", "save_model"]
     assert sorted(phases) == sorted(metrics["phase_seconds"])
     assert json.loads(lines[-1])["run_id"] == "lone"
     first_phase = next(when for line, when in arrivals if line.startswith("phase load_validate"))
@@ -139,3 +139,66 @@ def test_acceptance_needs_rmse_near_the_oracle_and_below_the_baseline():
     assert too_far == ["RMSE 0.8900 > 1.1 x oracle RMSE 0.8000"]
     no_gain = run_sample.acceptance_failures({"rmse": 0.85, "baseline_rmse": 0.85}, oracle)
     assert no_gain == ["RMSE 0.8500 does not beat the bias baseline 0.8500"]
+
+
+def _chart_metrics(**changes: object) -> dict:
+    shape = {"coverage": 0.4, "items_recommended": 80, "long_tail_share": 0.01}
+    metrics = {
+        "run_id": "r2",
+        "rmse": 0.9012,
+        "baseline_rmse": 0.9345,
+        "test_rows_evaluated": 100,
+        "wall_seconds": 30.0,
+        "params": {"model": "blend", "rank": 10, "reg_param": 0.1, "max_iter": 20, "biases": True},
+        "ranking": {
+            "n": 10,
+            "users_evaluated": 90,
+            "relevant": "held-out rating >= 4",
+            "lists_from": "ranking",
+            "model": {"precision_at_n": 0.18, "recall_at_n": 0.32, "ndcg_at_n": 0.3176, "map_at_n": 0.2, **shape},
+            "popularity": {"precision_at_n": 0.08, "recall_at_n": 0.13, "ndcg_at_n": 0.1255, "map_at_n": 0.06, **shape},
+        },
+        "phase_seconds": {"load_validate": 3.0, "train": 10.0, "train_ranking": 6.5},
+        "tuning": None,
+    }
+    return {**metrics, **changes}
+
+
+@pytest.mark.parametrize("changes", [{}, {"ranking": None}, {"rmse": None}])
+def test_the_chart_starts_bar_axes_at_zero_labels_every_bar_and_leaves_no_panel_empty(changes):
+    from spark_jobs.local.run_chart import draw_figure
+
+    figure = draw_figure(_chart_metrics(**changes), oracle_rmse=0.85)
+    try:
+        panels = figure.get_axes()
+        assert panels and all(axes.has_data() for axes in panels)  # no empty cell
+        for axes in panels:
+            bars = [patch for container in axes.containers for patch in container]
+            if not bars:
+                continue
+            horizontal = axes.get_title().startswith("phases")
+            low = axes.get_xlim()[0] if horizontal else axes.get_ylim()[0]
+            assert low == 0, axes.get_title()
+            labels = [text.get_text() for text in axes.texts]
+            assert len(labels) == len(bars), axes.get_title()
+            values = [patch.get_width() if horizontal else patch.get_height() for patch in bars]
+            assert all(
+                label in {f"{value:.{digits}f}" for digits in (1, 3, 4)}
+                for label, value in zip(labels, values, strict=True)
+            )
+        titles = [axes.get_title() for axes in panels]
+        if changes.get("rmse", 1) is not None:
+            rmse_panel = next(axes for axes in panels if axes.get_title().startswith("test RMSE"))
+            assert {text.get_text() for text in rmse_panel.texts} == {"0.9012", "0.9345", "0.8500"}
+        if changes.get("ranking", 1) is not None:
+            ranking = next(axes for axes in panels if axes.get_title().startswith("top-10 lists"))
+            assert {"0.318", "0.126"} <= {text.get_text() for text in ranking.texts}
+            assert [text.get_text() for text in ranking.get_legend().get_texts()] == [
+                "ALS (ranking model)",
+                "popularity",
+            ]
+        assert len(titles) == len(panels)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)

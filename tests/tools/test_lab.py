@@ -125,3 +125,32 @@ def test_top_n_reads_the_jobs_parquet(tmp_path: Path) -> None:
     spark.createDataFrame(rows, "user int, rank int, item int, score double").write.parquet(str(tmp_path / "top"))
     lines = lab.top_n(tmp_path / "top", users=2)
     assert lines == ["  user 1: 101 (4.90), 102 (4.80)", "  user 2: 101 (4.90), 102 (4.80)"]
+
+
+def test_results_prints_the_lists_against_popularity_and_draws_the_run_chart(tmp_path: Path) -> None:
+    shape = {"coverage": 0.25, "items_recommended": 420, "long_tail_share": 0.002}
+    metrics = {
+        "run_id": "20261129-dddddddddddd",
+        "rmse": 0.91,
+        "baseline_rmse": 0.94,
+        "mae": 0.71,
+        "test_rows_evaluated": 9000,
+        "wall_seconds": 80.0,
+        "params": {"model": "blend", "rank": 10, "reg_param": 0.1, "max_iter": 20},
+        "ranking": {
+            "n": 10,
+            "users_evaluated": 850,
+            "relevant": "held-out rating >= 4",
+            "lists_from": "ranking",
+            "model": {"precision_at_n": 0.18, "recall_at_n": 0.32, "ndcg_at_n": 0.3176, "map_at_n": 0.2, **shape},
+            "popularity": {"precision_at_n": 0.08, "recall_at_n": 0.13, "ndcg_at_n": 0.1255, "map_at_n": 0.06, **shape},
+        },
+        "phase_seconds": {"load_validate": 3.0, "train": 10.0},
+    }
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    lines = lab.summary(tmp_path)
+    assert "top-10 lists (ranking model) / popularity: 850 users, held-out rating >= 4" in lines
+    assert any(line.split() == ["NDCG", "0.3176", "/", "0.1255", "(2.53x)"] for line in lines)
+    assert any(line.split()[:2] == ["catalogue", "coverage"] for line in lines)
+    assert lines[-1] == f"  chart          {tmp_path / 'run.png'}"
+    assert (tmp_path / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
