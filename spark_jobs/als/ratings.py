@@ -10,16 +10,19 @@ has no valid rating, or has more than --max-reject-fraction of its rows rejected
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+from collections.abc import Iterator
+from urllib.parse import unquote
 
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .config import JobConfig
-from .hadoop_files import input_bytes
-from .spark_helpers import CachedFrames, one_row, session_conf
+from .hadoop_files import SCHEME, input_bytes, input_files, input_read_options, local_absolute
+from .spark_helpers import CachedFrames, jvm, one_row, session_conf
 
 # Format name -> field separator (a Java regex for F.split; also a plain string for str.split).
 FORMATS = {
@@ -57,18 +60,89 @@ class JobInputError(Exception):
     """The input cannot be used; the message names the file and, when there is one, the bad line."""
 
 
+def one_line(text: str, limit: int = 200) -> str:
+    """The first line of text, at most limit characters (with how many more there were)."""
+    first = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    return first if len(first) <= limit else f"{first[:limit]}... ({len(first) - limit} more characters)"
+
+
 def read_lines(spark: SparkSession, uri: str) -> DataFrame:
-    """Every line with its file and a position that increases with the line's place in its file."""
+    """Every line with its file and a position that increases with the line's place in its file.
+
+    A name is read as it is when it exists (hadoop_files.input_read_options), else as a glob; a compressed
+    file (.gz, .bz2: Hadoop's codecs, chosen by the suffix) is decompressed as it is read.
+    """
+    uri = local_absolute(uri)
     try:
-        lines = spark.read.text(uri)
-    except AnalysisException as exc:
-        raise JobInputError(f"cannot read {uri}: {exc}") from None
+        lines = spark.read.options(**input_read_options(spark, uri)).text(uri)
+    except (AnalysisException, IllegalArgumentException) as exc:
+        raise JobInputError(f"cannot read {uri}: {one_line(str(exc))}") from None
     # Positions come from the scan's partition order, which follows file offsets within a file.
     return lines.select(
         F.col("value").alias("line"),
-        F.input_file_name().alias("source_file"),
+        F.input_file_name().alias("source_file"),  # URI-encoded: shown decoded (file_name)
         F.monotonically_increasing_id().alias("position"),
     )
+
+
+def _java_causes(error: BaseException) -> list:
+    """The Java exception behind a py4j error and its causes, outermost first (empty for a Python error)."""
+    throwable = getattr(error, "java_exception", None) or getattr(error, "_origin", None)
+    causes: list = []
+    while throwable is not None and len(causes) < 20:
+        causes.append(throwable)
+        throwable = throwable.getCause()
+    return causes
+
+
+def _read_failure(spark: SparkSession, error: BaseException) -> str | None:
+    """'EOFException: Unexpected end of input stream' when error comes from reading a file (a Java
+    IOException: truncated or corrupt compressed data, a checksum, a file gone); None otherwise."""
+    io_error = jvm(spark).java.lang.Class.forName("java.io.IOException")
+    failures = [cause for cause in _java_causes(error) if io_error.isInstance(cause)]
+    if not failures:
+        return None
+    cause = failures[-1]  # the innermost: what went wrong, not what wrapped it
+    return one_line(f"{cause.getClass().getSimpleName()}: {cause.getMessage()}")
+
+
+def _file_read_failure(spark: SparkSession, name: str) -> str | None:
+    """Why reading the one file name fails (as _read_failure words it), or None when it reads."""
+    try:
+        read_lines(spark, name).count()
+    except Exception as error:
+        return _read_failure(spark, error) or one_line(str(error))
+    return None
+
+
+def file_name(source_file: str) -> str:
+    """A file as Spark names it (input_file_name() is URI-encoded: 'a%20b.csv'), as a person names it."""
+    return unquote(source_file)
+
+
+@contextlib.contextmanager
+def input_read_errors(spark: SparkSession, uris: list) -> Iterator[None]:
+    """A failure to read the inputs' bytes becomes JobInputError naming the file that cannot be read.
+
+    Spark reports a task's IOException without the file (a truncated .gz ends in 'EOFException: Unexpected
+    end of input stream'), so after a failure each file is read on its own until one fails: a cost paid
+    only by a run that is failing anyway.
+    """
+    try:
+        yield
+    except JobInputError:
+        raise
+    except Exception as error:
+        failure = _read_failure(spark, error)
+        if failure is None:
+            raise
+        for uri in uris:
+            for name in input_files(spark, local_absolute(uri)):
+                reason = _file_read_failure(spark, name)
+                if reason is not None:
+                    shown = name if SCHEME.match(uri) else re.sub(r"^file:", "", name)  # as the path was given
+                    raise JobInputError(f"{shown}: cannot read the file ({reason})") from None
+        raise JobInputError(f"{', '.join(uris)}: cannot read the input ({failure})") from None
 
 
 def _is_csv_header(line: str) -> bool:
@@ -270,7 +344,7 @@ def locate_line(spark: SparkSession, uri: str, position: int) -> dict:
         F.max_by("line", "position").alias("line"),
     )
     row = one_row(per_file.where(F.col("last") == position))
-    return {"file": row["source_file"], "line_number": int(row["lines"]), "line": row["line"]}
+    return {"file": file_name(row["source_file"]), "line_number": int(row["lines"]), "line": row["line"]}
 
 
 def _describe_bad_line(bad: dict | None) -> str:
@@ -317,10 +391,18 @@ def load_ratings(spark: SparkSession, config: JobConfig, cache: CachedFrames) ->
 
     Format detection reads up to DETECT_SAMPLE_LINES lines first, only with --format auto; the line
     number of the earliest rejected line costs one more pass, only when a line is rejected.
-    JobInputError when an input is empty, has no valid rating, or more than max_reject_fraction of
-    its rows is rejected.
+    JobInputError when an input is empty or unreadable, has no valid rating, or more than
+    max_reject_fraction of its rows is rejected.
     """
-    inputs = [(ROLE_RATINGS, config.ratings)] + ([(ROLE_TEST, config.test_ratings)] if config.test_ratings else [])
+    uris = [config.ratings] + ([config.test_ratings] if config.test_ratings else [])
+    with input_read_errors(spark, uris):
+        return _load_ratings(spark, config, cache)
+
+
+def _load_ratings(spark: SparkSession, config: JobConfig, cache: CachedFrames) -> LoadedRatings:
+    inputs = [(ROLE_RATINGS, local_absolute(config.ratings))]
+    if config.test_ratings:
+        inputs.append((ROLE_TEST, local_absolute(config.test_ratings)))
     formats, parts, total_bytes = {}, [], 0
     for role, uri in inputs:
         lines = read_lines(spark, uri)
