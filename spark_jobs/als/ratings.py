@@ -3,7 +3,8 @@
 Input: MovieLens 100K u.data (tab-separated user item rating timestamp), MovieLens ratings.csv
 (header userId,movieId,rating,timestamp) or MovieLens 1M ratings.dat ("::"); --format auto detects
 which one when the first lines fit exactly one. Every row is valid or rejected for exactly one reason
-(REJECT_REASONS), counted per input with the file, number and text of the first rejected line.
+(REJECT_REASONS), counted per input with the file, number and text (its first SAMPLE_CHARS characters) of
+the first rejected line; lines of only whitespace are skipped.
 JobInputError, naming the file (and the line when there is one), when an input is empty or unreadable,
 has no valid rating, or has more than --max-reject-fraction of its rows rejected.
 """
@@ -44,7 +45,11 @@ REJECT_REASONS = (MALFORMED, MISSING_ID, NEGATIVE_ID, ID_TOO_LARGE, RATING_OUT_O
 INT_MAX = 2_147_483_647
 ID_PATTERN = r"^-?[0-9]+$"
 NUMBER_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-TIMESTAMP_PATTERN = r"^[0-9]{1,18}$"
+TIMESTAMP_PATTERN = r"^0*[0-9]{1,18}$"  # leading zeros do not count: the value fits a long
+# A line of nothing but whitespace (Unicode's, and a byte-order mark) is no row: it is skipped, not rejected.
+BLANK_LINE_PATTERN = r"(?U)^[\s\x{FEFF}]*$"
+LEADING_ZEROS = r"^(-?)0+([0-9])"  # ids are read by value: 000000000123 is 123
+SAMPLE_CHARS = 200  # of a rejected line in metrics.json, and of any line an error message quotes
 FIELD_TEXTS = ("user_text", "item_text", "rating_text", "time_text")  # the fields of a line, as text
 ROWS_PER_PARTITION = 500_000  # ~10 MB of (int, int, double) rows: big enough to amortise a task
 BYTES_PER_PARTITION = 16 * 1024 * 1024  # input text per shuffle partition while loading (~600K lines)
@@ -145,6 +150,15 @@ def input_read_errors(spark: SparkSession, uris: list) -> Iterator[None]:
         raise JobInputError(f"{', '.join(uris)}: cannot read the input ({failure})") from None
 
 
+def quoted(line: str, length: int | None = None) -> str:
+    """A line as an error message quotes it: repr of at most SAMPLE_CHARS characters, and the line's length
+    (length: of the whole line, when line is already a sample of it) when that is more."""
+    length = len(line) if length is None else length
+    if length <= SAMPLE_CHARS:
+        return repr(line)
+    return f"{line[:SAMPLE_CHARS]!r}... ({length} characters)"
+
+
 def _is_csv_header(line: str) -> bool:
     return re.sub(r"\s", "", line).lower() in CSV_HEADERS
 
@@ -156,13 +170,13 @@ def _fields_fit(line: str, fmt: str) -> bool:
 def detect_format(uri: str, sample: list) -> str:
     """The only format all sampled lines fit; JobInputError when none or several do."""
     if not sample:
-        raise JobInputError(f"{uri}: the input is empty (no non-blank lines)")
+        raise JobInputError(f"{uri}: no ratings: the input is empty or holds only whitespace")
     candidates = set(FORMATS)
     for line in sample:
         fits = {"csv"} if _is_csv_header(line) else {f for f in FORMATS if _fields_fit(line, f)}
         if not candidates & fits:
             raise JobInputError(
-                f"{uri}: cannot detect the format: line {line!r} does not fit "
+                f"{uri}: cannot detect the format: line {quoted(line)} does not fit "
                 f"{' or '.join(sorted(candidates))} (3-4 fields); pass --format"
             )
         candidates &= fits
@@ -171,11 +185,13 @@ def detect_format(uri: str, sample: list) -> str:
     return candidates.pop()
 
 
-def check_header(uri: str, fmt: str, first_line: str) -> None:
+def check_header(uri: str, fmt: str, first_line: str, length: int | None = None) -> None:
     """A csv file must start with the MovieLens header; other formats have none."""
     first_field = first_line.split(FORMATS[fmt], maxsplit=1)[0].strip()
     if fmt == "csv" and not re.match(ID_PATTERN, first_field) and not _is_csv_header(first_line):
-        raise JobInputError(f"{uri}: unexpected header {first_line!r}; expected userId,movieId,rating,timestamp")
+        raise JobInputError(
+            f"{uri}: unexpected header {quoted(first_line, length)}; expected userId,movieId,rating,timestamp"
+        )
 
 
 def _text_field(fields: Column, count: Column, index: int) -> Column:
@@ -196,8 +212,9 @@ def _well_formed_field(sep: str, index: int) -> Column:
 
 
 def _id_value(text: Column) -> Column:
-    """The id as a long when the text is an integer short enough to parse, else null."""
-    return F.when(text.rlike(ID_PATTERN) & (F.length(text) <= 11), text.cast("long"))
+    """The id as a long when the text is an integer short enough to parse (leading zeros aside), else null."""
+    digits = F.regexp_replace(text, LEADING_ZEROS, "$1$2")
+    return F.when(text.rlike(ID_PATTERN) & (F.length(digits) <= 11), digits.cast("long"))
 
 
 def well_formed_pattern(fmt: str) -> str:
@@ -217,7 +234,7 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
     rejected rows keep it for the error report. Built as successive projections (fields, then
     values, then reason) so each expression is evaluated once per row.
     """
-    kept = F.trim(F.col("line")) != ""
+    kept = ~F.col("line").rlike(BLANK_LINE_PATTERN)
     if fmt == "csv":
         kept = kept & ~F.lower(F.regexp_replace(F.col("line"), r"\s", "")).isin(*CSV_HEADERS)
     checked = lines.where(kept).select(
@@ -338,19 +355,24 @@ def locate_line(spark: SparkSession, uri: str, position: int) -> dict:
     Re-reading assigns the same positions; the lines of a file up to position count its number.
     """
     head = read_lines(spark, uri).where(F.col("position") <= position)
+    sample = F.struct(F.substring("line", 1, SAMPLE_CHARS).alias("text"), F.length("line").alias("chars"))
     per_file = head.groupBy("source_file").agg(
         F.count(F.lit(1)).alias("lines"),
         F.max("position").alias("last"),
-        F.max_by("line", "position").alias("line"),
+        F.max_by(sample, "position").alias("line"),
     )
     row = one_row(per_file.where(F.col("last") == position))
-    return {"file": file_name(row["source_file"]), "line_number": int(row["lines"]), "line": row["line"]}
+    found = {"file": file_name(row["source_file"]), "line_number": int(row["lines"]), "line": row["line"]["text"]}
+    if row["line"]["chars"] > SAMPLE_CHARS:  # only the start of a long line is kept, with its length
+        found["line_chars"] = int(row["line"]["chars"])
+    return found
 
 
 def _describe_bad_line(bad: dict | None) -> str:
     if bad is None:
         return ""
-    return f"; first bad line: {bad['file']} line {bad['line_number']}: {bad['line']!r} ({bad['reason']})"
+    line = quoted(bad["line"], bad.get("line_chars"))
+    return f"; first bad line: {bad['file']} line {bad['line_number']}: {line} ({bad['reason']})"
 
 
 def _nonzero(counts: dict) -> str:
@@ -410,7 +432,10 @@ def _load_ratings(spark: SparkSession, config: JobConfig, cache: CachedFrames) -
         if fmt == "auto":
             sample = [
                 row.line
-                for row in lines.where(F.trim("line") != "").select("line").limit(DETECT_SAMPLE_LINES).collect()
+                for row in lines.where(~F.col("line").rlike(BLANK_LINE_PATTERN))
+                .select("line")
+                .limit(DETECT_SAMPLE_LINES)
+                .collect()
             ]
             fmt = detect_format(uri, sample)
             check_header(uri, fmt, sample[0])
@@ -461,7 +486,7 @@ def _input_report(spark: SparkSession, uri: str, fmt: str, rows: list, config: J
     input_rows = valid_rows + sum(count for reason, count in rejected.items() if reason != DUPLICATE)
     rejected_total = sum(rejected.values())
     if input_rows == 0:
-        raise JobInputError(f"{uri}: the input is empty (no non-blank lines)")
+        raise JobInputError(f"{uri}: no ratings: the input is empty or holds only whitespace")
 
     firsts = [(row["first_bad"], row["reject_reason"]) for row in rows if row["first_bad"] is not None]
     bad = None
@@ -469,7 +494,7 @@ def _input_report(spark: SparkSession, uri: str, fmt: str, rows: list, config: J
         position, reason = min(firsts)
         bad = {**locate_line(spark, uri, position), "reason": reason}
         if bad["line_number"] == 1:
-            check_header(uri, fmt, bad["line"])
+            check_header(uri, fmt, bad["line"], bad.get("line_chars"))
     report = {
         "uri": uri,
         "format": fmt,
