@@ -22,3 +22,8 @@ FORMATS_BY_SUFFIX: Mapping[str, str] = {
     ".dat": "dat",  # MovieLens 1M ratings.dat ("::" separated)
 }
 RATINGS_SUFFIXES: tuple[str, ...] = tuple(FORMATS_BY_SUFFIX)
+# A compressed upload ends in one of these after its format's suffix (u.data.gz): a codec Spark reads natively
+# (Hadoop's GzipCodec, BZip2Codec), with the ratio its text is taken to expand by when the cluster is sized
+# (lab_contract.sizing sizes by text bytes). The ratios are what gzip -9 and bzip2 -9 achieve on the bundled
+# sample spark_jobs/sample_data/u.data (2.7 and 3.0), rounded up; tests/lambda_functions re-measures them.
+COMPRESSION_RATIOS: Mapping[str, float] = {".gz": 3.0, ".bz2": 3.5}
