@@ -64,13 +64,19 @@ def held_out_positives(test: DataFrame, model: ALSModel, config: JobConfig) -> D
 def rank_evaluate(train: DataFrame, labels: DataFrame, lists: DataFrame, config: JobConfig) -> dict:
     """metrics.json's ranking: the model's lists (user, recs) and popularity's against the labels
     (held_out_positives), at N = --top-n."""
-    popular = popularity_lists(train, labels.select("user"), relevant_ratings(config), config.top_n)
-    return {
+    users = int(labels.count())
+    report = {
         "n": config.top_n,
         "relevant": "every held-out rating"
         if config.relevant_rating is None
         else f"held-out rating >= {config.relevant_rating:g}",
-        "users_evaluated": int(labels.count()),
+        "users_evaluated": users,
+    }
+    if users == 0:  # nothing to rank against (and Spark's metrics fail on an empty input): metrics are null
+        return {**report, "model": dict.fromkeys(RANKING_METRICS), "popularity": dict.fromkeys(RANKING_METRICS)}
+    popular = popularity_lists(train, labels.select("user"), relevant_ratings(config), config.top_n)
+    return {
+        **report,
         "model": ranking_metrics(labels, lists, config.top_n),
         "popularity": ranking_metrics(labels, popular, config.top_n),
     }
