@@ -208,8 +208,10 @@ def _parse_record(record: S3EventRecord, environment: SubmitJobEnvironment) -> U
     fmt = key_format(key)
     if fmt is None:
         raise RejectedRecord("unsupported_suffix", key=key[:200])
-    # ':', '*', '?', '[', '#', '%', spaces, unicode pass: the job reads its --ratings as the name it is, never
-    # as a glob or through a parser that takes 'a:' for a URI scheme (spark_jobs/als/hadoop_files.py).
+    # A key is any UTF-8 text (AWS: "Naming Amazon S3 objects"), and the step's Args take any character but the
+    # control ones refused above (AWS: "AWS::EMR::Step HadoopJarStepConfig", Args pattern). So ':', '*', '?',
+    # '[', '#', '%', spaces, Unicode pass: the job reads its --ratings as the name it is, never as a glob or
+    # through a parser that takes 'a:' for a URI scheme (spark_jobs/als/hadoop_files.py).
     check_path(key)
     size = object_size(obj.raw_event, key)
     # S3 always sends the eTag with ObjectCreated; without it the record is not S3's.

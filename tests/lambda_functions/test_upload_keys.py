@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import json
 import math
+import re
+import subprocess
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -15,6 +18,8 @@ from lab_contract.layout import COMPRESSION_RATIOS
 
 MB = 1_000_000
 SAMPLE = Path(__file__).resolve().parents[2] / "spark_jobs" / "sample_data" / "u.data"
+
+STEP_ARG = re.compile("[\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff\r\n\t]*")
 
 # Keys people upload that Hadoop would read as a URI scheme (':'), a glob ('*?[]{}\\') or an escape ('%').
 ODD_KEYS = [
@@ -50,6 +55,8 @@ def test_a_key_hadoop_would_misread_is_submitted_as_it_is(submit_job, aws, event
     args = _step_args(aws)
     assert _option(args, "--ratings") == f"s3://{events.input_bucket}/{key}"
     assert _option(args, "--format") == fmt
+    # What EMR accepts in a step's Args (AWS: "AWS::EMR::Step HadoopJarStepConfig", the Args pattern).
+    assert all(STEP_ARG.fullmatch(arg) and len(arg) <= 10280 for arg in args), args
 
 
 COMPRESSED = [
@@ -94,3 +101,40 @@ def test_the_compression_ratios_are_what_the_sample_compresses_by_rounded_up(suf
     text = SAMPLE.read_bytes()
     measured = len(text) / len(compress(text, 9))
     assert measured <= COMPRESSION_RATIOS[suffix] <= measured * 1.25, (suffix, measured)
+
+
+# One key with every kind of character Hadoop misreads, and compressed: the whole path must carry it.
+END_TO_END_KEY = "ratings/2026-11-25T10:00:00Z/ünï cødé #1 100% [a]{b}*?.data.gz"
+
+
+@pytest.mark.slow
+def test_an_odd_compressed_upload_runs_end_to_end_through_the_real_job(submit_job, aws, events, context, tmp_path):
+    """upload (moto S3) -> submit_job -> the EMR step's arguments (moto EMR) -> the real job by spark-submit, each
+    s3:// argument mapped to a local mirror of the bucket (as the emulated lifecycle runs the step)."""
+    from spark_jobs.local.spark_submit import spark_submit_command, spark_submit_environment
+
+    text = "".join(f"{u}\t{i}\t{1 + (u * i) % 5}\t{881250949 + i}\n" for u in range(1, 31) for i in range(1, 21))
+    aws.s3.put_object(Bucket=events.input_bucket, Key=END_TO_END_KEY, Body=gzip.compress(text.encode()))
+    head = aws.s3.head_object(Bucket=events.input_bucket, Key=END_TO_END_KEY)
+    summary = submit_job.lambda_handler(
+        events.s3(quote_plus(END_TO_END_KEY, safe="/"), size=head["ContentLength"]), context
+    )
+    [run_id] = summary["submitted"]
+    args = _step_args(aws)
+    job_args = args[args.index(next(a for a in args if a.endswith("als_job.py"))) + 1 :]
+    assert _option(job_args, "--ratings") == f"s3://{events.input_bucket}/{END_TO_END_KEY}"
+
+    def local(uri: str) -> str:
+        return str(tmp_path / uri.removeprefix("s3://")) if uri.startswith("s3://") else uri
+
+    mirrored = Path(local(_option(job_args, "--ratings")))
+    mirrored.parent.mkdir(parents=True)
+    mirrored.write_bytes(aws.s3.get_object(Bucket=events.input_bucket, Key=END_TO_END_KEY)["Body"].read())
+    command = spark_submit_command([*map(local, job_args), "--rank", "2", "--max-iter", "2", "--top-n", "3"])
+    done = subprocess.run(
+        command, env=spark_submit_environment(), capture_output=True, text=True, timeout=900, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((Path(local(events.results_uri)) / run_id / "metrics.json").read_text())
+    assert metrics["input"]["format"] == "udata" and metrics["input_rows"] == 600
+    assert metrics["input"]["uri"] == str(mirrored)
