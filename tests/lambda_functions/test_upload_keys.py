@@ -14,7 +14,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from lab_contract.layout import COMPRESSION_RATIOS
+from lab_contract.layout import COMPRESSION_RATIOS, FORMATS_BY_SUFFIX, RATINGS_SUFFIXES
 
 MB = 1_000_000
 SAMPLE = Path(__file__).resolve().parents[2] / "spark_jobs" / "sample_data" / "u.data"
@@ -81,6 +81,13 @@ def test_a_compressed_upload_runs_in_its_format_and_is_sized_by_its_text(
     text = math.ceil(size * COMPRESSION_RATIOS[suffix])
     assert tags["input-bytes"] == str(text)
     assert tags["cluster-shape"] == f"primary:1xm5.xlarge core:{math.ceil(text / (64 * MB))}xm5.xlarge"
+
+
+def test_the_bucket_notifies_every_compressed_suffix_and_no_suffix_overlaps_another() -> None:
+    assert set(RATINGS_SUFFIXES) == set(FORMATS_BY_SUFFIX) | set(COMPRESSION_RATIOS)
+    # AWS "FilterRule" (Amazon S3 API): overlapping prefixes and suffixes are not supported.
+    overlapping = [(a, b) for a in RATINGS_SUFFIXES for b in RATINGS_SUFFIXES if a != b and a.endswith(b)]
+    assert not overlapping
 
 
 def test_an_uncompressed_upload_is_sized_by_its_own_size(submit_job, aws, events, context):
