@@ -7,6 +7,7 @@ import pytest
 
 from spark_jobs.als.job import EXIT_INPUT, main
 from spark_jobs.als.ratings import ID_TOO_LARGE, ROLE_RATINGS, SAMPLE_CHARS, JobInputError, detect_format, load_ratings
+from spark_jobs.als.recommendations import recommend_users
 from spark_jobs.als.spark_helpers import CachedFrames
 from tests.spark.job_support import job_args
 
@@ -94,3 +95,13 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_read(spark, tmp_path, fmt, hea
     path.write_bytes(("\ufeff" + header + "".join(line.replace("\t", sep) + "\r\n" for line in GOOD)).encode())
     rows, report = _load(spark, path)
     assert report["format"] == fmt and len(rows) == len(GOOD) and report["rejected_total"] == 0
+
+
+def test_recommend_users_reads_ids_by_value_and_quotes_a_bounded_prefix(spark, tmp_path):
+    users = tmp_path / "users.txt"
+    users.write_text("000000000123\n7\n")
+    assert sorted(r.user for r in recommend_users(spark, str(users)).collect()) == [7, 123]
+    users.write_text("7\n" + "y" * 1_000_000 + "\n")
+    with pytest.raises(JobInputError) as failure:
+        recommend_users(spark, str(users))
+    assert "(1000000 characters) is not a user id" in str(failure.value) and len(str(failure.value)) < 600
