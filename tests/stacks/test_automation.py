@@ -93,7 +93,6 @@ def test_submit_function_gets_the_shared_cluster_definition(lab) -> None:
         "ServiceRole",
         "LogUri",
         "Ec2SubnetIds",
-        "AutoTerminationPolicy",
     ):
         assert field in template_json
     assert "TERMINATE_CLUSTER" in json.dumps(env["STEP_TEMPLATE"])
