@@ -291,6 +291,28 @@ class Settings:
         )
 
 
+# The workstation's image, resolved once by `make refresh-image` (tools/workstation_image.py, which needs AWS
+# credentials) and kept in cdk.context.json under this key per region and CPU architecture. The key holds ':', like
+# CDK's own lookup caches, so it is not a setting. Unset: the template resolves Amazon Linux 2023's public SSM
+# parameter at every deployment, and a new image replaces the instance.
+WORKSTATION_IMAGE_CONTEXT_KEY = "workstation-image:{region}:{architecture}"
+_IMAGE_ID = re.compile(r"ami-[0-9a-f]{8,17}", re.ASCII)
+
+
+def workstation_image_id(get: Callable[[str], Any], *, region: str, architecture: str) -> str | None:
+    """The cached image id for the region and architecture, or None; SettingsError for a malformed entry."""
+    key = WORKSTATION_IMAGE_CONTEXT_KEY.format(region=region, architecture=architecture)
+    value = get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _IMAGE_ID.fullmatch(value):
+        raise SettingsError(
+            f"context key {key!r}: {_show(value)} is not an AMI id (ami- and 8 or 17 hex digits); "
+            "run `make refresh-image` to resolve it again"
+        )
+    return value
+
+
 def _residency(read: _ContextReader) -> tuple[tuple[str, ...], str]:
     """The allow-list (a subset of UK_EU_REGIONS) and the region, which must be in it."""
     allowed_regions = read.region_list("allowed_regions", UK_EU_REGIONS)

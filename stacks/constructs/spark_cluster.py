@@ -299,7 +299,7 @@ class SparkJobCluster(Construct):
         grant_read_asset_object(role, self.job_script)
         grant_read_asset_object(role, self.job_package)
 
-    def grant_submit(self, role: iam.IRole) -> None:
+    def grant_submit(self, role: iam.IRole, *, standing_cluster_id: str | None) -> None:
         """Starting the job: a transient cluster (RunJobFlow only with the project's request tags, and the AddTags
         EMR authorises for them) or a step on the standing cluster; finding the cluster or step already started for
         a run (ListClusters, or ListSteps of the standing cluster), so a retry never starts a second one; and
@@ -310,7 +310,8 @@ class SparkJobCluster(Construct):
         it sized the cluster (``cluster-shape``, ``input-bytes``; any value): the role cannot add other tags, tag
         studios or notebooks, or tag anything outside the account. IAM cannot tell a cluster being created from an
         existing one here, so the spend guard, which terminates by tag, also requires the project's service role,
-        which only this role (and CloudFormation) may pass."""
+        which only this role (and CloudFormation) may pass. ``standing_cluster_id``: the standing cluster's id as the
+        role's stack reads it (None in transient mode)."""
         allow = self._allow_for(role)
         if self.cluster is None:
             # RunJobFlow has no resource-level permissions; the request tags bind it to this project.
@@ -349,7 +350,7 @@ class SparkJobCluster(Construct):
             )
         else:
             standing = Stack.of(role).format_arn(
-                service="elasticmapreduce", resource="cluster", resource_name=self.cluster.ref
+                service="elasticmapreduce", resource="cluster", resource_name=standing_cluster_id
             )
             allow(["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"], [standing])
         to_emr_or_ec2 = {"iam:PassedToService": ["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}

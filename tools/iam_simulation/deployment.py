@@ -1,7 +1,8 @@
 """The IAM policies of a deployment, read from its synthesised templates and resolved to concrete ARNs.
 
 A ``Deployment`` is the templates plus the physical id of each resource (what CloudFormation created, or made-up
-names for an offline check). References are resolved the way CloudFormation resolves them: ``Ref``,
+names for an offline check). References are resolved the way CloudFormation resolves them: ``Ref`` (of a resource,
+a pseudo parameter, or a parameter read from an SSM parameter another template writes),
 ``Fn::GetAtt ... Arn``, ``Fn::Join``, ``Fn::Sub``, ``Fn::ImportValue`` (from the other templates' exported
 Outputs) and the pseudo parameters. A reference it cannot resolve raises ``Unresolvable``: the check then fails
 loudly instead of evaluating a policy that differs from the deployed one.
@@ -96,8 +97,7 @@ class Deployment:
             return {key: self.resolve(deployed, item) for key, item in value.items()}
         [(function, argument)] = value.items()
         if function == "Ref":
-            pseudo = self._pseudo(argument)
-            return pseudo if pseudo is not None else self.physical_id(deployed, argument)
+            return self._ref(deployed, argument)
         if function == "Fn::GetAtt":
             return self._get_att(deployed, argument)
         if function == "Fn::Join":
@@ -118,6 +118,27 @@ class Deployment:
             exporter, exported = self._exports[name]
             return self.resolve(exporter, exported)
         raise Unresolvable(f"{deployed.stack_name}: {function} is not supported")
+
+    def _ref(self, deployed: DeployedTemplate, name: str) -> Any:
+        pseudo = self._pseudo(name)
+        if pseudo is not None:
+            return pseudo
+        if name in deployed.template.get("Parameters", {}):
+            return self._parameter(deployed, name)
+        return self.physical_id(deployed, name)
+
+    def _parameter(self, deployed: DeployedTemplate, name: str) -> Any:
+        """A template parameter of type ``AWS::SSM::Parameter::Value<String>``: the value of the SSM parameter its
+        default names, as the template that declares that parameter sets it (stacks/handoff.py)."""
+        declared = deployed.template["Parameters"][name]
+        if declared.get("Type") != "AWS::SSM::Parameter::Value<String>":
+            raise Unresolvable(f"{deployed.stack_name}: parameter {name} of type {declared.get('Type')}")
+        for other in self.templates:
+            for resource in other.resources.values():
+                properties = resource.get("Properties", {})
+                if resource["Type"] == "AWS::SSM::Parameter" and properties.get("Name") == declared.get("Default"):
+                    return self.resolve(other, properties["Value"])
+        raise Unresolvable(f"{deployed.stack_name}: no template writes the SSM parameter {declared.get('Default')}")
 
     def _get_att(self, deployed: DeployedTemplate, argument: Any) -> str:
         logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
