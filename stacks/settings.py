@@ -548,9 +548,10 @@ class _ContextReader:
     def timezone(self, key: str) -> str:
         """An IANA time zone name, exactly as the database spells it.
 
-        Checked against the IANA database of this machine or the pinned ``tzdata`` package; the functions' Python
-        runtime reads the same database (``zoneinfo``), so a zone accepted here loads in the spend guard. The exact
-        spelling matters: a case-insensitive file system would load "europe/london", Lambda's would not."""
+        Checked against the IANA database of this machine or the pinned ``tzdata`` package; the spend guard's asset
+        carries that package, which ``zoneinfo`` reads when the runtime has no database of its own, so a zone
+        accepted here loads there. The exact spelling matters: a case-insensitive file system would load
+        "europe/london", Lambda's would not."""
         value = self.pattern(key, _TIMEZONE, "an IANA time zone such as Europe/London")
         zones = _available_timezones()
         if value not in zones:

@@ -249,6 +249,7 @@ class JobAutomation(Construct):
             description="Terminates idle or over-age clusters; stops the workstation outside working hours",
             timeout=Duration.seconds(120),
             unscoped_actions=" and EMR ListClusters / EC2 DescribeInstances (read-only listing)",
+            time_zones=True,  # working hours are in working_timezone
             environment=SpendGuardEnvironment(
                 project_tag_key=PROJECT_TAG_KEY,
                 project_tag_value=tags[PROJECT_TAG_KEY],
@@ -284,6 +285,7 @@ class JobAutomation(Construct):
         timeout: Duration,
         environment: dict[str, str],
         unscoped_actions: str = "",
+        time_zones: bool = False,
     ) -> lambda_.Function:
         return lab_function(
             self,
@@ -296,6 +298,7 @@ class JobAutomation(Construct):
                 log_retention_days=self._props.log_retention_days,
                 reserved_concurrency=self._props.reserved_concurrency,
                 unscoped_actions=unscoped_actions,
+                time_zones=time_zones,
             ),
             dead_letters=self.dead_letters,
             powertools=self.powertools,
