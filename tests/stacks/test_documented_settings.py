@@ -216,3 +216,23 @@ def test_every_allowed_region_offers_every_resource_type_of_every_mode(synth, re
         if not resource["Type"].startswith("Custom::")
     }
     assert sorted(used - offered) == [], f"{region} does not offer these resource types"
+
+
+@pytest.mark.parametrize("region", settings_module.UK_EU_REGIONS)
+def test_every_instance_type_the_settings_accept_is_offered_in_every_allowed_region(region: str) -> None:
+    """EC2's DescribeInstanceTypeOfferings per Region, as moto ships it (captured from the AWS API): each EMR and
+    workstation type the settings accept (m7g and t4g among them) is offered in each allowed Region, so no documented
+    value fails at launch for want of the type. (Each EMR release's ListSupportedInstanceTypes:
+    tests/audit/test_prices.py.)"""
+    import gzip
+
+    import moto
+
+    path = Path(moto.__file__).parent / "ec2" / "resources" / "instance_type_offerings" / "region" / f"{region}.json.gz"
+    offered = {offer["InstanceType"] for offer in json.loads(gzip.decompress(path.read_bytes()))}
+    accepted = {
+        *settings_module.EMR_INSTANCE_TYPES,
+        *settings_module.WORKSTATION_INSTANCE_TYPES,
+        *Settings().emr_task_instance_types,
+    }
+    assert sorted(accepted - offered) == []
