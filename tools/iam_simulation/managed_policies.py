@@ -86,11 +86,31 @@ AMAZON_EMR_SERVICE_POLICY_V2: dict[str, Any] = {
     ],
 }
 
+# "AmazonSSMManagedInstanceCore" (AWS Managed Policy Reference Guide), policy version v2: the actions the SSM Agent
+# needs to register the instance and open Session Manager's channels (its first statement lists many more ssm:
+# actions, none of which the simulation asks for; its other statements are ec2messages:* and further ssm: actions).
+AMAZON_SSM_MANAGED_INSTANCE_CORE: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["ssm:UpdateInstanceInformation"], "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ],
+            "Resource": "*",
+        },
+    ],
+}
+
 DOCUMENTS: dict[str, dict[str, Any]] = {
     "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2": AMAZON_EMR_SERVICE_POLICY_V2,
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore": AMAZON_SSM_MANAGED_INSTANCE_CORE,
 }
 
 UNEVALUATED: dict[str, str] = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": "logs:CreateLogGroup/Stream, PutLogEvents",
-    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore": "ssm:*, ssmmessages:*, ec2messages:* (Session Manager)",
 }

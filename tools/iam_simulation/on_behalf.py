@@ -34,6 +34,10 @@ ROLE_HANDOFF = "Granting a user permissions to pass a role to an AWS service (IA
 SNS_SSE = "Securing Amazon SNS data with server-side encryption (Amazon SNS Developer Guide)"
 BUDGETS_SNS = "Creating an Amazon SNS topic for budget notifications (AWS Cost Management User Guide)"
 SNS_DLQ = "Amazon SNS dead-letter queues (Amazon SNS Developer Guide)"
+SESSION_MANAGER = (
+    "AmazonSSMManagedInstanceCore (AWS Managed Policy Reference Guide); Actions, resources, and condition keys for "
+    "Amazon Message Gateway Service (Service Authorization Reference)"
+)
 RUN_JOB_FLOW = "RunJobFlow (Amazon EMR API Reference)"
 EVENTS_DLQ = "Using dead-letter queues to process undelivered events in EventBridge (EventBridge User Guide)"
 
@@ -217,6 +221,20 @@ def _workstation(facts: Facts, launch: LaunchFacts) -> list[Row]:
     return rows
 
 
+def _session_manager(facts: Facts) -> list[Row]:
+    """The SSM Agent on the workstation, as its role: registering the instance and opening Session Manager's control
+    and data channels (`make connect`)."""
+    role = facts.roles["workstation"]
+    actions = [
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+    ]
+    return [(role, action, "*", {}, "Session Manager", SESSION_MANAGER) for action in actions]
+
+
 def _submit(facts: Facts, launch: LaunchFacts) -> list[Row]:
     """The submitting role: the cleanup service-linked role EMR creates at an account's first cluster."""
     if facts.standing_cluster is not None:
@@ -272,6 +290,7 @@ def on_behalf(facts: Facts, deployment: Deployment) -> list[Request]:
         *_emr_service_role(facts, launch),
         *_nodes(facts, launch),
         *_workstation(facts, launch),
+        *_session_manager(facts),
         *_submit(facts, launch),
         *_services(facts, launch),
     ]
