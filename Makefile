@@ -36,7 +36,7 @@ AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help setup cli run test test-fast lint lint-format lint-python lint-workflows lint-shell lint-types format synth base-synth diff diagram deploy destroy audit lifecycle bench clean \
-	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results
+	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results refresh-image
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
@@ -47,6 +47,7 @@ help:
 	@echo "make diagram           regenerate README's architecture diagram from the templates"
 	@echo "make lock              rewrite the locks (requirements*.txt, with hashes) from requirements*.in"
 	@echo "after make deploy: make outputs | upload-sample | results | connect | workstation-start"
+	@echo "make refresh-image     resolve the workstation's newest image into cdk.context.json (AWS credentials)"
 
 # Each virtual environment installs its lock (requirements*.txt: every package pinned, with hashes; `make lock`
 # writes them from requirements*.in): pip refuses a file whose hash differs from the lock's.
@@ -181,6 +182,12 @@ destroy: setup
 
 snapshot-update: setup
 	$(PY) -m pytest tests/stacks/test_snapshots.py --snapshot-update
+
+# The workstation's image, resolved once (AWS credentials) into cdk.context.json, then the templates again: the change
+# shows in `make diff`. Without it, every deployment takes the newest image and replaces the workstation.
+refresh-image: setup
+	$(PY) -m tools.workstation_image $(CONTEXT)
+	@$(MAKE) --no-print-directory synth
 
 # pyspark, py4j and numpy for the workstation's CPU and Python 3.9, for the isolated network mode (needs PyPI).
 wheelhouse: setup

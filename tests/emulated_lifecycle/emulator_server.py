@@ -14,6 +14,9 @@ the product deploys):
   tagger, which expects ``[{TagKey, TagValue}]``, and ExecuteChangeSet fails with HTTP 500 (KeyError
   'TagKey'), half-way through creating the stack; and it stores ``KeyPolicy`` as a dict where its KMS API
   expects a JSON string, so every later DescribeKey fails with HTTP 500. We translate both before its handler.
+* ``AWS::SSM::Parameter`` with ``Tags``: CloudFormation takes them as a map (key to value), moto's handler
+  expects ``[{Key, Value}]`` and the parameter is never created (stacks/handoff.py's parameters, which the
+  automation stack's template parameters then fail to read). We translate the map before its handler.
 * Change sets (the only way the CDK CLI deploys by default): a stack created by CreateChangeSet gets no view of
   the account's exports, so ``Fn::ImportValue`` fails with "No export named ... found"; and after
   ExecuteChangeSet moto neither refreshes the stack's Outputs (DescribeStacks shows none) nor publishes its
@@ -77,6 +80,22 @@ def _patch_kms_key_tags() -> None:
         return original(cls, resource_name, {**cloudformation_json, "Properties": properties}, *args, **kwargs)
 
     Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def _patch_ssm_parameter_tags() -> None:
+    from moto.ssm.models import Parameter
+
+    original = Parameter.create_from_cloudformation_json.__func__  # classmethod -> function
+
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        if isinstance(properties.get("Tags"), dict):
+            properties["Tags"] = [{"Key": key, "Value": value} for key, value in properties["Tags"].items()]
+        return original(cls, resource_name, {**cloudformation_json, "Properties": properties}, *args, **kwargs)
+
+    Parameter.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
 
 
 def _patch_change_set_exports() -> None:
@@ -271,6 +290,7 @@ def _add_single_region_global_table() -> None:
 
 PATCHES = (
     _patch_kms_key_tags,
+    _patch_ssm_parameter_tags,
     _patch_change_set_exports,
     _patch_deleted_stack_maps,
     _patch_flow_log_s3_prefix,
