@@ -7,17 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from stacks.settings import Settings
+from tools.aws_errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class ContextError(UserError, ValueError):
+    """A ``-c`` item that is not ``key=value``."""
+
+
 def parse_context(pairs: list[str]) -> dict[str, Any]:
-    """``["key=value", ...]`` -> overrides; ValueError for an item without ``=``."""
+    """``["key=value", ...]`` -> overrides; ContextError (a ValueError) for an item without ``=``."""
     overrides: dict[str, Any] = {}
     for pair in pairs:
         key, separator, value = pair.partition("=")
         if not separator:
-            raise ValueError(f"-c expects key=value, got {pair!r}")
+            raise ContextError(f"-c expects key=value, got {pair!r}: write CONTEXT='-c key=value ...'")
         overrides[key.strip()] = value
     return overrides
 
