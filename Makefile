@@ -12,8 +12,12 @@ BIN := $(CURDIR)/$(VENV)/bin
 PY := $(BIN)/python
 CDK := $(CURDIR)/node_modules/.bin/cdk
 CDK_OUT ?= cdk.out
-# Extra CDK context, e.g. make synth CONTEXT="-c stage=prod -c budget_email=ops@example.com"
+# Extra CDK context, e.g. make synth CONTEXT="-c stage=prod -c budget_email=ops@example.com". On top of your own
+# settings file (lab.settings.json, git-ignored), which make configure and make deploy write their CONTEXT into and
+# every command reads (tools/context.py).
 CONTEXT ?=
+# make destroy CONFIRM=<stage>: the stage's name, instead of typing it at the prompt.
+CONFIRM ?=
 # What `make audit` and `make diff` compare with: a git ref (BASE=main) or a checkout of it (BASE_SRC=dir, as in CI).
 BASE ?=
 BASE_SRC ?=
@@ -36,13 +40,14 @@ AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help setup cli run test lint format synth base-synth diff diagram deploy destroy audit lifecycle bench clean \
-	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results
+	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results configure preflight
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
 	@echo "make test     set up, run the whole test suite"
 	@echo "make lint     formatter check, linter, type checker (make format rewrites the formatting)"
-	@echo "make synth | diff | deploy | destroy | audit | lifecycle | bench | clean"
+	@echo "make configure CONTEXT='-c budget_email=... -c notification_email=...'   your settings, kept in lab.settings.json"
+	@echo "make preflight | synth | diff | deploy | destroy [CONFIRM=<stage>] | audit | lifecycle | bench | clean"
 	@echo "make audit BASE=main   the report leads with what changes against main (make diff BASE=main: the diffs only)"
 	@echo "make diagram           regenerate README's architecture diagram from the templates"
 	@echo "make lock              rewrite the locks (requirements*.txt, with hashes) from requirements*.in"
@@ -152,17 +157,26 @@ ifneq ($(BASE)$(BASE_SRC),)
 	$(PY) -m tools.audit.changes --cdk-out $(CDK_OUT) --base-cdk-out $(BASE_CDK_OUT)
 else
 	$(PY) -m tools.snapshots.diff
-	@if aws sts get-caller-identity >/dev/null 2>&1; then $(CDK) diff $(CONTEXT); \
-	else echo "no AWS credentials: skipped 'cdk diff' against deployed stacks"; fi
+	@$(PY) -m tools.deployment diff $(CONTEXT)
 endif
 
-# In the isolated network mode the workstation installs from build/wheelhouse/ (a CDK asset): built first, once.
-deploy: setup
-	$(PY) -m tools.wheelhouse --if-needed $(CONTEXT)
-	$(CDK) deploy --all --require-approval broadening $(CONTEXT)
+# Your settings (tools/context.py): CONTEXT is written into lab.settings.json (-c key= removes a key).
+configure: setup
+	@$(PY) -m tools.deployment configure $(CONTEXT)
 
+# One line per check of what the account needs (tools/preflight.py); make deploy runs it first.
+preflight: setup
+	@$(PY) -m tools.preflight $(CONTEXT)
+
+# Saves CONTEXT into your settings, warns when alerts reach nobody, preflight, the wheelhouse the isolated network
+# mode installs from (once), then cdk deploy (tools/deployment.py).
+deploy: setup
+	@$(PY) -m tools.deployment deploy $(CONTEXT)
+
+# Asks for the stage's name (or CONFIRM=<stage>), ends the stage's EMR clusters, lifts prod's termination
+# protection, then cdk destroy --all (tools/deployment.py).
 destroy: setup
-	$(CDK) destroy --all $(CONTEXT)
+	@$(PY) -m tools.deployment destroy $(if $(CONFIRM),--confirm $(CONFIRM)) $(CONTEXT)
 
 snapshot-update: setup
 	$(PY) -m pytest tests/stacks/test_snapshots.py --snapshot-update
@@ -173,10 +187,10 @@ wheelhouse: setup
 
 # Using the deployed lab (AWS credentials; the same CONTEXT as make deploy): see tools/lab.py.
 outputs upload-sample connect results: setup
-	$(PY) -m tools.lab $@ $(CONTEXT)
+	@$(PY) -m tools.lab $@ $(CONTEXT)
 
 workstation-start: setup
-	$(PY) -m tools.lab start $(CONTEXT)
+	@$(PY) -m tools.lab start $(CONTEXT)
 
 lifecycle: setup
 	$(PY) -m pytest -m emulated tests/emulated_lifecycle
