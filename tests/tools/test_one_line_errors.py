@@ -121,3 +121,38 @@ def test_the_command_line_prints_no_traceback(clean_aws_environment: Path) -> No
     assert (result.returncode, result.stdout) == (1, "")
     hint = "(aws configure list-profiles), run aws sso login, or export AWS_ACCESS_KEY_ID"
     assert result.stderr.splitlines() == [f"lab: {EXPECTED['no-credentials']} {hint}"]
+
+
+# The deployment commands and the account checks, through the same layer: make destroy, make diff's live part,
+# make preflight, make smoke (each reaches AWS before anything else happens).
+DEPLOYMENT_COMMANDS = {
+    "destroy": ("tools.deployment", ["destroy", "--confirm", "dev"]),
+    "preflight": ("tools.preflight", []),
+    "smoke": ("tools.smoke", []),
+}
+
+
+@pytest.mark.parametrize("command", list(DEPLOYMENT_COMMANDS))
+@pytest.mark.parametrize("failure", ["no-credentials", "wrong-profile", "region-not-allowed", "no-network"])
+def test_deployment_commands_fail_in_one_line_too(
+    command: str, failure: str, clean_aws_environment: Path, monkeypatch, capsys, tmp_path
+) -> None:
+    import importlib
+
+    module_name, argv = DEPLOYMENT_COMMANDS[command]
+    module = importlib.import_module(module_name)
+    monkeypatch.setenv("LAB_SETTINGS_FILE", str(tmp_path / "absent.json"))
+    if failure != "no-credentials":
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    if failure == "wrong-profile":
+        monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    if failure == "region-not-allowed":
+        argv = [*argv, "-c", "region=us-east-1"]
+    if failure == "no-network":
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
+    code = module.main(argv)
+    captured = capsys.readouterr()
+    program = module.PROGRAM
+    assert code == 1
+    assert captured.err.count("\n") == 1 and captured.err.startswith(f"{program}: {EXPECTED[failure]}"), captured.err
