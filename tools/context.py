@@ -91,3 +91,26 @@ def settings_of(context: dict[str, str]) -> Settings:
 def settings_from(overrides: dict[str, Any]) -> Settings:
     """The settings `cdk synth` would build with these overrides on top of your settings file."""
     return settings_of(user_context(overrides))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.context --cdk-arguments``: your settings as cdk's ``-c`` arguments, one a line (./cdk)."""
+    import argparse
+
+    from tools.aws_errors import guarded
+
+    parser = argparse.ArgumentParser(prog="python -m tools.context", description=main.__doc__)
+    parser.add_argument("--cdk-arguments", action="store_true", required=True)
+    parser.parse_args(argv)
+
+    def body() -> None:
+        context = user_context({})
+        settings_of(context)
+        for argument in context_arguments(context):
+            print(argument)
+
+    return guarded("settings", body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
