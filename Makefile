@@ -40,14 +40,14 @@ AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help setup cli run test lint format synth base-synth diff diagram deploy destroy audit lifecycle bench clean \
-	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results configure preflight
+	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results configure preflight smoke
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
 	@echo "make test     set up, run the whole test suite"
 	@echo "make lint     formatter check, linter, type checker (make format rewrites the formatting)"
 	@echo "make configure CONTEXT='-c budget_email=... -c notification_email=...'   your settings, kept in lab.settings.json"
-	@echo "make preflight | synth | diff | deploy | destroy [CONFIRM=<stage>] | audit | lifecycle | bench | clean"
+	@echo "make preflight | synth | diff | deploy | destroy [CONFIRM=<stage>] | smoke | audit | lifecycle | bench | clean"
 	@echo "make audit BASE=main   the report leads with what changes against main (make diff BASE=main: the diffs only)"
 	@echo "make diagram           regenerate README's architecture diagram from the templates"
 	@echo "make lock              rewrite the locks (requirements*.txt, with hashes) from requirements*.in"
@@ -58,24 +58,28 @@ help:
 PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --require-hashes
 
 $(VENV_STAMP): requirements-dev.txt tools/link_toolchain.sh
+	@echo "installing $(VENV) from requirements-dev.txt (once)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) $(PIP_INSTALL) -r requirements-dev.txt
 	bash tools/link_toolchain.sh $(VENV)
 	touch $@
 
 $(AUDIT_STAMP): requirements-audit.txt
+	@echo "installing $(AUDIT_VENV) from requirements-audit.txt (once)"
 	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
 	$(AUDIT_VENV)/bin/python $(PIP_INSTALL) -r requirements-audit.txt
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
+	@echo "installing node_modules from package-lock.json (once)"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The two virtual environments install side by side (pip mostly waits on downloads and unpacking), then npm ci.
+# Silent (-s): a warm tree prints nothing here (no "is up to date" lines), a cold one a line per environment.
 setup:
-	@$(MAKE) --no-print-directory -j2 $(VENV_STAMP) $(AUDIT_STAMP)
-	@$(MAKE) --no-print-directory $(NODE_STAMP)
+	@$(MAKE) --no-print-directory -s -j2 $(VENV_STAMP) $(AUDIT_STAMP)
+	@$(MAKE) --no-print-directory -s $(NODE_STAMP)
 
 # Only Node 24 (from the nodejs wheel) and the pinned CDK CLI: enough to deploy an assembly synthesised elsewhere
 # (CI's deploy job deploys the audited cdk.out with it).
@@ -133,9 +137,9 @@ test: setup
 # (the stacks and tools import it), against the machine's (pyproject.toml).
 LAMBDA_PYTHON := 3.14
 # Every shell script: the *.sh files outside installed and generated trees (the workstation's scripts in
-# stacks/constructs/resources/ among them), and .ci/run.
+# stacks/constructs/resources/ among them), .ci/run and ./cdk.
 SHELL_SCRIPTS = $(shell find . \( -path ./.git -o -path ./node_modules -o -path './.venv*' -o -path './cdk.out*' \
-	-o -path ./build -o -path ./reports -o -path ./runs \) -prune -o -name '*.sh' -print | sort) .ci/run
+	-o -path ./build -o -path ./reports -o -path ./runs \) -prune -o -name '*.sh' -print | sort) .ci/run ./cdk
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff format --check .
@@ -172,6 +176,11 @@ preflight: setup
 # mode installs from (once), then cdk deploy (tools/deployment.py).
 deploy: setup
 	@$(PY) -m tools.deployment deploy $(CONTEXT)
+
+# A smoke stage of its own deployed, the sample run through it, RMSE, results, wall time and cost printed, then
+# everything destroyed, also on failure or Ctrl-C (tools/smoke.py; costs real money, see README).
+smoke: setup
+	@$(PY) -m tools.smoke $(CONTEXT)
 
 # Asks for the stage's name (or CONFIRM=<stage>), ends the stage's EMR clusters, lifts prod's termination
 # protection, then cdk destroy --all (tools/deployment.py).

@@ -58,7 +58,7 @@ def check_region(settings: Settings) -> Check:
 def check_bootstrap(session: Any, settings: Settings, account: str) -> Check:
     from botocore.exceptions import ClientError
 
-    how = f"run npx cdk bootstrap aws://{account}/{settings.region} (README: First deploy in a new account)"
+    how = f"run ./cdk bootstrap aws://{account}/{settings.region} (README section 'First deploy in a new account')"
     try:
         stack = session.client("cloudformation").describe_stacks(StackName=BOOTSTRAP_STACK)["Stacks"][0]
         version = session.client("ssm").get_parameter(Name=BOOTSTRAP_VERSION_PARAMETER)["Parameter"]["Value"]
