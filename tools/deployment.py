@@ -140,9 +140,11 @@ def confirm(settings: Settings, confirmation: str | None, ask: Callable[[str], s
     stage = settings.stage
     kept = "its buckets' data is retained" if not settings.removes_data_on_destroy else "its buckets and data go too"
     if confirmation is None and ask is not None:
-        confirmation = ask(
-            f"destroy every stack of {settings.name_prefix} in {settings.region} ({kept})? type {stage}: "
-        )
+        question = f"destroy every stack of {settings.name_prefix} in {settings.region} ({kept})? type {stage}: "
+        try:
+            confirmation = ask(question)
+        except EOFError:  # Ctrl-D, or no terminal after all: no answer
+            confirmation = None
     if confirmation is None:
         raise UserError(f"destroying {settings.name_prefix} needs a confirmation: run make destroy CONFIRM={stage}")
     if confirmation.strip() != stage:

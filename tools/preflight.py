@@ -100,7 +100,8 @@ def check_cleanup_role(session: Any) -> Check:
         return Check(
             "warn",
             "EMR cleanup",
-            f"{EMR_CLEANUP_ROLE} absent: EMR creates it with the first cluster (the job's submitting role may); "
+            f"{EMR_CLEANUP_ROLE} absent: EMR creates it with the first cluster (the submitting role needs "
+            "iam:CreateServiceLinkedRole for it); "
             "or create it now: aws iam create-service-linked-role --aws-service-name elasticmapreduce.amazonaws.com",
         )
     return Check("ok", "EMR cleanup", f"{EMR_CLEANUP_ROLE} exists")

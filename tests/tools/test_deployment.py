@@ -242,3 +242,15 @@ def test_diff_decides_on_credentials_by_boto3s_chain_not_the_aws_cli(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     assert deployment.main(["diff"]) == 0
     assert recorded == [["cdk", "diff"]]
+
+
+def test_destroy_answered_with_end_of_input_touches_nothing(settings_file, recorded, account, capsys) -> None:
+    deploy_stage("dev", protected=False)
+
+    def end_of_input(prompt: str) -> str:
+        raise EOFError
+
+    session = boto3.Session(region_name=REGION)
+    with pytest.raises(deployment.UserError, match="needs a confirmation: run make destroy CONFIRM=dev"):
+        deployment.destroy({}, confirmation=None, ask=end_of_input, session=session, cdk=recorded.append)
+    assert len(stack_names()) == 3
