@@ -153,10 +153,13 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
     """Adds every stack to ``app``: tagged, residency-guarded and (with ``nag``) checked by cdk-nag."""
     env = Environment(account=settings.account, region=settings.region)
     prefix, title = settings.name_prefix, f"{settings.project} ({settings.stage})"
+    # prod's stacks refuse deletion until `make destroy` lifts the protection after the user confirms (tools/deployment.py)
+    protected = settings.stage == "prod"
     storage = StorageStack(
         app,
         "Storage",
         stack_name=f"{prefix}-storage",
+        termination_protection=protected,
         description=f"{title}: data buckets, alerts topic and monthly budget",
         env=env,
         props=storage_stack_props(settings),
@@ -165,6 +168,7 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         app,
         "Compute",
         stack_name=f"{prefix}-compute",
+        termination_protection=protected,
         description=f"{title}: {settings.network_mode} VPC, EMR Spark cluster definition, workstation",
         env=env,
         props=compute_stack_props(
@@ -181,6 +185,7 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         app,
         "Automation",
         stack_name=f"{prefix}-automation",
+        termination_protection=protected,
         description=f"{title}: Lambda triggers for uploads, EMR events and spend",
         env=env,
         props=automation_stack_props(settings),

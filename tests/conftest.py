@@ -23,6 +23,9 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 # A call to a deprecated CDK API raises instead of printing a warning nobody reads: in-process synths and the
 # CLI's child processes alike (tests/stacks/test_cli_synth.py proves it).
 os.environ["JSII_DEPRECATED"] = "fail"
+# A developer's own settings (lab.settings.json, tools/context.py) never reach a test: the tools read this file
+# instead, which does not exist unless a test writes it.
+os.environ["LAB_SETTINGS_FILE"] = str(ROOT / "build" / "tests" / f"no-settings-{os.getpid()}.json")
 
 
 # The tiers. `make test-fast` deselects every test that carries one of these markers (the edit-test loop: no

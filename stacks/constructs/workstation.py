@@ -21,11 +21,16 @@ from stacks.constructs.network import LabNetwork
 from stacks.constructs.resource_files import render
 from stacks.constructs.shared_buckets import SharedBuckets
 from stacks.constructs.spark_cluster import SparkJobCluster, grant_read_asset_object
+from stacks.outputs import SAMPLE_KEY
 
+# Root's: what the setup script (run by systemd as root) installs and marks as done.
 HOME = "/opt/ml-lab"
-JOB_PATH = f"{HOME}/als_job.py"  # the job's entry script
-JOB_PACKAGE_PATH = f"{HOME}/als.zip"  # the package it imports (--py-files)
 READY_MARKER = f"{HOME}/ready"
+# The runner's user's own (Session Manager logs in as ssm-user, who cannot write to HOME): each run copies the job
+# into a folder of its own under ~/USER_FOLDER/ and runs it there.
+USER_FOLDER = "ml-lab"
+JOB_SCRIPT_NAME = "als_job.py"  # the job's entry script
+JOB_PACKAGE_NAME = "als.zip"  # the package it imports (--py-files)
 SETUP_PATH = "/usr/local/sbin/ml-lab-setup"
 RUNNER_PATH = "/usr/local/bin/ml-lab-als"
 # Amazon Linux 2023's python3 is 3.9: numpy 2.0 is the last release with wheels for it.
@@ -246,9 +251,11 @@ class Workstation(Construct):
             READY_MARKER=READY_MARKER,
             REGION=region,
             JOB_SCRIPT_URI=spark.job_script_uri,
-            JOB_PATH=JOB_PATH,
+            JOB_SCRIPT_NAME=JOB_SCRIPT_NAME,
             JOB_PACKAGE_URI=spark.job_package_uri,
-            JOB_PACKAGE_PATH=JOB_PACKAGE_PATH,
+            JOB_PACKAGE_NAME=JOB_PACKAGE_NAME,
+            USER_FOLDER=USER_FOLDER,
+            SAMPLE_KEY=SAMPLE_KEY,
             RATINGS_BUCKET=buckets.ratings.bucket_name,
             RESULTS_BUCKET=buckets.results.bucket_name,
             RESULTS_RUNS_PREFIX=RESULTS_RUNS_PREFIX,
