@@ -123,9 +123,11 @@ def test_the_command_line_prints_no_traceback(clean_aws_environment: Path) -> No
     assert result.stderr.splitlines() == [f"lab: {EXPECTED['no-credentials']} {hint}"]
 
 
-# The deployment commands and the account checks, through the same layer: make destroy, make diff's live part,
-# make preflight, make smoke (each reaches AWS before anything else happens).
+# The deployment commands and the account checks, through the same layer: make deploy, make destroy, make
+# preflight, make smoke (each reaches AWS before anything else happens; make diff without credentials skips its
+# live part, tests/tools/test_deployment.py).
 DEPLOYMENT_COMMANDS = {
+    "deploy": ("tools.deployment", ["deploy"]),  # its preflight is the first AWS call
     "destroy": ("tools.deployment", ["destroy", "--confirm", "dev"]),
     "preflight": ("tools.preflight", []),
     "smoke": ("tools.smoke", []),
