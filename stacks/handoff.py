@@ -7,9 +7,11 @@ settings, another cluster definition) changes its id, so an export of that id wo
 producing stack writes the value to an SSM parameter, named after the deployment (``/<project>-<stage>/...``), and
 the consuming stack declares a template parameter of type ``AWS::SSM::Parameter::Value<String>`` that CloudFormation
 resolves at every deployment of the consumer ("Specify existing resources at runtime with CloudFormation-supplied
-parameter types", CloudFormation User Guide). The CDK CLI deploys a stack with such a parameter even when its
-template is unchanged, so the consumer picks up the new value right after the producer; nothing ties the two at the
-CloudFormation level, so nothing blocks.
+parameter types", CloudFormation User Guide). The CDK CLI never skips deploying a stack with such a parameter, even
+when its template is unchanged (it cannot tell whether the value changed: aws/aws-cdk pull request 17099, a
+maintainer's description), so `cdk deploy --all` (`make deploy`) updates the consumer right after the producer.
+Nothing ties the two at the CloudFormation level, so nothing blocks; the price is that deploying the producer alone
+(`cdk deploy Compute`) leaves the consumer on the old values until it is deployed too.
 """
 
 from __future__ import annotations
