@@ -174,15 +174,27 @@ def build_wheelhouse(arguments: list[str]) -> None:
         raise UserError("the wheelhouse for the isolated network mode could not be built: see the lines above")
 
 
+def cache_workstation_image(arguments: list[str]) -> None:
+    """The workstation's image resolved into cdk.context.json unless it is there already (tools/workstation_image.py
+    --if-missing): later deploys keep it, so a new Amazon Linux release never replaces the instance unasked;
+    make refresh-image moves it on purpose."""
+    command = [sys.executable, "-m", "tools.workstation_image", "--if-missing", *arguments]
+    if subprocess.run(command, cwd=ROOT, check=False).returncode != 0:
+        raise UserError(
+            "the workstation's image could not be resolved: see the line above (make refresh-image retries)"
+        )
+
+
 def deploy(
     context: dict[str, str],
     *,
     preflight: Callable[[Settings], None],
     wheelhouse: Callable[[list[str]], None],
+    workstation_image: Callable[[list[str]], None],
     cdk: RunCdk,
 ) -> int:
     """Warns when alerts reach nobody, runs the preflight, builds the wheelhouse if the network mode needs one,
-    then cdk deploy."""
+    caches the workstation's image, then cdk deploy."""
     settings = settings_of(context)
     warning = alerts_warning(settings)
     if warning:
@@ -190,6 +202,7 @@ def deploy(
     preflight(settings)
     arguments = context_arguments(context)
     wheelhouse(arguments)
+    workstation_image(arguments)
     return cdk(["deploy", "--all", "--require-approval", "broadening", *arguments])
 
 
@@ -228,7 +241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "deploy":
             from tools.preflight import preflight_or_fail
 
-            return deploy(context, preflight=preflight_or_fail, wheelhouse=build_wheelhouse, cdk=run_cdk)
+            return deploy(
+                context,
+                preflight=preflight_or_fail,
+                wheelhouse=build_wheelhouse,
+                workstation_image=cache_workstation_image,
+                cdk=run_cdk,
+            )
         import boto3
 
         session = boto3.Session(region_name=settings.region)

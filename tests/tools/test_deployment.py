@@ -47,6 +47,9 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
     monkeypatch.setattr(deployment, "run_cdk", cdk)
     monkeypatch.setattr(deployment, "build_wheelhouse", lambda arguments: calls.append(["wheelhouse", *arguments]))
+    monkeypatch.setattr(
+        deployment, "cache_workstation_image", lambda arguments: calls.append(["workstation-image", *arguments])
+    )
     monkeypatch.setattr("tools.preflight.preflight_or_fail", lambda settings: calls.append(["preflight"]))
     return calls
 
@@ -105,7 +108,10 @@ def test_deploy_saves_the_settings_and_a_plain_destroy_uses_them(settings_file, 
     saved = json.loads(settings_file.read_text())["context"]
     assert saved == {"budget_email": "budget@example.com", "notification_email": "alerts@example.com", "stage": "prod"}
     deploy_call = recorded[-1]
-    assert [step[0] for step in recorded] == ["preflight", "wheelhouse", "cdk"]
+    # The image is resolved into cdk.context.json before the first deploy, so a later release never replaces the
+    # workstation unasked (issue 21, defect 1).
+    assert [step[0] for step in recorded] == ["preflight", "wheelhouse", "workstation-image", "cdk"]
+    assert context_of(recorded[2]) == saved
     assert deploy_call[:5] == ["cdk", "deploy", "--all", "--require-approval", "broadening"]
     assert context_of(deploy_call) == saved
     assert "warning" not in capsys.readouterr().out
