@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -40,3 +41,14 @@ def test_make_lint_is_only_its_parts_and_each_part_is_a_target_with_a_recipe() -
     for part in lint_parts():
         recipe = re.search(rf"^{re.escape(part)}: .*\n(?P<first>\t.+)", MAKEFILE, re.M)
         assert recipe, f"{part} has no recipe"
+
+
+def test_pre_commit_accepts_the_configuration() -> None:
+    checked = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "pre-commit"), "validate-config", ".pre-commit-config.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
