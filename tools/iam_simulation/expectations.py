@@ -130,82 +130,16 @@ def _s3_rows(facts: Facts, table: str) -> list[Row]:
     return rows
 
 
+ByRole = dict[str, list[tuple[str, str, Mapping[str, Any], str]]]
+
+
 def forbidden(facts: Facts) -> list[Request]:
     """Requests each role must be denied."""
-    ours = facts.tags
-    stage = ours.get("stage", "")
-    request = {
-        "ours": tag_context("aws:RequestTag", ours),
-        "other project": tag_context("aws:RequestTag", {**ours, "project": "someone-else"}),
-        "other stage": tag_context("aws:RequestTag", {**ours, "stage": "prod" if stage != "prod" else "dev"}),
-        "another key": tag_context("aws:RequestTag", {**ours, "team": "x"}),
-        "project only": tag_context("aws:RequestTag", {"project": ours["project"]}),
-    }
-    on = {
-        "foreign": tag_context("aws:ResourceTag", {"project": "someone-else", "stage": stage}),
-        "ours": tag_context("aws:ResourceTag", ours),
-        "other stage": tag_context("aws:ResourceTag", {**ours, "stage": "prod" if stage != "prod" else "dev"}),
-    }
-    foreign = facts.cluster(FOREIGN_CLUSTER)
-    to_emr = {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}
-    instance = f"arn:aws:ec2:{facts.region}:{facts.account}:instance/"
-    by_role: dict[str, list[tuple[str, str, Mapping[str, Any], str]]] = {
-        # submit: only the project's clusters, only its two roles, nothing else
-        "submit": [
-            ("elasticmapreduce:RunJobFlow", "*", {}, "RunJobFlow without tags"),
-            ("elasticmapreduce:RunJobFlow", "*", request["other project"], "RunJobFlow for another project"),
-            ("elasticmapreduce:RunJobFlow", "*", request["other stage"], "RunJobFlow for another stage"),
-            ("iam:PassRole", f"arn:aws:iam::{facts.account}:role/Admin", to_emr, "PassRole of another role"),
-            ("iam:PassRole", facts.roles["workstation"], to_emr, "PassRole of the workstation role"),
-            (
-                "iam:PassRole",
-                facts.roles["emr_service"],
-                {"iam:PassedToService": "lambda.amazonaws.com"},
-                "PassRole elsewhere",
-            ),
-            ("elasticmapreduce:AddTags", foreign, request["another key"], "AddTags of another tag key"),
-            (
-                "elasticmapreduce:AddTags",
-                foreign,
-                request["project only"],
-                "AddTags of some of the project's tags only",
-            ),
-            (
-                "elasticmapreduce:AddTags",
-                foreign.replace("cluster/", "studio/es-"),
-                request["ours"],
-                "AddTags on an EMR Studio",
-            ),
-            (
-                "elasticmapreduce:AddTags",
-                facts.cluster(FOREIGN_CLUSTER, FOREIGN_ACCOUNT),
-                request["ours"],
-                "AddTags in another account",
-            ),
-            ("elasticmapreduce:TerminateJobFlows", foreign, on["ours"], "terminating a cluster"),
-            ("elasticmapreduce:AddJobFlowSteps", foreign, on["foreign"], "a step on a foreign cluster"),
-            ("dynamodb:PutItem", f"arn:aws:dynamodb:{facts.region}:{facts.account}:table/other", {}, "another table"),
-        ],
-        # emr_events: its outcome records and the alerts topic only
-        "events": [
-            ("sns:Publish", f"arn:aws:sns:{facts.region}:{facts.account}:another-topic", {}, "another topic"),
-            (
-                "kms:Decrypt",
-                f"arn:aws:kms:{facts.region}:{facts.account}:key/{'0' * 8}-0000-0000-0000-{'0' * 12}",
-                {},
-                "another key",
-            ),
-        ],
-        # spend_guard: terminate only the project's clusters, stop only the workstation
-        "guard": [
-            ("elasticmapreduce:TerminateJobFlows", foreign, on["foreign"], "terminating a foreign cluster"),
-            ("elasticmapreduce:TerminateJobFlows", foreign, on["other stage"], "terminating another stage's cluster"),
-            ("elasticmapreduce:TerminateJobFlows", foreign, {}, "terminating an untagged cluster"),
-            ("elasticmapreduce:AddTags", foreign, request["ours"], "tagging a cluster into scope"),
-            ("elasticmapreduce:RunJobFlow", "*", request["ours"], "starting a cluster"),
-            ("ec2:StopInstances", f"{instance}i-0another000000000", {}, "stopping another instance"),
-            ("ec2:TerminateInstances", f"{instance}{facts.workstation}", {}, "terminating the workstation"),
-        ],
+    request, on = _request_tags(facts), _resource_tags(facts)
+    by_role: ByRole = {
+        "submit": _submit_forbidden(facts, request, on),
+        "events": _events_forbidden(facts),
+        "guard": _guard_forbidden(facts, request, on),
     }
     if facts.standing_cluster is None:
         by_role["submit"].append(
@@ -215,8 +149,128 @@ def forbidden(facts: Facts) -> list[Request]:
     return _requests(facts, rows + _s3_rows(facts, S3_FORBIDDEN))
 
 
+def _other_stage(facts: Facts) -> str:
+    return "prod" if facts.tags.get("stage", "") != "prod" else "dev"
+
+
+def _request_tags(facts: Facts) -> dict[str, Mapping[str, Any]]:
+    """The tags a request may carry (aws:RequestTag): the project's, and near misses of them."""
+    ours = facts.tags
+    return {
+        "ours": tag_context("aws:RequestTag", ours),
+        "other project": tag_context("aws:RequestTag", {**ours, "project": "someone-else"}),
+        "other stage": tag_context("aws:RequestTag", {**ours, "stage": _other_stage(facts)}),
+        "another key": tag_context("aws:RequestTag", {**ours, "team": "x"}),
+        "project only": tag_context("aws:RequestTag", {"project": ours["project"]}),
+    }
+
+
+def _resource_tags(facts: Facts) -> dict[str, Mapping[str, Any]]:
+    """The tags a resource may carry (aws:ResourceTag): a foreign project's, ours, another stage's."""
+    ours = facts.tags
+    return {
+        "foreign": tag_context("aws:ResourceTag", {"project": "someone-else", "stage": ours.get("stage", "")}),
+        "ours": tag_context("aws:ResourceTag", ours),
+        "other stage": tag_context("aws:ResourceTag", {**ours, "stage": _other_stage(facts)}),
+    }
+
+
+def _submit_forbidden(facts: Facts, request: dict, on: dict) -> list[tuple[str, str, Mapping[str, Any], str]]:
+    """submit: only the project's clusters, only its two roles, nothing else."""
+    foreign = facts.cluster(FOREIGN_CLUSTER)
+    to_emr = {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}
+    return [
+        ("elasticmapreduce:RunJobFlow", "*", {}, "RunJobFlow without tags"),
+        ("elasticmapreduce:RunJobFlow", "*", request["other project"], "RunJobFlow for another project"),
+        ("elasticmapreduce:RunJobFlow", "*", request["other stage"], "RunJobFlow for another stage"),
+        ("iam:PassRole", f"arn:aws:iam::{facts.account}:role/Admin", to_emr, "PassRole of another role"),
+        ("iam:PassRole", facts.roles["workstation"], to_emr, "PassRole of the workstation role"),
+        (
+            "iam:PassRole",
+            facts.roles["emr_service"],
+            {"iam:PassedToService": "lambda.amazonaws.com"},
+            "PassRole elsewhere",
+        ),
+        ("elasticmapreduce:AddTags", foreign, request["another key"], "AddTags of another tag key"),
+        ("elasticmapreduce:AddTags", foreign, request["project only"], "AddTags of some of the project's tags only"),
+        (
+            "elasticmapreduce:AddTags",
+            foreign.replace("cluster/", "studio/es-"),
+            request["ours"],
+            "AddTags on an EMR Studio",
+        ),
+        (
+            "elasticmapreduce:AddTags",
+            facts.cluster(FOREIGN_CLUSTER, FOREIGN_ACCOUNT),
+            request["ours"],
+            "AddTags in another account",
+        ),
+        ("elasticmapreduce:TerminateJobFlows", foreign, on["ours"], "terminating a cluster"),
+        ("elasticmapreduce:AddJobFlowSteps", foreign, on["foreign"], "a step on a foreign cluster"),
+        ("dynamodb:PutItem", f"arn:aws:dynamodb:{facts.region}:{facts.account}:table/other", {}, "another table"),
+    ]
+
+
+def _events_forbidden(facts: Facts) -> list[tuple[str, str, Mapping[str, Any], str]]:
+    """emr_events: its outcome records and the alerts topic only."""
+    another_key = f"arn:aws:kms:{facts.region}:{facts.account}:key/{'0' * 8}-0000-0000-0000-{'0' * 12}"
+    return [
+        ("sns:Publish", f"arn:aws:sns:{facts.region}:{facts.account}:another-topic", {}, "another topic"),
+        ("kms:Decrypt", another_key, {}, "another key"),
+    ]
+
+
+def _guard_forbidden(facts: Facts, request: dict, on: dict) -> list[tuple[str, str, Mapping[str, Any], str]]:
+    """spend_guard: terminate only the project's clusters, stop only the workstation."""
+    foreign = facts.cluster(FOREIGN_CLUSTER)
+    instance = f"arn:aws:ec2:{facts.region}:{facts.account}:instance/"
+    return [
+        ("elasticmapreduce:TerminateJobFlows", foreign, on["foreign"], "terminating a foreign cluster"),
+        ("elasticmapreduce:TerminateJobFlows", foreign, on["other stage"], "terminating another stage's cluster"),
+        ("elasticmapreduce:TerminateJobFlows", foreign, {}, "terminating an untagged cluster"),
+        ("elasticmapreduce:AddTags", foreign, request["ours"], "tagging a cluster into scope"),
+        ("elasticmapreduce:RunJobFlow", "*", request["ours"], "starting a cluster"),
+        ("ec2:StopInstances", f"{instance}i-0another000000000", {}, "stopping another instance"),
+        ("ec2:TerminateInstances", f"{instance}{facts.workstation}", {}, "terminating the workstation"),
+    ]
+
+
 def controls(facts: Facts) -> list[Request]:
     """Requests each role needs, beside the forbidden ones: the check cannot pass by denying everything."""
+    emr = "elasticmapreduce"
+    starts = _cluster_starts(facts)
+    rows: list[Row] = [
+        *starts,
+        ("submit", "dynamodb:PutItem", facts.table, {}, "the idempotency record"),
+        ("events", "sns:Publish", facts.topic, {}, "announcing an outcome"),
+        (
+            "events",
+            "kms:GenerateDataKey",
+            facts.topic_key,
+            {"kms:ViaService": f"sns.{facts.region}.amazonaws.com"},
+            "the topic's key",
+        ),
+        ("guard", f"{emr}:DescribeCluster", facts.cluster("j-1ANY"), {}, "describing clusters"),
+        (
+            "guard",
+            "ec2:StopInstances",
+            f"arn:aws:ec2:{facts.region}:{facts.account}:instance/{facts.workstation}",
+            {},
+            "stopping the workstation",
+        ),
+        (
+            "guard",
+            f"{emr}:TerminateJobFlows",
+            facts.cluster(FOREIGN_CLUSTER),
+            tag_context("aws:ResourceTag", facts.tags),
+            "terminating a project cluster",
+        ),
+    ]
+    return _requests(facts, rows + _s3_rows(facts, S3_CONTROLS))
+
+
+def _cluster_starts(facts: Facts) -> list[Row]:
+    """What submit needs to start a run: a tagged transient cluster, or a step on the standing one."""
     emr = "elasticmapreduce"
     if facts.standing_cluster is None:
         request_tags = tag_context("aws:RequestTag", facts.tags)
@@ -257,31 +311,4 @@ def controls(facts: Facts) -> list[Request]:
             ),
             ("submit", f"{emr}:ListSteps", facts.cluster(facts.standing_cluster), {}, "finding a run's step"),
         ]
-    rows: list[Row] = [
-        *starts,
-        ("submit", "dynamodb:PutItem", facts.table, {}, "the idempotency record"),
-        ("events", "sns:Publish", facts.topic, {}, "announcing an outcome"),
-        (
-            "events",
-            "kms:GenerateDataKey",
-            facts.topic_key,
-            {"kms:ViaService": f"sns.{facts.region}.amazonaws.com"},
-            "the topic's key",
-        ),
-        ("guard", f"{emr}:DescribeCluster", facts.cluster("j-1ANY"), {}, "describing clusters"),
-        (
-            "guard",
-            "ec2:StopInstances",
-            f"arn:aws:ec2:{facts.region}:{facts.account}:instance/{facts.workstation}",
-            {},
-            "stopping the workstation",
-        ),
-        (
-            "guard",
-            f"{emr}:TerminateJobFlows",
-            facts.cluster(FOREIGN_CLUSTER),
-            tag_context("aws:ResourceTag", facts.tags),
-            "terminating a project cluster",
-        ),
-    ]
-    return _requests(facts, rows + _s3_rows(facts, S3_CONTROLS))
+    return starts
