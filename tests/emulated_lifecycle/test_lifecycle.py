@@ -339,7 +339,9 @@ def run_pipeline(
     assert not notifications.get("LambdaFunctionConfigurations"), (
         "the emulator ran the notifications resource after all"
     )
-    key = f"{submit_env['RATINGS_PREFIX']}lifecycle/u.data"
+    # A name with what Hadoop's Path parser and glob misread (a timestamp's ':', '[1]') and a space and Unicode, as
+    # people name uploads: upload -> submit_job -> the step's --ratings -> the job must carry it as it is.
+    key = f"{submit_env['RATINGS_PREFIX']}lifecycle/ratings 2026-11-25T10:00:00Z [1] ünï/u.data"
     clients.s3.put_object(Bucket=ratings_bucket, Key=key, Body=sample_ratings())
     head = clients.s3.head_object(Bucket=ratings_bucket, Key=key)
     assert submit_env["CLUSTER_MODE"] == cluster_mode, submit_env["CLUSTER_MODE"]
