@@ -17,6 +17,9 @@ STAGE_TAG_KEY = "stage"
 # bytes of the upload it was sized for. emr_events copies both into the outcome record.
 CLUSTER_SHAPE_TAG_KEY = "cluster-shape"
 INPUT_BYTES_TAG_KEY = "input-bytes"
+# EMR's v2 managed service policy acts only on the subnets, security groups and clusters carrying this tag as "true"
+# ("Service role for Amazon EMR (EMR role)"); the cluster passes it on to what EMR creates for it.
+EMR_MANAGED_POLICY_TAG = "for-use-with-amazon-emr-managed-policies"
 
 
 def generated_run_id(event_date: str, digest: str) -> str:

@@ -11,9 +11,7 @@ from constructs import Construct, IDependable
 
 from lab_contract.layout import FLOW_LOGS_PREFIX
 from lab_contract.modes import NETWORK_MODES
-
-# EMR's v2 managed policies only act on subnets and security groups carrying this tag.
-EMR_MANAGED_POLICY_TAG = "for-use-with-amazon-emr-managed-policies"
+from lab_contract.names import EMR_MANAGED_POLICY_TAG
 
 # Interface endpoints that EMR nodes and the Session Manager agent need when there is no route to the internet.
 INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {

@@ -17,6 +17,7 @@ from constructs import Construct
 from lab_contract.layout import CHECKPOINTS_PREFIX, EMR_LOGS_PREFIX, RATINGS_PREFIX, RESULTS_RUNS_PREFIX
 from lab_contract.names import (
     CLUSTER_SHAPE_TAG_KEY,
+    EMR_MANAGED_POLICY_TAG,
     INPUT_BYTES_TAG_KEY,
     PROJECT_TAG_KEY,
     STAGE_TAG_KEY,
@@ -34,6 +35,11 @@ JOB_PACKAGE = SPARK_JOBS / "als"
 EMR_SERVICE = "elasticmapreduce.amazonaws.com"
 # The service-linked role EMR creates, on the first cluster of an account, to clean up EC2 resources.
 EMR_CLEANUP_ROLE = "AWSServiceRoleForEMRCleanup"
+# The EMR service role's managed policy (AmazonEMRServicePolicy_v2) acts only on resources tagged so: "When you use
+# this policy, you need to pass the user tag for-use-with-amazon-emr-managed-policies = true when provisioning the
+# cluster. Amazon EMR will automatically propagate those tags" ("Service role for Amazon EMR (EMR role)"); the launch
+# templates, instances and volumes of an instance-fleet cluster are created under that tag.
+EMR_MANAGED_CLUSTER_TAGS = {EMR_MANAGED_POLICY_TAG: "true"}
 
 
 def cfn_cluster_properties(job_flow: dict[str, Any], *, name: str) -> dict[str, Any]:
@@ -201,7 +207,7 @@ class SparkJobCluster(Construct):
             "SecurityConfiguration": self.security_configuration.ref,
             "VisibleToAllUsers": True,
             "StepConcurrencyLevel": 1,
-            "Tags": [{"Key": key, "Value": value} for key, value in props.tags.items()],
+            "Tags": [{"Key": key, "Value": value} for key, value in {**props.tags, **EMR_MANAGED_CLUSTER_TAGS}.items()],
         }
         if props.standing:
             # Only a cluster kept alive between steps can sit idle. A transient one (KeepJobFlowAliveWhenNoSteps
@@ -306,8 +312,9 @@ class SparkJobCluster(Construct):
         passing exactly the cluster's two roles, only to EMR and EC2.
 
         AddTags (required since April 2023 to create a cluster with tags) is limited to this account's and region's
-        clusters, to exactly the project's four tags (keys and values) and to the two tags submit_job adds to say how
-        it sized the cluster (``cluster-shape``, ``input-bytes``; any value): the role cannot add other tags, tag
+        clusters, to exactly the project's four tags and the v2 service policy's tag (keys and values) and to the
+        two tags submit_job adds to say how it sized the cluster (``cluster-shape``, ``input-bytes``; any value):
+        the role cannot add other tags, tag
         studios or notebooks, or tag anything outside the account. IAM cannot tell a cluster being created from an
         existing one here, so the spend guard, which terminates by tag, also requires the project's service role,
         which only this role (and CloudFormation) may pass. ``standing_cluster_id``: the standing cluster's id as the
@@ -320,16 +327,24 @@ class SparkJobCluster(Construct):
                 ["elasticmapreduce:AddTags"],
                 [self._any_cluster(role)],
                 {
-                    "StringEquals": self._project_tags("aws:RequestTag", self.props.tags),
+                    "StringEquals": self._project_tags(
+                        "aws:RequestTag", {**self.props.tags, **EMR_MANAGED_CLUSTER_TAGS}
+                    ),
                     "ForAllValues:StringEquals": {
-                        "aws:TagKeys": [*self.props.tags, CLUSTER_SHAPE_TAG_KEY, INPUT_BYTES_TAG_KEY]
+                        "aws:TagKeys": [
+                            *self.props.tags,
+                            *EMR_MANAGED_CLUSTER_TAGS,
+                            CLUSTER_SHAPE_TAG_KEY,
+                            INPUT_BYTES_TAG_KEY,
+                        ]
                     },
                 },
             )
             self._acknowledge_any_cluster(
                 role,
                 "EMR authorises the tags of RunJobFlow as AddTags on clusters whose id does not exist yet; only the "
-                "project's four tags (keys and values) and the two sizing tags, on this account's clusters.",
+                "project's four tags and the v2 service policy's tag (keys and values) and the two sizing tags, on this "
+                "account's clusters.",
             )
             # ListClusters supports no resource-level permissions; it returns names, states and ids only.
             allow(["elasticmapreduce:ListClusters"], ["*"])
@@ -524,6 +539,8 @@ class SparkJobCluster(Construct):
             for key in ("TargetSpotCapacity", "InstanceTypeConfigs", "LaunchSpecifications"):
                 task.add_property_override(key, fleet[key])
         Tags.of(cluster).add(CLUSTER_SHAPE_TAG_KEY, self.shape_label)
+        for key, value in EMR_MANAGED_CLUSTER_TAGS.items():
+            Tags.of(cluster).add(key, value)
         self._acknowledge_plaintext_in_transit(cluster)
         if self.props.tls_certificates_s3_uri is not None:
             acknowledge(

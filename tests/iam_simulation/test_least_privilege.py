@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lab_contract.modes import CLUSTER_MODES
+from lab_contract.names import EMR_MANAGED_POLICY_TAG
 from tools.iam_simulation.deployment import DeployedTemplate, Deployment
 from tools.iam_simulation.expectations import Facts, controls, facts_of, forbidden
 from tools.iam_simulation.requests import Call, Unmapped, requests_for
@@ -109,7 +110,8 @@ class MadeUpLookup:
 def function_calls(facts: Facts) -> list[Call]:
     """The calls the three functions make in transient mode, as the lifecycle test records them."""
     table = facts.table.rsplit("/", 1)[-1]
-    tags = [{"Key": key, "Value": value} for key, value in facts.tags.items()]
+    # RunJobFlow's tags as JOB_FLOW_TEMPLATE holds them: the project's and the v2 service policy's.
+    tags = [{"Key": key, "Value": value} for key, value in {**facts.tags, EMR_MANAGED_POLICY_TAG: "true"}.items()]
     run = {"Name": "x", "Tags": tags, "ServiceRole": facts.roles["emr_service"].rsplit("/", 1)[-1], "JobFlowRole": "p"}
     return [
         Call("submit_job", "emr", "ListClusters", {"CreatedAfter": "2026-11-25T09:15:00Z"}),

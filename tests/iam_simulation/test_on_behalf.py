@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lab_contract.names import EMR_MANAGED_POLICY_TAG
 from tests.iam_simulation.test_least_privilege import deployed_app
 from tools.iam_simulation.deployment import Deployment
 from tools.iam_simulation.on_behalf import on_behalf
@@ -91,3 +92,27 @@ def test_an_auto_termination_policy_sent_with_run_job_flow_needs_its_permission(
                 joined = variables["JOB_FLOW_TEMPLATE"]["Fn::Join"][1]
                 joined[0] = joined[0].replace("{", '{"AutoTerminationPolicy":{"IdleTimeout":3600},', 1)
     assert any("PutAutoTerminationPolicy" in line for line in denied(deployment, facts))
+
+
+def test_a_cluster_without_the_v2_service_policy_tag_cannot_launch(synth) -> None:
+    """AmazonEMRServicePolicy_v2 lets EMR create an instance-fleet cluster's launch template, instances and volumes
+    only under the cluster's for-use-with-amazon-emr-managed-policies=true tag ("Service role for Amazon EMR (EMR
+    role)": pass it when provisioning the cluster): RunJobFlow carries it, and without it the check says so."""
+    app = synth(**WITH_EMAIL)
+    assert {"Key": EMR_MANAGED_POLICY_TAG, "Value": "true"} in app.stacks.compute.spark.job_flow_template["Tags"]
+    deployment, facts = deployed_app(app)
+    untagged = re.compile(rf'({EMR_MANAGED_POLICY_TAG}"\s*,\s*"Value"\s*:\s*")true')
+    for template in deployment.templates:
+        for logical_id, resource in template.resources.items():
+            if logical_id.startswith("JobsSubmitJob") and resource["Type"] == "AWS::Lambda::Function":
+                joined = resource["Properties"]["Environment"]["Variables"]["JOB_FLOW_TEMPLATE"]["Fn::Join"][1]
+                joined[:] = [untagged.sub(r"\1false", part) if isinstance(part, str) else part for part in joined]
+    lines = denied(deployment, facts)
+    assert any("CreateLaunchTemplate" in line for line in lines), lines
+    assert any(":instance/" in line for line in lines) and any(":volume/" in line for line in lines), lines
+
+
+def test_the_standing_cluster_carries_the_v2_service_policy_tag(synth) -> None:
+    app = synth(cluster_mode="standing")
+    (cluster,) = [r for r in app.template("compute")["Resources"].values() if r["Type"] == "AWS::EMR::Cluster"]
+    assert {"Key": EMR_MANAGED_POLICY_TAG, "Value": "true"} in cluster["Properties"]["Tags"]

@@ -111,8 +111,8 @@ def test_submit_may_only_run_tagged_clusters_and_pass_the_two_emr_roles(lab) -> 
     run = next(s for s in statements if "elasticmapreduce:RunJobFlow" in s["Action"])
     assert run["Action"] == "elasticmapreduce:RunJobFlow"
     assert run["Condition"]["StringEquals"] == {"aws:RequestTag/project": "ml-lab", "aws:RequestTag/stage": "dev"}
-    # Tagging (what EMR checks for RunJobFlow's tags): clusters of this account only, exactly the project's tags
-    # (values too) and the two sizing tags submit_job adds (any value).
+    # Tagging (what EMR checks for RunJobFlow's tags): clusters of this account only, exactly the project's tags and
+    # the v2 service policy's (values too) and the two sizing tags submit_job adds (any value).
     [add_tags] = [s for s in statements if "elasticmapreduce:AddTags" in json.dumps(s["Action"])]
     assert add_tags["Action"] == "elasticmapreduce:AddTags" and add_tags["Resource"] != "*"
     assert json.dumps(add_tags["Resource"]).endswith(':cluster/*"]]}')
@@ -122,9 +122,18 @@ def test_submit_may_only_run_tagged_clusters_and_pass_the_two_emr_roles(lab) -> 
             "aws:RequestTag/stage": "dev",
             "aws:RequestTag/owner": "data-science",
             "aws:RequestTag/cost-centre": "ml-lab",
+            "aws:RequestTag/for-use-with-amazon-emr-managed-policies": "true",
         },
         "ForAllValues:StringEquals": {
-            "aws:TagKeys": ["project", "stage", "owner", "cost-centre", "cluster-shape", "input-bytes"]
+            "aws:TagKeys": [
+                "project",
+                "stage",
+                "owner",
+                "cost-centre",
+                "for-use-with-amazon-emr-managed-policies",
+                "cluster-shape",
+                "input-bytes",
+            ]
         },
     }
     pass_role = next(s for s in statements if s["Action"] == "iam:PassRole")

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lab_contract.names import CLUSTER_SHAPE_TAG_KEY, INPUT_BYTES_TAG_KEY
+from lab_contract.names import CLUSTER_SHAPE_TAG_KEY, EMR_MANAGED_POLICY_TAG, INPUT_BYTES_TAG_KEY
 from tools.iam_simulation.deployment import Deployment
 from tools.iam_simulation.requests import S3_CONTEXT, Request, tag_context
 
@@ -273,7 +273,9 @@ def _cluster_starts(facts: Facts) -> list[Row]:
     """What submit needs to start a run: a tagged transient cluster, or a step on the standing one."""
     emr = "elasticmapreduce"
     if facts.standing_cluster is None:
-        request_tags = tag_context("aws:RequestTag", facts.tags)
+        # RunJobFlow's tags: the project's and the v2 service policy's (JOB_FLOW_TEMPLATE's Tags)
+        cluster_tags = {**facts.tags, EMR_MANAGED_POLICY_TAG: "true"}
+        request_tags = tag_context("aws:RequestTag", cluster_tags)
         starts: list[Row] = [
             ("submit", f"{emr}:RunJobFlow", "*", request_tags, "RunJobFlow with the project's tags"),
             ("submit", f"{emr}:AddTags", facts.cluster("j-1NEW"), request_tags, "RunJobFlow's tags"),
@@ -284,7 +286,7 @@ def _cluster_starts(facts: Facts) -> list[Row]:
                 tag_context(
                     "aws:RequestTag",
                     {
-                        **facts.tags,
+                        **cluster_tags,
                         CLUSTER_SHAPE_TAG_KEY: "primary:1xm7g.xlarge core:0",
                         INPUT_BYTES_TAG_KEY: "2000000",
                     },

@@ -17,7 +17,7 @@ from typing import Any
 EMR_MANAGED_TAG = "aws:ResourceTag/for-use-with-amazon-emr-managed-policies"
 EMR_MANAGED_REQUEST_TAG = "aws:RequestTag/for-use-with-amazon-emr-managed-policies"
 
-# "AmazonEMRServicePolicy_v2" (AWS Managed Policy Reference Guide), policy version v6: the statements that let the EMR
+# "AmazonEMRServicePolicy_v2" (AWS Managed Policy Reference Guide), policy version v4: the statements that let the EMR
 # service role launch a cluster's instances into the project's subnets and security groups, create their volumes and
 # manage the groups' rules. They act only on resources tagged for-use-with-amazon-emr-managed-policies=true, and pass
 # only the default instance profile role (EMR_EC2_DefaultRole): a custom one needs its own iam:PassRole.
@@ -36,6 +36,20 @@ AMAZON_EMR_SERVICE_POLICY_V2: dict[str, Any] = {
             ],
             "Resource": ["arn:aws:ec2:*:*:subnet/*", "arn:aws:ec2:*:*:security-group/*"],
             "Condition": {"StringEquals": {EMR_MANAGED_TAG: "true"}},
+        },
+        {
+            "Sid": "CreateWithEMRTaggedLaunchTemplate",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateFleet", "ec2:RunInstances", "ec2:CreateLaunchTemplateVersion"],
+            "Resource": "arn:aws:ec2:*:*:launch-template/*",
+            "Condition": {"StringEquals": {EMR_MANAGED_TAG: "true"}},
+        },
+        {
+            "Sid": "CreateEMRTaggedLaunchTemplate",
+            "Effect": "Allow",
+            "Action": "ec2:CreateLaunchTemplate",
+            "Resource": "arn:aws:ec2:*:*:launch-template/*",
+            "Condition": {"StringEquals": {EMR_MANAGED_REQUEST_TAG: "true"}},
         },
         {
             "Sid": "CreateEMRTaggedInstancesAndVolumes",

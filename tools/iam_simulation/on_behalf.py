@@ -20,7 +20,6 @@ from typing import Any
 from lab_contract.layout import CHECKPOINTS_PREFIX, EMR_LOGS_PREFIX, RATINGS_PREFIX, RESULTS_RUNS_PREFIX
 from tools.iam_simulation.deployment import DeployedTemplate, Deployment
 from tools.iam_simulation.expectations import Facts
-from tools.iam_simulation.managed_policies import EMR_MANAGED_REQUEST_TAG
 from tools.iam_simulation.requests import BASE_CONTEXT, S3_CONTEXT, Call, Request, requests_for, tag_context
 
 EMR = "elasticmapreduce.amazonaws.com"
@@ -105,7 +104,8 @@ Row = tuple[str, str, str, dict[str, Any], str, str]  # (principal, action, reso
 
 def _emr_service_role(facts: Facts, launch: LaunchFacts) -> list[Row]:
     """EMR launching a cluster's instances as the service role: into the job flow's subnets and security groups
-    (tagged for the v2 policy), its instances and volumes (EMR tags them), the instance profile's role passed to
+    (tagged for the v2 policy), its launch templates, instances and volumes (tagged with the cluster's tags, which
+    must carry the v2 policy's), the instance profile's role passed to
     EC2, and the volumes encrypted with the security configuration's key."""
     role = facts.roles["emr_service"]
     instances = launch.job_flow["Instances"]
@@ -130,9 +130,18 @@ def _emr_service_role(facts: Facts, launch: LaunchFacts) -> list[Row]:
                 )
             )
     ec2 = f"arn:aws:ec2:{facts.region}:{facts.account}"
-    emr_tagged = {EMR_MANAGED_REQUEST_TAG: "true"}
+    # EMR propagates the cluster's tags to what it creates: the launch templates an instance-fleet cluster launches
+    # from, the instances and the volumes; the v2 policy allows them only when the cluster carries its tag.
+    cluster_tags = {tag["Key"]: tag["Value"] for tag in launch.job_flow.get("Tags", [])}
+    creating, created = tag_context("aws:RequestTag", cluster_tags), tag_context("aws:ResourceTag", cluster_tags)
+    template = f"{ec2}:launch-template/lt-0emr"
+    rows.append(
+        (role, "ec2:CreateLaunchTemplate", template, creating, "the fleet's launch template", EMR_SERVICE_POLICY)
+    )
+    for action in ("ec2:CreateFleet", "ec2:RunInstances"):
+        rows.append((role, action, template, created, "launching from that template", EMR_SERVICE_POLICY))
     for kind in ("instance", "volume"):
-        rows.append((role, "ec2:RunInstances", f"{ec2}:{kind}/*", emr_tagged, f"a tagged {kind}", EMR_SERVICE_POLICY))
+        rows.append((role, "ec2:RunInstances", f"{ec2}:{kind}/*", creating, f"a tagged {kind}", EMR_SERVICE_POLICY))
     rows.append(
         (role, "ec2:RunInstances", f"arn:aws:ec2:{facts.region}::image/ami-0emr", {}, "EMR's AMI", EMR_SERVICE_POLICY)
     )
