@@ -143,8 +143,13 @@ def check_vcpu_quota(session: Any, settings: Settings) -> Check:
             f"on-demand standard quota {quota:g} vCPUs < {needed} needed ({shape}): request an increase of "
             f"{code} in Service Quotas, or choose smaller types or fewer core nodes",
         )
+    # The figure is the workstation and one cluster: each job running at the same time is one more cluster (submit_job
+    # starts one per upload), and instances already running count against the same quota.
     return Check(
-        "ok", "vCPU quota", f"{quota:g} on-demand vCPUs >= {needed} needed ({shape}; running instances count too)"
+        "ok",
+        "vCPU quota",
+        f"{quota:g} on-demand vCPUs >= {needed} needed ({shape}; one job at a time: each job running beside it adds "
+        "a cluster, and running instances count too)",
     )
 
 

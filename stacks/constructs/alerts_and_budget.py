@@ -196,3 +196,8 @@ class MonthlyBudget(Construct):
             ),
             notifications_with_subscribers=[notification("ACTUAL", 80), notification("FORECASTED", 100)],
         )
+        # Created after the topic's policy lets budgets.amazonaws.com publish, so the budget's SNS subscriber is
+        # never checked against a topic that does not admit it yet (CloudFormation would otherwise create both at once).
+        topic_policy = alerts_topic.node.try_find_child("Policy")  # what Topic.add_to_resource_policy creates
+        if topic_policy is not None:
+            self.budget.node.add_dependency(topic_policy)

@@ -166,3 +166,10 @@ def test_cdk_generated_handlers_get_a_log_group_removed_on_destroy(lab) -> None:
         for resource in template["Resources"].values():
             if resource["Type"] in ("Custom::S3AutoDeleteObjects", "Custom::S3BucketNotifications"):
                 assert set(groups.values()) <= set(resource["DependsOn"])
+
+
+def test_the_budget_is_created_after_the_topic_policy_that_lets_budgets_publish(lab) -> None:
+    resources = lab.template("storage")["Resources"]
+    (budget,) = [resource for resource in resources.values() if resource["Type"] == "AWS::Budgets::Budget"]
+    policies = [logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    assert policies and set(policies) <= set(budget.get("DependsOn", []))
