@@ -214,36 +214,8 @@ def main(argv: list) -> int:
     parser.add_argument("--skip-numpy", action="store_true", help="only the Spark job(s)")
     args = parser.parse_args(argv)
 
-    results = []
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for label in args.sizes.split(","):
-        spec = SIZES[label]
-        data_dir = RESULTS / f"data-{label}"
-        start = time.perf_counter()
-        data = generate(spec)
-        write_dataset(data, data_dir)
-        generate_seconds = time.perf_counter() - start
-        oracle = oracle_metrics(data)
-        del data
-        print(f"[{label}] generated {spec.ratings} ratings in {generate_seconds:.1f}s", flush=True)
-        result: dict[str, Any] = {
-            "size": label,
-            "ratings": spec.ratings,
-            "users": spec.users,
-            "items": spec.items,
-            "oracle_rmse": oracle["oracle_rmse"],
-            "generate_seconds": round(generate_seconds, 3),
-        }
-        if args.baseline_job:
-            result["baseline_job"] = run_spark(data_dir, label, args.baseline_job, args.driver_memory, "baseline_job")
-            print(f"[{label}] baseline job done in {result['baseline_job']['wall_seconds']:.1f}s", flush=True)
-        result["spark"] = run_spark(data_dir, label, JOB, args.driver_memory, "spark")
-        print(f"[{label}] Spark done in {result['spark']['wall_seconds']:.1f}s", flush=True)
-        if not args.skip_numpy:
-            result["numpy"] = run_numpy(data_dir)
-            print(f"[{label}] NumPy done in {result['numpy']['wall_seconds']:.1f}s", flush=True)
-        results.append(result)
-
+    results = [bench_size(label, args) for label in args.sizes.split(",")]
     report = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -257,7 +229,42 @@ def main(argv: list) -> int:
         "results": results,
     }
     (RESULTS / "als_bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    print_summary(results, numpy=not args.skip_numpy)
+    return 0
+
+
+def bench_size(label: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One size: its synthetic files generated, then the baseline job (if any), the job and the NumPy peer on them."""
+    spec = SIZES[label]
+    data_dir = RESULTS / f"data-{label}"
+    start = time.perf_counter()
+    data = generate(spec)
+    write_dataset(data, data_dir)
+    generate_seconds = time.perf_counter() - start
+    oracle = oracle_metrics(data)
+    del data
+    print(f"[{label}] generated {spec.ratings} ratings in {generate_seconds:.1f}s", flush=True)
+    result: dict[str, Any] = {
+        "size": label,
+        "ratings": spec.ratings,
+        "users": spec.users,
+        "items": spec.items,
+        "oracle_rmse": oracle["oracle_rmse"],
+        "generate_seconds": round(generate_seconds, 3),
+    }
+    if args.baseline_job:
+        result["baseline_job"] = run_spark(data_dir, label, args.baseline_job, args.driver_memory, "baseline_job")
+        print(f"[{label}] baseline job done in {result['baseline_job']['wall_seconds']:.1f}s", flush=True)
+    result["spark"] = run_spark(data_dir, label, JOB, args.driver_memory, "spark")
+    print(f"[{label}] Spark done in {result['spark']['wall_seconds']:.1f}s", flush=True)
     if not args.skip_numpy:
+        result["numpy"] = run_numpy(data_dir)
+        print(f"[{label}] NumPy done in {result['numpy']['wall_seconds']:.1f}s", flush=True)
+    return result
+
+
+def print_summary(results: list[dict[str, Any]], *, numpy: bool) -> None:
+    if numpy:
         print(table(results))
         print(crossover(results))
     for result in results:
@@ -269,7 +276,6 @@ def main(argv: list) -> int:
                 f"({before / after:.1f}x)"
             )
     print(f"seconds; peak = resident memory of the engine's process tree. Written {RESULTS / 'als_bench.json'}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -125,6 +125,19 @@ def top_unrated(
     return lists
 
 
+class FittedModel(NamedTuple):
+    """The training ratings (0-based ids) and what was fitted on them: mu and the biases, and (weight, user
+    factors, item factors, has biases) of each part of the model."""
+
+    user: np.ndarray
+    item: np.ndarray
+    rating: np.ndarray
+    mu: float
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+    parts: list[tuple[float, np.ndarray, np.ndarray, bool]]
+
+
 def evaluate(
     data_dir: Path,
     rank: int,
@@ -145,45 +158,73 @@ def evaluate(
     seconds["load"] = time.perf_counter() - start
 
     start = time.perf_counter()
+    fitted = fit_model(train, model, rank, reg_param, max_iter, seed, baseline_reg)
+    seconds["train"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    result, known = regression_metrics(fitted, test, clip)
+    seconds["evaluate"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    result["ranking"] = ranking_report(fitted, test, known, top_n, relevant_rating)
+    seconds["recommend_rank"] = time.perf_counter() - start
+    result["phase_seconds"] = {name: round(value, 3) for name, value in seconds.items()}
+    result["wall_seconds"] = round(sum(seconds.values()), 3)
+    return result
+
+
+def fit_model(
+    train: np.ndarray, model: str, rank: int, reg_param: float, max_iter: int, seed: int, baseline_reg: float
+) -> FittedModel:
+    """The biases, then the plain and/or biased ALS parts of ``model`` (blend: both, weighted one half each)."""
     user, item, rating = train[:, 0] - 1, train[:, 1] - 1, train[:, 2].astype(np.float64)
     mu, user_bias, item_bias = fit_biases(user, item, rating, baseline_reg)
     residual = rating - mu - user_bias[user] - item_bias[item]
-    # (weight, user factors, item factors, has biases) of each part of the model.
     parts = []
     weight = 1.0 if model != "blend" else 0.5
     if model in ("biased", "blend"):
         parts.append((weight, *fit(user, item, residual, rank, reg_param, max_iter, seed), True))
     if model in ("plain", "blend"):
         parts.append((weight, *fit(user, item, rating, rank, reg_param, max_iter, seed), False))
-    seconds["train"] = time.perf_counter() - start
+    return FittedModel(user, item, rating, mu, user_bias, item_bias, parts)
 
-    start = time.perf_counter()
+
+def regression_metrics(fitted: FittedModel, test: np.ndarray, clip: tuple) -> tuple[dict[str, Any], np.ndarray]:
+    """RMSE, MAE and the bias baseline's RMSE on the test ratings whose user and item were both trained; returns
+    them with the mask of those test rows."""
+    user, item, user_bias, item_bias = fitted.user, fitted.item, fitted.user_bias, fitted.item_bias
     test_user, test_item, test_rating = test[:, 0] - 1, test[:, 1] - 1, test[:, 2].astype(np.float64)
     known = (test_user < user_bias.size) & (test_item < item_bias.size)
     known[known] &= (np.bincount(user, minlength=user_bias.size)[test_user[known]] > 0) & (
         np.bincount(item, minlength=item_bias.size)[test_item[known]] > 0
     )
     u, i, actual = test_user[known], test_item[known], test_rating[known]
-    baseline = mu + user_bias[u] + item_bias[i]
+    baseline = fitted.mu + user_bias[u] + item_bias[i]
     prediction = np.zeros_like(baseline)
-    for share, part_users, part_items, biased in parts:
+    for share, part_users, part_items, biased in fitted.parts:
         predicted = np.einsum("ij,ij->i", part_users[u], part_items[i])
         prediction += share * (baseline + predicted if biased else predicted)
     prediction = np.clip(prediction, *clip)
     baseline = np.clip(baseline, *clip)
-    result: dict[str, Any] = {
+    return {
         "rmse": float(np.sqrt(np.mean((prediction - actual) ** 2))),
         "mae": float(np.mean(np.abs(prediction - actual))),
         "baseline_rmse": float(np.sqrt(np.mean((baseline - actual) ** 2))),
         "test_rows_evaluated": int(known.sum()),
-    }
-    seconds["evaluate"] = time.perf_counter() - start
+    }, known
 
-    start = time.perf_counter()
+
+def ranking_report(
+    fitted: FittedModel, test: np.ndarray, known: np.ndarray, top_n: int, relevant_rating: float
+) -> dict[str, Any]:
+    """The model's and popularity's top_n unrated lists for the users with a relevant known test rating, scored."""
+    user, item, item_bias = fitted.user, fitted.item, fitted.item_bias
+    users_count = fitted.user_bias.size
+    test_user, test_item, test_rating = test[:, 0] - 1, test[:, 1] - 1, test[:, 2].astype(np.float64)
     order = np.argsort(user, kind="stable")
     items_by_user = item[order]
-    bounds = np.searchsorted(user[order], np.arange(user_bias.size + 1))
-    rated = {u_: items_by_user[bounds[u_] : bounds[u_ + 1]] for u_ in range(user_bias.size)}
+    bounds = np.searchsorted(user[order], np.arange(users_count + 1))
+    rated = {u_: items_by_user[bounds[u_] : bounds[u_ + 1]] for u_ in range(users_count)}
     positive = known & (test_rating >= relevant_rating)
     by_user = np.argsort(test_user[positive], kind="stable")
     positive_user, positive_item = test_user[positive][by_user], test_item[positive][by_user]
@@ -193,22 +234,18 @@ def evaluate(
     def model_scores(users: np.ndarray) -> np.ndarray:
         # A user's own constant terms (mu + b_u) do not change the order of their list: left out.
         scores = np.zeros((users.size, item_bias.size))
-        for share, part_users, part_items, biased in parts:
+        for share, part_users, part_items, biased in fitted.parts:
             scores += share * (part_users[users] @ part_items.T + (item_bias if biased else 0.0))
         return scores
 
     model_lists = top_unrated(eval_users, model_scores, rated, top_n)
-    popularity = np.bincount(item[rating >= relevant_rating], minlength=item_bias.size).astype(np.float64)
+    popularity = np.bincount(item[fitted.rating >= relevant_rating], minlength=item_bias.size).astype(np.float64)
     popular_lists = top_unrated(eval_users, lambda users: np.tile(popularity, (users.size, 1)), rated, top_n)
-    result["ranking"] = {
+    return {
         "users_evaluated": int(eval_users.size),
         "model": ranking_metrics(model_lists, relevant, top_n),
         "popularity": ranking_metrics(popular_lists, relevant, top_n),
     }
-    seconds["recommend_rank"] = time.perf_counter() - start
-    result["phase_seconds"] = {name: round(value, 3) for name, value in seconds.items()}
-    result["wall_seconds"] = round(sum(seconds.values()), 3)
-    return result
 
 
 def main(argv: list[str]) -> int:
