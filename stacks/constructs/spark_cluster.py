@@ -314,55 +314,13 @@ class SparkJobCluster(Construct):
         AddTags (required since April 2023 to create a cluster with tags) is limited to this account's and region's
         clusters, to exactly the project's four tags and the v2 service policy's tag (keys and values) and to the
         two tags submit_job adds to say how it sized the cluster (``cluster-shape``, ``input-bytes``; any value):
-        the role cannot add other tags, tag
-        studios or notebooks, or tag anything outside the account. IAM cannot tell a cluster being created from an
+        the role cannot add other tags, tag studios or notebooks, or tag anything outside the account. IAM cannot tell a cluster being created from an
         existing one here, so the spend guard, which terminates by tag, also requires the project's service role,
         which only this role (and CloudFormation) may pass. ``standing_cluster_id``: the standing cluster's id as the
         role's stack reads it (None in transient mode)."""
         allow = self._allow_for(role)
         if self.cluster is None:
-            # RunJobFlow has no resource-level permissions; the request tags bind it to this project.
-            allow(["elasticmapreduce:RunJobFlow"], ["*"], {"StringEquals": self._project_tags("aws:RequestTag")})
-            allow(
-                ["elasticmapreduce:AddTags"],
-                [self._any_cluster(role)],
-                {
-                    "StringEquals": self._project_tags(
-                        "aws:RequestTag", {**self.props.tags, **EMR_MANAGED_CLUSTER_TAGS}
-                    ),
-                    "ForAllValues:StringEquals": {
-                        "aws:TagKeys": [
-                            *self.props.tags,
-                            *EMR_MANAGED_CLUSTER_TAGS,
-                            CLUSTER_SHAPE_TAG_KEY,
-                            INPUT_BYTES_TAG_KEY,
-                        ]
-                    },
-                },
-            )
-            self._acknowledge_any_cluster(
-                role,
-                "EMR authorises the tags of RunJobFlow as AddTags on clusters whose id does not exist yet; only the "
-                "project's four tags and the v2 service policy's tag (keys and values) and the two sizing tags, on this "
-                "account's clusters.",
-            )
-            # ListClusters supports no resource-level permissions; it returns names, states and ids only.
-            allow(["elasticmapreduce:ListClusters"], ["*"])
-            # EMR creates its cleanup service-linked role at the first cluster of an account, as the caller of
-            # RunJobFlow ("Using service-linked roles for Amazon EMR for cleanup"): only that role, only for EMR.
-            stack = Stack.of(role)
-            allow(
-                ["iam:CreateServiceLinkedRole"],
-                [
-                    stack.format_arn(
-                        service="iam",
-                        region="",
-                        resource="role",
-                        resource_name=f"aws-service-role/{EMR_SERVICE}/{EMR_CLEANUP_ROLE}",
-                    )
-                ],
-                {"StringEquals": {"iam:AWSServiceName": EMR_SERVICE}},
-            )
+            self._grant_start_transient(role, allow)
         else:
             standing = Stack.of(role).format_arn(
                 service="elasticmapreduce", resource="cluster", resource_name=standing_cluster_id
@@ -370,6 +328,50 @@ class SparkJobCluster(Construct):
             allow(["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"], [standing])
         to_emr_or_ec2 = {"iam:PassedToService": ["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}
         allow(["iam:PassRole"], [pass_role.role_arn for pass_role in self.pass_roles], {"StringEquals": to_emr_or_ec2})
+
+    def _grant_start_transient(self, role: iam.IRole, allow: Callable[..., None]) -> None:
+        """RunJobFlow with the project's request tags, the AddTags EMR authorises for them, ListClusters, and the
+        cleanup service-linked role EMR creates at an account's first cluster (grant_submit says why each)."""
+        # RunJobFlow has no resource-level permissions; the request tags bind it to this project.
+        allow(["elasticmapreduce:RunJobFlow"], ["*"], {"StringEquals": self._project_tags("aws:RequestTag")})
+        allow(
+            ["elasticmapreduce:AddTags"],
+            [self._any_cluster(role)],
+            {
+                "StringEquals": self._project_tags("aws:RequestTag", {**self.props.tags, **EMR_MANAGED_CLUSTER_TAGS}),
+                "ForAllValues:StringEquals": {
+                    "aws:TagKeys": [
+                        *self.props.tags,
+                        *EMR_MANAGED_CLUSTER_TAGS,
+                        CLUSTER_SHAPE_TAG_KEY,
+                        INPUT_BYTES_TAG_KEY,
+                    ]
+                },
+            },
+        )
+        self._acknowledge_any_cluster(
+            role,
+            "EMR authorises the tags of RunJobFlow as AddTags on clusters whose id does not exist yet; only the "
+            "project's four tags and the v2 service policy's tag (keys and values) and the two sizing tags, on this "
+            "account's clusters.",
+        )
+        # ListClusters supports no resource-level permissions; it returns names, states and ids only.
+        allow(["elasticmapreduce:ListClusters"], ["*"])
+        # EMR creates its cleanup service-linked role at the first cluster of an account, as the caller of
+        # RunJobFlow ("Using service-linked roles for Amazon EMR for cleanup"): only that role, only for EMR.
+        stack = Stack.of(role)
+        allow(
+            ["iam:CreateServiceLinkedRole"],
+            [
+                stack.format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name=f"aws-service-role/{EMR_SERVICE}/{EMR_CLEANUP_ROLE}",
+                )
+            ],
+            {"StringEquals": {"iam:AWSServiceName": EMR_SERVICE}},
+        )
 
     def grant_watch_and_terminate(self, role: iam.IRole) -> None:
         """Listing and describing clusters and their steps; terminating only clusters tagged with the project (the
