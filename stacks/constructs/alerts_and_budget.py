@@ -118,11 +118,23 @@ class AlertsTopic(Construct):
     def _email_dead_letters_alarm(self, queue: sqs.Queue) -> cloudwatch.Alarm:
         """An undelivered alert must still be noticed: the alarm shows in CloudWatch and reaches every other
         subscriber of the topic (the budget's own e-mail needs no subscription)."""
-        alarm = cloudwatch.Alarm(
+        return self.alarm_on_dead_letters(
             self,
             "EmailDeadLettersAlarm",
-            alarm_description="An alert could not be delivered to the subscribed e-mail address and waits in the "
-            "e-mail subscription's dead-letter queue: check the address and the subscription's confirmation",
+            queue,
+            "An alert could not be delivered to the subscribed e-mail address and waits in the e-mail "
+            "subscription's dead-letter queue: check the address and the subscription's confirmation",
+        )
+
+    def alarm_on_dead_letters(
+        self, scope: Construct, construct_id: str, queue: sqs.IQueue, description: str
+    ) -> cloudwatch.Alarm:
+        """An alarm, published to this topic, as soon as any message waits in ``queue`` (a dead-letter queue that
+        nothing consumes: what lands there must reach a person)."""
+        alarm = cloudwatch.Alarm(
+            scope,
+            construct_id,
+            alarm_description=description,
             metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
             threshold=0,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -146,21 +145,13 @@ class JobAutomation(Construct):
 
     def _dead_letters_alarm(self, alerts: AlertsTopic) -> cloudwatch.Alarm:
         """Nothing consumes the queue: what lands there (a failed upload, event or schedule) must reach a person."""
-        alarm = cloudwatch.Alarm(
+        return alerts.alarm_on_dead_letters(
             self,
             "DeadLettersAlarm",
-            alarm_description="An upload, EMR event or spend-guard run failed every retry and waits in the "
-            "dead-letter queue: read it, fix the cause, then redrive or delete it",
-            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.dead_letters,
+            "An upload, EMR event or spend-guard run failed every retry and waits in the dead-letter queue: read "
+            "it, fix the cause, then redrive or delete it",
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts.topic))
-        return alarm
 
     def _submit_job(self, buckets: SharedBuckets, spark: SparkJobCluster, results_uri: str) -> lambda_.Function:
         # The cluster's network, roles and security configuration, and the standing cluster's id, come from the
