@@ -16,6 +16,7 @@ from lab_contract.modes import CLUSTER_MODES
 from lab_contract.names import EMR_MANAGED_POLICY_TAG
 from tools.iam_simulation.deployment import DeployedTemplate, Deployment
 from tools.iam_simulation.expectations import Facts, controls, facts_of, forbidden
+from tools.iam_simulation.on_behalf import FactsLookup
 from tools.iam_simulation.requests import Call, Unmapped, requests_for
 from tools.iam_simulation.simulator import simulate
 
@@ -85,28 +86,6 @@ def test_the_check_catches_the_over_grant_the_review_found(synth) -> None:
     assert over_granted == ["AddTags in another account", "AddTags of another tag key", "AddTags on an EMR Studio"]
 
 
-class MadeUpLookup:
-    """Tags and roles of the made-up deployment, as the emulator's lookup reads them from a real one."""
-
-    account = ACCOUNT
-    region = REGION
-
-    def __init__(self, facts: Facts) -> None:
-        self.facts = facts
-
-    def cluster_tags(self, cluster_id: str) -> dict[str, str]:
-        return dict(self.facts.tags)
-
-    def instance_tags(self, instance_id: str) -> dict[str, str]:
-        return {}
-
-    def instance_profile_role(self, profile: str) -> str:
-        return self.facts.roles["nodes"]
-
-    def topic_key_arn(self, topic_arn: str) -> str | None:
-        return self.facts.topic_key
-
-
 def function_calls(facts: Facts) -> list[Call]:
     """The calls the three functions make in transient mode, as the lifecycle test records them."""
     table = facts.table.rsplit("/", 1)[-1]
@@ -135,7 +114,7 @@ def test_recorded_calls_become_the_requests_aws_authorises_and_a_missing_grant_i
         "emr_events": facts.roles["events"],
         "spend_guard": facts.roles["guard"],
     }
-    lookup = MadeUpLookup(facts)
+    lookup = FactsLookup(facts)
     requests = [r for call in function_calls(facts) for r in requests_for(call, principal[call.function], lookup)]
     actions = {r.action for r in requests}
     assert {"iam:PassRole", "elasticmapreduce:AddTags", "kms:GenerateDataKey", "kms:Decrypt"} <= actions
@@ -156,6 +135,7 @@ def test_recorded_calls_become_the_requests_aws_authorises_and_a_missing_grant_i
     assert denied == ["submit_job: ListClusters"]
 
 
-def test_a_call_without_a_reviewed_mapping_fails_the_check() -> None:
+def test_a_call_without_a_reviewed_mapping_fails_the_check(synth) -> None:
+    _, facts = deployed_app(synth())
     with pytest.raises(Unmapped, match="submit_job: no IAM mapping for emr TerminateJobFlowsNow"):
-        requests_for(Call("submit_job", "emr", "TerminateJobFlowsNow", {}), "arn:aws:iam::1:role/r", MadeUpLookup(None))  # type: ignore[arg-type]
+        requests_for(Call("submit_job", "emr", "TerminateJobFlowsNow", {}), "arn:aws:iam::1:role/r", FactsLookup(facts))

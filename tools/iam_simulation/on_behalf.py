@@ -310,8 +310,9 @@ def on_behalf(facts: Facts, deployment: Deployment) -> list[Request]:
     return requests + run_job_flow_requests(facts, launch)
 
 
-class _TemplateLookup:
-    """What RunJobFlow's mapping asks a deployment, answered from the facts (the project's tags, the nodes' role)."""
+class FactsLookup:
+    """What a call's IAM mapping asks a deployment (requests_for's lookup), answered from the facts: the project's
+    tags, the nodes' role, the topic's key."""
 
     def __init__(self, facts: Facts) -> None:
         self.facts, self.account, self.region = facts, facts.account, facts.region
@@ -337,5 +338,5 @@ def run_job_flow_requests(facts: Facts, launch: LaunchFacts) -> list[Request]:
     call = Call("submit_job", "emr", "RunJobFlow", {**launch.job_flow, "Name": "ml-lab-run"}, {"JobFlowId": "j-1NEW"})
     return [
         dataclasses.replace(request, why=f"{request.why}: {RUN_JOB_FLOW}")
-        for request in requests_for(call, facts.roles["submit"], _TemplateLookup(facts))
+        for request in requests_for(call, facts.roles["submit"], FactsLookup(facts))
     ]
