@@ -6,35 +6,24 @@ from __future__ import annotations
 import pytest
 
 from spark_jobs.als.job import EXIT_INPUT, main
-from spark_jobs.als.ratings import ID_TOO_LARGE, ROLE_RATINGS, SAMPLE_CHARS, JobInputError, detect_format, load_ratings
+from spark_jobs.als.ratings import ID_TOO_LARGE, SAMPLE_CHARS, JobInputError, detect_format
 from spark_jobs.als.recommendations import recommend_users
-from spark_jobs.als.spark_helpers import CachedFrames
-from tests.spark.job_support import job_args
+from tests.spark.job_support import load_valid_rows
 
 GOOD = [f"{u}\t{i}\t{1 + (u + i) % 5}\t881250949" for u in range(1, 6) for i in range(1, 6)]
-
-
-def _load(spark, path, **options):
-    with CachedFrames() as cache:
-        loaded = load_ratings(spark, job_args(ratings=str(path), **options), cache)
-        rows = sorted(
-            (r.user, r.item, r.rating)
-            for r in loaded.table.where("reject_reason is null").select("user", "item", "rating").collect()
-        )
-    return rows, loaded.reports[ROLE_RATINGS]
 
 
 @pytest.mark.parametrize("length", [SAMPLE_CHARS + 1, 10_000, 2_000_000])
 def test_a_long_rejected_line_is_kept_as_a_short_sample_with_its_length(spark, write_lines, length):
     path = write_lines("u.data", [*GOOD[:10], "9\t9\t" + "7" * (length - 4), *GOOD[10:]])
-    _, report = _load(spark, path, format="udata")
+    _, report = load_valid_rows(spark, path, format="udata")
     bad = report["first_rejected_line"]
     assert bad["line_number"] == 11 and bad["line_chars"] == length
     assert bad["line"] == ("9\t9\t" + "7" * length)[:SAMPLE_CHARS]
 
 
 def test_a_short_rejected_line_is_kept_whole(spark, write_lines):
-    _, report = _load(spark, write_lines("u.data", [*GOOD, "1\t2\tx\t0"]), format="udata")
+    _, report = load_valid_rows(spark, write_lines("u.data", [*GOOD, "1\t2\tx\t0"]), format="udata")
     assert report["first_rejected_line"]["line"] == "1\t2\tx\t0" and "line_chars" not in report["first_rejected_line"]
 
 
@@ -44,9 +33,9 @@ def test_error_messages_quote_a_bounded_prefix_of_a_long_line(spark, write_lines
     with pytest.raises(JobInputError) as detect:
         detect_format("f.data", [long_line])
     with pytest.raises(JobInputError) as rejected:
-        _load(spark, write_lines("u.data", [long_line, long_line, GOOD[0]]), format="udata")
+        load_valid_rows(spark, write_lines("u.data", [long_line, long_line, GOOD[0]]), format="udata")
     with pytest.raises(JobInputError) as header:
-        _load(spark, write_lines("r.csv", ["h" * length, "1,2,3,4"]), format="csv")
+        load_valid_rows(spark, write_lines("r.csv", ["h" * length, "1,2,3,4"]), format="csv")
     for failure in (detect, rejected, header):
         message = str(failure.value)
         assert len(message) < 3 * SAMPLE_CHARS + 300 and f"({length} characters)" in message, message[:500]
@@ -62,13 +51,15 @@ def test_error_messages_quote_a_bounded_prefix_of_a_long_line(spark, write_lines
     ],
 )
 def test_zero_padded_ids_are_read_by_value(spark, write_lines, user, item, expected):
-    rows, report = _load(spark, write_lines("u.data", [*GOOD, f"{user}\t{item}\t4\t0000881250949"]), format="udata")
+    rows, report = load_valid_rows(
+        spark, write_lines("u.data", [*GOOD, f"{user}\t{item}\t4\t0000881250949"]), format="udata"
+    )
     assert (*expected, 4.0) in rows and report["rejected_total"] == 0
 
 
 @pytest.mark.parametrize("user", ["0002147483648", "000000000000099999999999", "2147483648"])
 def test_the_range_check_is_on_the_value(spark, write_lines, user):
-    _, report = _load(spark, write_lines("u.data", [*GOOD, f"{user}\t1\t4\t0"]), format="udata")
+    _, report = load_valid_rows(spark, write_lines("u.data", [*GOOD, f"{user}\t1\t4\t0"]), format="udata")
     assert report["rejected_rows"][ID_TOO_LARGE] == 1
 
 
@@ -84,7 +75,7 @@ def test_a_file_of_whitespace_has_no_ratings(spark, write_lines, tmp_path, capsy
 
 
 def test_whitespace_lines_between_ratings_are_skipped_not_rejected(spark, write_lines):
-    rows, report = _load(spark, write_lines("u.data", [GOOD[0], "\t", " \u00a0", *GOOD[1:]]), format="udata")
+    rows, report = load_valid_rows(spark, write_lines("u.data", [GOOD[0], "\t", " \u00a0", *GOOD[1:]]), format="udata")
     assert len(rows) == len(GOOD) and report["input_rows"] == len(GOOD) and report["rejected_total"] == 0
 
 
@@ -93,7 +84,7 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_read(spark, tmp_path, fmt, hea
     sep = "," if fmt == "csv" else "\t"
     path = tmp_path / f"ratings.{fmt}"
     path.write_bytes(("\ufeff" + header + "".join(line.replace("\t", sep) + "\r\n" for line in GOOD)).encode())
-    rows, report = _load(spark, path)
+    rows, report = load_valid_rows(spark, path)
     assert report["format"] == fmt and len(rows) == len(GOOD) and report["rejected_total"] == 0
 
 

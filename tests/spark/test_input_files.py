@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from spark_jobs.als.job import EXIT_INPUT, main
-from spark_jobs.als.ratings import ROLE_RATINGS, JobInputError, load_ratings
-from spark_jobs.als.spark_helpers import CachedFrames
-from tests.spark.job_support import job_args
+from spark_jobs.als.ratings import JobInputError
+from tests.spark.job_support import load_valid_rows
 
 ROWS = [(user, item, float(1 + (user + item) % 5)) for user in range(1, 7) for item in range(1, 6)]
 UDATA = "".join(f"{u}\t{i}\t{r:g}\t88125094{u}\n" for u, i, r in ROWS)
@@ -35,23 +34,13 @@ ODD_NAMES = [
 ]
 
 
-def _load(spark, path, **options):
-    with CachedFrames() as cache:
-        loaded = load_ratings(spark, job_args(ratings=str(path), **options), cache)
-        rows = sorted(
-            (r.user, r.item, r.rating)
-            for r in loaded.table.where("reject_reason is null").select("user", "item", "rating").collect()
-        )
-    return rows, loaded.reports[ROLE_RATINGS]
-
-
 @pytest.mark.parametrize("name", ODD_NAMES)
 def test_a_name_hadoop_would_misread_is_read_as_it_is(spark, tmp_path, name):
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(UDATA)
     (path.parent / "ratings-10:00.csv").write_text("a sibling with a ':' that is never read\n")
-    rows, report = _load(spark, path)
+    rows, report = load_valid_rows(spark, path)
     assert rows == sorted(ROWS)
     assert report["format"] == "udata" and report["rejected_total"] == 0
 
@@ -59,15 +48,15 @@ def test_a_name_hadoop_would_misread_is_read_as_it_is(spark, tmp_path, name):
 def test_a_literal_name_wins_over_the_glob_it_looks_like(spark, tmp_path):
     (tmp_path / "star*.data").write_text(UDATA)
     (tmp_path / "starry.data").write_text("999\t999\t1\t0\n")
-    assert _load(spark, tmp_path / "star*.data")[0] == sorted(ROWS)
-    both, _ = _load(spark, tmp_path / "star?*.data")  # no such file: a glob, matching both
+    assert load_valid_rows(spark, tmp_path / "star*.data")[0] == sorted(ROWS)
+    both, _ = load_valid_rows(spark, tmp_path / "star?*.data")  # no such file: a glob, matching both
     assert (999, 999, 1.0) in both and len(both) == len(ROWS) + 1
 
 
 def test_a_relative_name_with_a_colon_is_read(spark, tmp_path, monkeypatch):
     (tmp_path / "ratings-10:00.data").write_text(UDATA)
     monkeypatch.chdir(tmp_path)
-    assert _load(spark, "ratings-10:00.data")[0] == sorted(ROWS)
+    assert load_valid_rows(spark, "ratings-10:00.data")[0] == sorted(ROWS)
 
 
 def _spark_parts(spark, folder: Path) -> list:
@@ -86,7 +75,7 @@ def test_a_folder_of_part_files_skips_side_files_and_ignores_stale_checksums(spa
     (folder / "_notes").write_text("not ratings\n")
     with parts[0].open("a") as part:  # edited by hand after Spark wrote it: its .crc no longer matches
         part.write("7\t1\t5\t881250949\n")
-    rows, report = _load(spark, folder)
+    rows, report = load_valid_rows(spark, folder)
     assert rows == sorted([*ROWS, (7, 1, 5.0)])
     assert report["rejected_total"] == 0 and report["input_rows"] == len(ROWS) + 1
 
@@ -95,7 +84,7 @@ def test_a_folder_of_part_files_skips_side_files_and_ignores_stale_checksums(spa
 def test_compressed_files_are_read_like_plain_ones(spark, tmp_path, suffix, compress):
     path = tmp_path / f"u.data{suffix}"
     path.write_bytes(compress(UDATA.encode()))
-    rows, report = _load(spark, path)
+    rows, report = load_valid_rows(spark, path)
     assert rows == sorted(ROWS) and report["format"] == "udata"
 
 
@@ -117,7 +106,7 @@ def test_a_broken_compressed_file_is_one_line_naming_it(spark, tmp_path, name):
     path = tmp_path / name
     path.write_bytes(BROKEN[name])
     with pytest.raises(JobInputError) as failure:
-        _load(spark, path, format="udata")
+        load_valid_rows(spark, path, format="udata")
     message = str(failure.value)
     assert message.startswith(f"{path}: cannot read the file (") and "\n" not in message, message
     assert len(message) < 400
@@ -129,7 +118,7 @@ def test_a_broken_part_in_a_folder_is_named(spark, tmp_path):
     (folder / "part-00000.gz").write_bytes(gzip.compress(UDATA.encode()))
     (folder / "part-00001.gz").write_bytes(BROKEN["truncated.data.gz"])
     with pytest.raises(JobInputError, match=r"parts/part-00001\.gz: cannot read the file \(EOFException"):
-        _load(spark, folder, format="udata")
+        load_valid_rows(spark, folder, format="udata")
 
 
 def test_main_exits_2_with_one_line_for_a_truncated_file(spark, tmp_path, capsys):
