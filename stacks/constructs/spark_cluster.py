@@ -352,7 +352,11 @@ class SparkJobCluster(Construct):
             standing = Stack.of(role).format_arn(
                 service="elasticmapreduce", resource="cluster", resource_name=standing_cluster_id
             )
-            allow(["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"], [standing])
+            # DescribeCluster: an upload while the cluster has ended is refused with what to do, not retried.
+            allow(
+                ["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeCluster", "elasticmapreduce:ListSteps"],
+                [standing],
+            )
         to_emr_or_ec2 = {"iam:PassedToService": ["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}
         allow(["iam:PassRole"], [pass_role.role_arn for pass_role in self.pass_roles], {"StringEquals": to_emr_or_ec2})
 
