@@ -13,7 +13,8 @@ CONTEXT=...`` before it.
 
 Restart-standing (``cluster_mode=standing`` only) brings back a standing cluster that has ended (its idle
 auto-termination, or the spend guard): CloudFormation does not recreate a resource deleted outside it, and the
-template is unchanged, so a plain deploy leaves the stage pointing at the ended cluster. It saves
+template is unchanged, so a plain deploy leaves the stage pointing at the ended cluster. It refuses while the stage's
+current standing cluster (found by its name and the project's tags) has not ended; otherwise it saves
 ``standing_cluster_generation`` + 1 in your settings file, then deploys as ``deploy`` does: the cluster's name changes,
 Name is create-only ("AWS::EMR::Cluster", CloudFormation resource schema), so CloudFormation creates a new cluster
 and the automation stack gets its id.
@@ -37,6 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lab_contract.names import standing_cluster_name
 from stacks.settings import Settings
 from tools.aws_errors import UserError, guarded
 from tools.cdk_synth import CDK, offline_cli_environment
@@ -214,14 +216,28 @@ def deploy(
     return cdk(["deploy", "--all", "--require-approval", "broadening", *arguments])
 
 
-def next_standing_generation(overrides: dict[str, Any]) -> dict[str, Any]:
+def standing_cluster_in_use(emr: Any, settings: Settings) -> dict[str, Any] | None:
+    """The stage's current standing cluster while it has not ended; a TERMINATING one has ("ClusterStatus": it takes
+    no more steps)."""
+    name = standing_cluster_name(settings.name_prefix, settings.standing_cluster_generation)
+    in_use = (c for c in project_clusters(emr, settings) if c["Name"] == name and c["Status"]["State"] != "TERMINATING")
+    return next(in_use, None)
+
+
+def next_standing_generation(overrides: dict[str, Any], *, emr_for: Callable[[Settings], Any]) -> dict[str, Any]:
     """``overrides`` with ``standing_cluster_generation`` one above the one your settings have; UserError when the
-    stage has no standing cluster."""
+    stage has no standing cluster, or its standing cluster has not ended (a new one would end its running steps)."""
     settings = settings_of(user_context(overrides))
     if settings.cluster_mode != "standing":
         raise UserError(
             f"restart-standing: cluster_mode is {settings.cluster_mode!r}, and only 'standing' has a standing cluster "
             "(a transient cluster is started for each upload)"
+        )
+    running = standing_cluster_in_use(emr_for(settings), settings)
+    if running is not None:
+        raise UserError(
+            f"restart-standing: the standing cluster {running['Id']} ({running['Name']}) is {running['Status']['State']}"
+            ", not ended: nothing to restart (uploads add steps to it)"
         )
     generation = settings.standing_cluster_generation + 1
     say(
@@ -253,7 +269,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         overrides = parse_context(args.context)
         if args.command == "restart-standing":
-            overrides = next_standing_generation(overrides)
+            import boto3
+
+            overrides = next_standing_generation(
+                overrides, emr_for=lambda settings: boto3.Session(region_name=settings.region).client("emr")
+            )
         saves = args.command in ("configure", "deploy", "restart-standing")
         context = save_context(overrides) if saves else user_context(overrides)
         settings = settings_of(context)
