@@ -41,14 +41,14 @@ NODE_STAMP := node_modules/.installed
 
 .PHONY: help setup cli run test test-fast lint lint-format lint-python lint-workflows lint-shell lint-types format synth base-synth diff diagram deploy destroy audit lifecycle bench clean \
 	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results refresh-image \
-	configure preflight smoke
+	configure preflight smoke restart-standing
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
 	@echo "make test     set up, run the whole test suite (make test-fast: without Spark, the emulator and the slow tier)"
 	@echo "make lint     formatter check, linter, type checker (make format rewrites the formatting)"
 	@echo "make configure CONTEXT='-c budget_email=... -c notification_email=...'   your settings, kept in lab.settings.json"
-	@echo "make preflight | synth | diff | deploy | destroy [CONFIRM=<stage>] | smoke | audit | lifecycle | bench | clean"
+	@echo "make preflight | synth | diff | deploy | restart-standing | destroy [CONFIRM=<stage>] | smoke | audit | lifecycle | bench | clean"
 	@echo "make audit BASE=main   the report leads with what changes against main (make diff BASE=main: the diffs only)"
 	@echo "make diagram           regenerate README's architecture diagram from the templates"
 	@echo "make lock              rewrite the locks (requirements*.txt, with hashes) from requirements*.in"
@@ -193,6 +193,11 @@ preflight: setup
 # mode installs from (once), then cdk deploy (tools/deployment.py).
 deploy: setup
 	@$(PY) -m tools.deployment deploy $(CONTEXT)
+
+# cluster_mode=standing: a new standing cluster after the last one ended (idle, or the spend guard): saves
+# standing_cluster_generation + 1 into your settings, then deploys as make deploy does (tools/deployment.py).
+restart-standing: setup
+	@$(PY) -m tools.deployment restart-standing $(CONTEXT)
 
 # A smoke stage of its own deployed, the sample run through it, RMSE, results, wall time and cost printed, then
 # everything destroyed, also on failure or Ctrl-C (tools/smoke.py; costs real money, see README).

@@ -10,6 +10,8 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 GENERATED_RUN_ID = re.compile(r"[0-9]{8}-[0-9a-f]{12}")  # [0-9], not \d: no other script's digits
 STEP_NAME_INFIX = "-als-"
 STANDING_CLUSTER_SUFFIX = "-standing"
+# A later generation's suffix: 2 and up, written without leading zeros (the first generation has none).
+STANDING_GENERATION = re.compile(r"[2-9]|[1-9][0-9]+")
 
 PROJECT_TAG_KEY = "project"
 STAGE_TAG_KEY = "stage"
@@ -35,8 +37,25 @@ def transient_cluster_name(name_prefix: str, run_id: str) -> str:
     return f"{name_prefix}-{run_id}"
 
 
-def standing_cluster_name(name_prefix: str) -> str:
-    return f"{name_prefix}{STANDING_CLUSTER_SUFFIX}"
+def standing_cluster_name(name_prefix: str, generation: int = 1) -> str:
+    """The standing cluster of ``generation`` (setting standing_cluster_generation): the first is
+    ``<prefix>-standing``, each later one ``<prefix>-standing-<generation>``. A new name is what makes CloudFormation
+    replace an ended cluster (Name is create-only)."""
+    if generation < 1:
+        raise ValueError(f"not a standing cluster generation: {generation!r}")
+    base = f"{name_prefix}{STANDING_CLUSTER_SUFFIX}"
+    return base if generation == 1 else f"{base}-{generation}"
+
+
+def is_standing_cluster_name(name_prefix: str, name: object) -> bool:
+    """Exactly the name of one of the prefix's standing cluster generations (``standing_cluster_name``)."""
+    if not isinstance(name, str):
+        return False
+    base = f"{name_prefix}{STANDING_CLUSTER_SUFFIX}"
+    if name == base:
+        return True
+    generation = name.removeprefix(f"{base}-") if name.startswith(f"{base}-") else ""
+    return STANDING_GENERATION.fullmatch(generation) is not None
 
 
 def step_name(name_prefix: str, run_id: str) -> str:

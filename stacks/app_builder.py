@@ -76,6 +76,7 @@ def compute_stack_props(settings: Settings, *, image_id: str | None = None) -> C
             task_spot_instance_count=settings.emr_task_spot_instance_count,
             task_instance_types=settings.emr_task_instance_types,
             idle_timeout_minutes=settings.emr_idle_timeout_minutes,
+            standing_generation=settings.standing_cluster_generation,
             termination_protected=standing and settings.stage == "prod",
             removes_key_on_destroy=settings.removes_data_on_destroy,
             tls_certificates_s3_uri=(

@@ -90,6 +90,8 @@ IDLE_STOP_MINUTES_RANGE = (10, 720)
 # one core node per MB_PER_CORE_NODE, up to emr_core_instance_count.
 SINGLE_NODE_MAX_MB = 200
 MB_PER_CORE_NODE = 200
+# `make restart-standing` adds one per restart; the bound only keeps the cluster's name short.
+MAX_STANDING_GENERATION = 9999
 
 # re.ASCII: "\d" would also match Arabic-Indic and other Unicode digits, which AWS does not accept.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -173,6 +175,7 @@ class Settings:
     emr_task_instance_types: tuple[str, ...] = ("m7g.xlarge", "m6g.xlarge")
     emr_idle_timeout_minutes: int = 60
     emr_max_cluster_age_hours: int = 8
+    standing_cluster_generation: int = 1
     emr_in_transit_encryption: bool = False
     emr_tls_certificates_s3_uri: str | None = None
     spark_defaults: Mapping[str, str] = field(default_factory=dict)
@@ -240,7 +243,6 @@ class Settings:
         allowed_regions, region = _residency(read)
         emr_release = read.choice("emr_release", tuple(EMR_RELEASES))
         budget_email = read.optional_email("budget_email")
-        notification_email = read.optional_email("notification_email")
         _require_budget_email_in_prod(stage, budget_email)
         ssh_cidr, key_pair = _ssh_access(read)
         in_transit, certificates = _in_transit_encryption(read)
@@ -255,7 +257,7 @@ class Settings:
             network_mode=network_mode,
             budget_monthly_usd=read.integer("budget_monthly_usd", 1, 100_000, default=DEFAULT_BUDGET_USD[network_mode]),
             budget_email=budget_email,
-            notification_email=notification_email,
+            notification_email=read.optional_email("notification_email"),
             log_retention_days=read.choice_int("log_retention_days", LOG_RETENTION_DAYS),
             emr_release=emr_release,
             cluster_mode=read.choice("cluster_mode", CLUSTER_MODES),
@@ -268,6 +270,7 @@ class Settings:
             emr_task_instance_types=read.choice_list("emr_task_instance_types", EMR_INSTANCE_TYPES),
             emr_idle_timeout_minutes=read.integer("emr_idle_timeout_minutes", 1, 24 * 60),
             emr_max_cluster_age_hours=read.integer("emr_max_cluster_age_hours", 1, 7 * 24),
+            standing_cluster_generation=read.integer("standing_cluster_generation", 1, MAX_STANDING_GENERATION),
             emr_in_transit_encryption=in_transit,
             emr_tls_certificates_s3_uri=certificates,
             spark_defaults=read.string_map("spark_defaults"),

@@ -4,11 +4,20 @@
     python -m tools.deployment deploy [-c ...]                make deploy: save the settings, preflight, cdk deploy
     python -m tools.deployment destroy [-c ...] [--confirm STAGE]   make destroy [CONFIRM=<stage>]
     python -m tools.deployment diff [-c ...]                  make diff: cdk diff against the deployed stacks
+    python -m tools.deployment restart-standing [-c ...]      make restart-standing: a new standing cluster
 
 Settings: cdk.json's context, then your settings file, then ``-c`` (tools/context.py); configure and deploy write
 the ``-c`` keys into the file, the others use them for that run only. Every command passes the result to cdk as
 ``-c`` context, so a plain ``make destroy`` or ``make deploy`` builds the same stacks as the ``make deploy
 CONTEXT=...`` before it.
+
+Restart-standing (``cluster_mode=standing`` only) brings back a standing cluster that has ended (its idle
+auto-termination, or the spend guard): CloudFormation does not recreate a resource deleted outside it, and the
+template is unchanged, so a plain deploy leaves the stage pointing at the ended cluster. It refuses while the stage's
+current standing cluster (found by its name and the project's tags) has not ended; otherwise it saves
+``standing_cluster_generation`` + 1 in your settings file, then deploys as ``deploy`` does: the cluster's name changes,
+Name is create-only ("AWS::EMR::Cluster", CloudFormation resource schema), so CloudFormation creates a new cluster
+and the automation stack gets its id.
 
 Destroy asks you to type the stage's name (or takes ``--confirm <stage>``, CONFIRM=<stage> in make), and only then:
 ends the stage's running EMR clusters (found by the project's and stage's tags; TerminateJobFlows, at most 10 ids a
@@ -29,6 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lab_contract.names import standing_cluster_name
 from stacks.settings import Settings
 from tools.aws_errors import UserError, guarded
 from tools.cdk_synth import CDK, offline_cli_environment
@@ -206,6 +216,37 @@ def deploy(
     return cdk(["deploy", "--all", "--require-approval", "broadening", *arguments])
 
 
+def standing_cluster_in_use(emr: Any, settings: Settings) -> dict[str, Any] | None:
+    """The stage's current standing cluster while it has not ended; a TERMINATING one has ("ClusterStatus": it takes
+    no more steps)."""
+    name = standing_cluster_name(settings.name_prefix, settings.standing_cluster_generation)
+    in_use = (c for c in project_clusters(emr, settings) if c["Name"] == name and c["Status"]["State"] != "TERMINATING")
+    return next(in_use, None)
+
+
+def next_standing_generation(overrides: dict[str, Any], *, emr_for: Callable[[Settings], Any]) -> dict[str, Any]:
+    """``overrides`` with ``standing_cluster_generation`` one above the one your settings have; UserError when the
+    stage has no standing cluster, or its standing cluster has not ended (a new one would end its running steps)."""
+    settings = settings_of(user_context(overrides))
+    if settings.cluster_mode != "standing":
+        raise UserError(
+            f"restart-standing: cluster_mode is {settings.cluster_mode!r}, and only 'standing' has a standing cluster "
+            "(a transient cluster is started for each upload)"
+        )
+    running = standing_cluster_in_use(emr_for(settings), settings)
+    if running is not None:
+        raise UserError(
+            f"restart-standing: the standing cluster {running['Id']} ({running['Name']}) is {running['Status']['State']}"
+            ", not ended: nothing to restart (uploads add steps to it)"
+        )
+    generation = settings.standing_cluster_generation + 1
+    say(
+        f"standing_cluster_generation {generation - 1} -> {generation}: a new standing cluster replaces the ended one "
+        "(if the deployment fails, run make deploy, not make restart-standing again)"
+    )
+    return {**overrides, "standing_cluster_generation": str(generation)}
+
+
 def diff(context: dict[str, str], *, session: Any, cdk: RunCdk) -> int:
     """cdk diff against the deployed stacks when boto3's credential chain finds credentials; else says why not."""
     if session.get_credentials() is None:
@@ -220,14 +261,20 @@ def interactive_prompt() -> Callable[[str], str] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m tools.{PROGRAM}", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("configure", "deploy", "destroy", "diff"))
+    parser.add_argument("command", choices=("configure", "deploy", "restart-standing", "destroy", "diff"))
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--confirm", help="destroy: the stage's name, instead of typing it")
     args = parser.parse_args(argv)
 
     def body() -> int:
         overrides = parse_context(args.context)
-        saves = args.command in ("configure", "deploy")
+        if args.command == "restart-standing":
+            import boto3
+
+            overrides = next_standing_generation(
+                overrides, emr_for=lambda settings: boto3.Session(region_name=settings.region).client("emr")
+            )
+        saves = args.command in ("configure", "deploy", "restart-standing")
         context = save_context(overrides) if saves else user_context(overrides)
         settings = settings_of(context)
         if args.command == "configure":
@@ -238,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if warning:
                 say(warning)
             return 0
-        if args.command == "deploy":
+        if args.command in ("deploy", "restart-standing"):
             from tools.preflight import preflight_or_fail
 
             return deploy(

@@ -17,9 +17,9 @@ from lab_contract.logs import shown
 from lab_contract.names import (
     CLUSTER_SHAPE_TAG_KEY,
     INPUT_BYTES_TAG_KEY,
+    is_standing_cluster_name,
     run_id_of_step,
     run_id_of_transient_cluster,
-    standing_cluster_name,
 )
 
 STEP_CHANGE = "EMR Step Status Change"
@@ -138,10 +138,10 @@ def _step_record(detail: dict[str, Any], environment: EmrEventsEnvironment) -> d
 
 def _cluster_record(detail: dict[str, Any], environment: EmrEventsEnvironment) -> dict[str, Any]:
     name = detail.get("name")
-    # Exactly "<prefix>-<generated run id>" (transient) or "<prefix>-standing": stage "prod" of a project named
-    # "ml-lab-dev" names its clusters "ml-lab-dev-prod-...", which a prefix match would claim.
+    # Exactly "<prefix>-<generated run id>" (transient) or "<prefix>-standing[-<generation>]": stage "prod" of a
+    # project named "ml-lab-dev" names its clusters "ml-lab-dev-prod-...", which a prefix match would claim.
     run_id = run_id_of_transient_cluster(environment.cluster_name_prefix, name)
-    if run_id is None and name != standing_cluster_name(environment.cluster_name_prefix):
+    if run_id is None and not is_standing_cluster_name(environment.cluster_name_prefix, name):
         raise Ignored("not_this_project", level="info", emr_name=shown(name))
     cluster_id = _cluster_id(detail)
     return {

@@ -9,10 +9,12 @@ found rather than repeated.
 Each record is handled on its own: a malformed one is rejected with a WARNING log and never stops the others.
 At most MAX_JOBS_PER_INVOCATION clusters (or steps) are started per invocation. A valid record that was not
 started (EMR or DynamoDB throttling / 5xx / connection errors or a lost response, a concurrent delivery still in
-progress, EMR refusing the request, a standing cluster that is gone, or the cap reached) makes the invocation
+progress, EMR refusing the request, or the cap reached) makes the invocation
 raise RedeliveryWanted after every other record is handled: Lambda's async retries redeliver the event (records
 already started are found and skipped) and, when every attempt fails, the on-failure destination keeps the
-event. So no valid upload is lost, and none starts two jobs. A misconfigured environment fails the cold start (a
+event. So no valid upload is lost, and none starts two jobs. An upload while the standing cluster has ended (its
+idle auto-termination or the spend guard) is refused like a malformed record, with what to do: no retry could
+start it, so it is neither retried nor kept in the on-failure destination. A misconfigured environment fails the cold start (a
 deployment bug that must be loud), before any event is touched. The function never writes to S3, so it cannot
 re-trigger itself.
 """
@@ -118,7 +120,7 @@ def not_started(error: Exception, record: int, summary: dict[str, Any]) -> None:
         )
         summary["retry"].append({"reason": "retry_wanted", "record": record, "error": type(error).__name__})
         return
-    # EMR refusing the request (validation, access denied, a standing cluster that is gone) or a bug: the event
+    # EMR refusing the request (validation, access denied) or a bug: the event
     # goes to the on-failure destination after Lambda's retries, so the upload is kept for a replay.
     message = error.response.get("Error", {}).get("Message") if isinstance(error, ClientError) else str(error)
     reason = "emr_refused" if isinstance(error, ClientError) else "submission_failed"
@@ -128,6 +130,16 @@ def not_started(error: Exception, record: int, summary: dict[str, Any]) -> None:
         extra={"reason": reason, "code": code, "emr_message": shown(message), "record": record},
     )
     summary["failed"].append({"reason": reason, "record": record, "code": code or type(error).__name__})
+
+
+def rejected(refusal: submission.RejectedRecord, record: int | None, summary: dict[str, Any]) -> None:
+    """Log a record (or the whole event, ``record`` None) that must not start a job; it is never retried."""
+    where = {} if record is None else {"record": record}
+    logger.warning(
+        "event rejected" if record is None else "record rejected",
+        extra={"reason": refusal.reason, **where, **refusal.fields},
+    )
+    summary["rejected"].append({"reason": refusal.reason, **where})
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -144,18 +156,16 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     }
     try:
         records = submission.event_records(event)
-    except submission.RejectedRecord as rejected:
-        logger.warning("event rejected", extra={"reason": rejected.reason, **rejected.fields})
-        summary["rejected"].append({"reason": rejected.reason})
+    except submission.RejectedRecord as refusal:
+        rejected(refusal, None, summary)
         return summary
 
     first_error: Exception | None = None
     for index, raw_record in enumerate(records):
         try:
             upload = submission.parse_record(S3EventRecord(raw_record), env)
-        except submission.RejectedRecord as rejected:
-            logger.warning("record rejected", extra={"reason": rejected.reason, "record": index, **rejected.fields})
-            summary["rejected"].append({"reason": rejected.reason, "record": index})
+        except submission.RejectedRecord as refusal:
+            rejected(refusal, index, summary)
             continue
         if len(summary["submitted"]) >= env.max_jobs_per_invocation:
             # A cost bound per event: the rest wait for Lambda's retry, which skips the records started now.
@@ -166,6 +176,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             continue
         try:
             result = submit_once()(upload=upload.as_payload())
+        except submission.RejectedRecord as refusal:  # the standing cluster has ended: no retry can start it
+            rejected(refusal, index, summary)
+            continue
         except Exception as error:  # each record on its own: the ones after it are still handled
             not_started(error, index, summary)
             first_error = first_error or error

@@ -39,6 +39,9 @@ CLOCK_SKEW = timedelta(hours=1)
 # Reads (ListClusters, ListSteps) are retried here, not by botocore: the client has botocore's retries off so
 # that RunJobFlow and AddJobFlowSteps, which carry no idempotency token, are never sent twice by the SDK.
 READ_RETRY_DELAYS: tuple[float, ...] = (0.5, 1.5)
+# The states of a cluster that has ended or is ending (AWS: "ClusterStatus", State): EMR takes no more steps, and
+# only a new cluster (`make restart-standing`) runs them.
+ENDED_STATES = frozenset({"TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"})
 
 
 class RejectedRecord(Exception):
@@ -330,6 +333,7 @@ def start_job(emr: Any, environment: SubmitJobEnvironment, upload: Upload, run_i
         return existing_step(emr, environment, upload, run_id)
 
     def add_step() -> str:
+        refuse_if_ended(emr, environment)
         return str(emr.add_job_flow_steps(JobFlowId=environment.standing_cluster_id, Steps=[step])["StepIds"][0])
 
     step_id, existed = start_once(find_step, add_step)
@@ -340,6 +344,24 @@ def start_job(emr: Any, environment: SubmitJobEnvironment, upload: Upload, run_i
         "step_name": step["Name"],
         **existed,
     }
+
+
+def refuse_if_ended(emr: Any, environment: SubmitJobEnvironment) -> None:
+    """RejectedRecord when the standing cluster has ended (its idle auto-termination, or the spend guard ending it
+    for idleness or age): no retry can add the step, the user restarts the cluster and uploads again."""
+    cluster_id = environment.standing_cluster_id
+    status = read(emr.describe_cluster, ClusterId=cluster_id)["Cluster"].get("Status", {})
+    state = status.get("State")
+    if state in ENDED_STATES:
+        why = status.get("StateChangeReason", {})
+        raise RejectedRecord(
+            "standing_cluster_ended",
+            cluster_id=cluster_id,
+            state=state,
+            state_change=shown(f"{why.get('Code', '')}: {why.get('Message', '')}", 200),
+            action=f"the standing cluster {cluster_id} has ended (idle/age): run `make restart-standing`, "
+            "then upload again",
+        )
 
 
 def start_once(find: Callable[[], str | None], start: Callable[[], str]) -> tuple[str, dict[str, str]]:

@@ -101,6 +101,8 @@ class SparkJobClusterProps:
     idle_timeout_minutes: int
     """The standing cluster terminates itself after this long with nothing to do (a transient one ends with its
     step)."""
+    standing_generation: int
+    """Which standing cluster this is (1, 2, ...): in its Name, so a new generation replaces an ended cluster."""
     termination_protected: bool
     """Termination protection for the standing cluster (prod)."""
     removes_key_on_destroy: bool
@@ -325,7 +327,11 @@ class SparkJobCluster(Construct):
             standing = Stack.of(role).format_arn(
                 service="elasticmapreduce", resource="cluster", resource_name=standing_cluster_id
             )
-            allow(["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"], [standing])
+            # DescribeCluster: an upload while the cluster has ended is refused with what to do, not retried.
+            allow(
+                ["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeCluster", "elasticmapreduce:ListSteps"],
+                [standing],
+            )
         to_emr_or_ec2 = {"iam:PassedToService": ["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}
         allow(["iam:PassRole"], [pass_role.role_arn for pass_role in self.pass_roles], {"StringEquals": to_emr_or_ec2})
 
@@ -514,7 +520,10 @@ class SparkJobCluster(Construct):
             )
 
     def _standing_cluster(self) -> emr.CfnCluster:
-        properties = cfn_cluster_properties(self.job_flow_template, name=standing_cluster_name(self.props.name_prefix))
+        # Name is create-only ("AWS::EMR::Cluster", CloudFormation resource schema): a new generation's name makes
+        # CloudFormation create a new cluster and delete the ended one, which `make deploy` alone never does.
+        name = standing_cluster_name(self.props.name_prefix, self.props.standing_generation)
+        properties = cfn_cluster_properties(self.job_flow_template, name=name)
         cluster = emr.CfnCluster(
             self,
             "Cluster",

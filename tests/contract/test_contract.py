@@ -358,6 +358,13 @@ def test_generated_names_follow_their_documented_formats() -> None:
     assert names.transient_cluster_name("ml-lab-dev", run_id) == "ml-lab-dev-20261129-0123456789ab"
     assert names.step_name("ml-lab-dev", run_id) == "ml-lab-dev-als-20261129-0123456789ab"
     assert names.standing_cluster_name("ml-lab-dev") == "ml-lab-dev-standing"
+    assert names.standing_cluster_name("ml-lab-dev", 1) == "ml-lab-dev-standing"
+    assert names.standing_cluster_name("ml-lab-dev", 2) == "ml-lab-dev-standing-2"
+    assert names.standing_cluster_name("ml-lab-dev", 9999) == "ml-lab-dev-standing-9999"
+    with pytest.raises(ValueError):
+        names.standing_cluster_name("ml-lab-dev", 0)
+    for generation in (1, 2, 3, 10, 99, 9999):
+        assert names.is_standing_cluster_name("ml-lab-dev", names.standing_cluster_name("ml-lab-dev", generation))
     with pytest.raises(ValueError):
         names.generated_run_id("2026-11-29", "0123456789abcdef")
 

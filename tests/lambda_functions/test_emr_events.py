@@ -135,6 +135,16 @@ NAMES = [
     ("ml-lab-dev", f"ml-lab-dev-als-{RUN_ID}", "step", True),
     ("ml-lab-dev", f"ml-lab-dev-{RUN_ID}", "cluster", True),
     ("ml-lab-dev", "ml-lab-dev-standing", "cluster", True),
+    # later standing generations (make restart-standing): 2 and up, no leading zero, nothing after the number
+    ("ml-lab-dev", "ml-lab-dev-standing-2", "cluster", True),
+    ("ml-lab-dev", "ml-lab-dev-standing-10", "cluster", True),
+    ("ml-lab-dev", "ml-lab-dev-standing-1", "cluster", False),
+    ("ml-lab-dev", "ml-lab-dev-standing-0", "cluster", False),
+    ("ml-lab-dev", "ml-lab-dev-standing-02", "cluster", False),
+    ("ml-lab-dev", "ml-lab-dev-standing-2x", "cluster", False),
+    ("ml-lab-dev", "ml-lab-dev-standing-", "cluster", False),
+    ("ml-lab-dev", "ml-lab-dev-standing-\u0662", "cluster", False),  # ARABIC-INDIC DIGIT TWO
+    ("ml-lab-dev", "ml-lab-dev-prod-standing-2", "cluster", False),
     ("ml-lab-dev", f"ml-lab-dev-prod-als-{RUN_ID}", "step", False),  # stage prod of a project named ml-lab-dev
     ("ml-lab-dev", f"ml-lab-dev-prod-{RUN_ID}", "cluster", False),
     ("ml-lab-dev", "ml-lab-dev-prod-standing", "cluster", False),
@@ -176,7 +186,7 @@ def test_only_the_exact_name_formats_of_this_deployment_are_recorded(emr_events,
         if not ours:
             assert result == {"recorded": None, "ignored": "not_this_project"}, (prefix, name)
         assert len(aws.objects(events.results_bucket)) == recorded, (prefix, name)
-    assert len(aws.messages()) == recorded == 5
+    assert len(aws.messages()) == recorded == 7
 
 
 def test_a_state_of_any_json_type_is_an_unknown_state(emr_events, aws, events, context, logs):

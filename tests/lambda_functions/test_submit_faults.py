@@ -177,12 +177,13 @@ def test_reads_that_keep_failing_leave_the_record_for_the_retry(submit_job, aws,
 
 
 # ------------------------------------------------------------------------------------------------ refused, never dropped
-def test_an_upload_after_the_standing_cluster_terminated_reaches_the_on_failure_destination(
+def test_a_step_emr_refuses_on_a_cluster_that_looked_alive_reaches_the_on_failure_destination(
     submit_job, aws, events, context, faults, lambda_env, logs
 ):
-    old = standing(aws, lambda_env)
-    aws.emr.terminate_job_flows(JobFlowIds=[old])
-    # EMR refuses steps for a terminated cluster (moto accepts them, so the refusal is injected).
+    """The cluster ends between DescribeCluster (still WAITING) and AddJobFlowSteps, which EMR refuses: a refusal
+    submit_job could not foresee goes to Lambda's retries and the on-failure destination, for a replay. (A cluster
+    DescribeCluster already shows as ended is refused at once: test_submit_job.py.)"""
+    standing(aws, lambda_env)
     emr = faults.emr(aws).fail(
         "add_job_flow_steps",
         faults.client_error("ValidationException", 400, "AddJobFlowSteps"),

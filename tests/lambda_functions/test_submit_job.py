@@ -268,3 +268,91 @@ def test_standing_mode_without_cluster_id_fails_loudly(submit_job, aws, events, 
     with pytest.raises(ValueError, match="STANDING_CLUSTER_ID is empty in standing mode"):
         submit_job.lambda_handler(events.s3("ratings/u.data"), context)
     assert aws.clusters() == []
+
+
+# The cluster states of "ClusterStatus" (EMR API reference): the last three have ended or are ending.
+ENDED = ["TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"]
+RUNNING = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
+
+
+def in_standing_mode(aws, lambda_env) -> str:
+    cluster_id = aws.standing_cluster()
+    lambda_env.setenv("CLUSTER_MODE", "standing")
+    lambda_env.setenv("STANDING_CLUSTER_ID", cluster_id)
+    return cluster_id
+
+
+def described_as(cluster_id: str, state: str) -> dict:
+    reason = {"Code": "ALL_STEPS_COMPLETED", "Message": "Cluster was terminated after being idle"}
+    return {"Cluster": {"Id": cluster_id, "Status": {"State": state, "StateChangeReason": reason}}}
+
+
+def test_an_upload_to_an_ended_standing_cluster_is_refused_with_what_to_do_and_never_retried(
+    submit_job, aws, events, context, lambda_env, logs
+):
+    """The spend guard (or the idle timeout) ended the cluster: the upload is refused, the invocation returns (no
+    Lambda retry, nothing in the on-failure destination), and the log says how to bring the cluster back."""
+    ended = in_standing_mode(aws, lambda_env)
+    aws.emr.terminate_job_flows(JobFlowIds=[ended])
+    event = events.s3("ratings/ml-100k/u.data")
+
+    summary = submit_job.lambda_handler(event, context)
+
+    assert summary == {**NOTHING_MORE, "duplicates": 0, "rejected": [{"reason": "standing_cluster_ended", "record": 0}]}
+    assert aws.steps(ended) == []
+    [entry] = [entry for entry in logs if entry.get("reason") == "standing_cluster_ended"]
+    assert entry["level"] == "WARNING" and entry["message"] == "record rejected" and entry["state"] == "TERMINATED"
+    assert entry["action"] == (
+        f"the standing cluster {ended} has ended (idle/age): run `make restart-standing`, then upload again"
+    )
+    # Nothing is recorded as done: once the cluster is back (a new id), the same upload starts its step.
+    restarted = in_standing_mode(aws, lambda_env)
+    again = submit_job.lambda_handler(event, context)
+    assert len(again["submitted"]) == 1 and again["rejected"] == []
+    assert len(aws.steps(restarted)) == 1 and aws.steps(ended) == []
+
+
+@pytest.mark.parametrize("state", ENDED + RUNNING)
+def test_only_a_cluster_that_has_ended_refuses_the_upload(submit_job, aws, events, context, lambda_env, faults, state):
+    cluster_id = in_standing_mode(aws, lambda_env)
+    emr = faults.emr(aws).respond("describe_cluster", described_as(cluster_id, state))
+
+    summary = submit_job.lambda_handler(events.s3("ratings/ml-100k/u.data"), context)
+
+    if state in ENDED:
+        assert summary["rejected"] == [{"reason": "standing_cluster_ended", "record": 0}]
+        assert summary["submitted"] == [] and aws.steps(cluster_id) == []
+        assert "add_job_flow_steps" not in emr.calls
+    else:
+        assert summary["rejected"] == [] and len(summary["submitted"]) == 1
+        assert len(aws.steps(cluster_id)) == 1
+
+
+def test_every_record_of_a_batch_to_an_ended_cluster_is_refused_and_the_bad_ones_keep_their_reason(
+    submit_job, aws, events, context, lambda_env
+):
+    ended = in_standing_mode(aws, lambda_env)
+    aws.emr.terminate_job_flows(JobFlowIds=[ended])
+    batch = records(events, "ratings/a/u.data", "elsewhere/u.data", "ratings/b/ratings.csv")
+
+    summary = submit_job.lambda_handler(batch, context)
+
+    assert summary["rejected"] == [
+        {"reason": "standing_cluster_ended", "record": 0},
+        {"reason": "key_outside_prefix", "record": 1},
+        {"reason": "standing_cluster_ended", "record": 2},
+    ]
+    assert aws.steps(ended) == []
+
+
+def test_a_throttled_describe_is_asked_again_and_the_step_is_added(
+    submit_job, aws, events, context, lambda_env, faults
+):
+    cluster_id = in_standing_mode(aws, lambda_env)
+    throttled = faults.client_error("ThrottlingException", 400, "DescribeCluster")
+    emr = faults.emr(aws).fail("describe_cluster", throttled)
+
+    summary = submit_job.lambda_handler(events.s3("ratings/ml-100k/u.data"), context)
+
+    assert len(summary["submitted"]) == 1 and len(aws.steps(cluster_id)) == 1
+    assert emr.calls["describe_cluster"] == 1  # the throttled call never reached EMR; the second one did

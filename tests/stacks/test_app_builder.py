@@ -53,6 +53,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], Any]] = {
     "emr_task_instance_types": ({"emr_task_spot_instance_count": 2}, "m6g.2xlarge"),
     "emr_idle_timeout_minutes": ({}, 45),
     "emr_max_cluster_age_hours": ({}, 4),
+    "standing_cluster_generation": ({"cluster_mode": "standing"}, 2),
     "emr_in_transit_encryption": ({"emr_tls_certificates_s3_uri": CERTIFICATES}, "true"),
     "emr_tls_certificates_s3_uri": (
         {"emr_in_transit_encryption": "true", "emr_tls_certificates_s3_uri": CERTIFICATES},

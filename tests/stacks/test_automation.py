@@ -146,8 +146,13 @@ def test_standing_mode_adds_steps_to_that_cluster_only(synth) -> None:
     statements = role_statements(app, "JobsSubmitJob")
     assert not any("elasticmapreduce:RunJobFlow" in json.dumps(s["Action"]) for s in statements)
     add = next(s for s in statements if "elasticmapreduce:AddJobFlowSteps" in s["Action"])
-    # Adding a step, and listing the steps to find one already added for a run: that cluster only.
-    assert add["Action"] == ["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"]
+    # Adding a step, listing the steps to find one already added for a run, and describing the cluster to refuse an
+    # upload once it has ended: that cluster only.
+    assert add["Action"] == [
+        "elasticmapreduce:AddJobFlowSteps",
+        "elasticmapreduce:DescribeCluster",
+        "elasticmapreduce:ListSteps",
+    ]
     assert "cluster/" in json.dumps(add["Resource"]) and "*" not in json.dumps(add["Resource"])
     assert not any("elasticmapreduce:ListClusters" in json.dumps(s["Action"]) for s in statements)
 

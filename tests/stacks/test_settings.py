@@ -103,6 +103,12 @@ BAD_SETTINGS = [
     ("emr_task_instance_types", "m5.xlarge,x1.32xlarge", r"'emr_task_instance_types': 'x1.32xlarge' not allowed"),
     ("emr_idle_timeout_minutes", 0, r"'emr_idle_timeout_minutes': 0 is not allowed; expected a whole number 1..1440"),
     ("emr_max_cluster_age_hours", 1000, r"'emr_max_cluster_age_hours': 1000 is not allowed"),
+    ("standing_cluster_generation", 0, r"'standing_cluster_generation': 0 is not allowed; expected a whole number 1"),
+    ("standing_cluster_generation", -2, r"'standing_cluster_generation': -2 is not allowed; expected a whole number"),
+    ("standing_cluster_generation", 10000, r"'standing_cluster_generation': 10000 is not allowed; .*1..9999"),
+    ("standing_cluster_generation", "2nd", r"'standing_cluster_generation': '2nd' is not allowed"),
+    ("standing_cluster_generation", 2.5, r"'standing_cluster_generation': 2.5 is not allowed"),
+    ("standing_cluster_generation", True, r"'standing_cluster_generation': True is not allowed"),
     (
         "emr_in_transit_encryption",
         "yes",

@@ -47,6 +47,10 @@ ROUTINE_CHANGES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"cluster_mode": "standing", "emr_core_instance_count": "3", "emr_release": "emr-7.12.0"},
     ),
     "SSH access": ({}, {"workstation_key_pair": "lab", "workstation_ssh_cidr": "10.1.0.0/16"}),
+    "a new standing cluster generation (make restart-standing)": (
+        {"cluster_mode": "standing"},
+        {"cluster_mode": "standing", "standing_cluster_generation": "2"},
+    ),
 }
 
 
@@ -110,3 +114,30 @@ def test_the_automation_stack_imports_nothing_a_routine_change_replaces(synth) -
         assert all(p["Type"] == "AWS::SSM::Parameter::Value<String>" for p in handed)
         assert all(p["Default"].startswith(f"/{app.settings.name_prefix}/handoff/") for p in handed)
         assert len(handed) >= 8
+
+
+def test_a_new_standing_generation_replaces_the_cluster_and_nothing_else(synth) -> None:
+    """`make restart-standing`: the ended cluster is a resource CloudFormation still believes in, so only a change to
+    a create-only property brings a new one. Name is create-only in AWS::EMR::Cluster's resource schema (read by
+    tools/audit/replacement.py): the cluster (and its Spot task fleet, bound to it by ClusterId) is replaced, what
+    refers to its id is updated, nothing else is replaced and no export changes."""
+    before = {"cluster_mode": "standing", "emr_task_spot_instance_count": "2"}
+    found = changes(synth, before, {**before, "standing_cluster_generation": "2"})
+    assert [reason for stack in found.values() for reason in stack.blocked] == []
+    replaced = sorted(
+        (r.resource_type, r.reasons)
+        for stack in found.values()
+        for r in stack.resources
+        if r.action in (REPLACED, MAY_BE_REPLACED, REMOVED)
+    )
+    assert replaced == [
+        ("AWS::EMR::Cluster", ("Name is create-only",)),
+        ("AWS::EMR::InstanceFleetConfig", ("ClusterId refers to Spark/Cluster, which is replaced",)),
+    ]
+    names = [
+        resource["Properties"]["Name"]
+        for context in (before, {**before, "standing_cluster_generation": "2"})
+        for resource in synth(nag=False, **context).template("compute")["Resources"].values()
+        if resource["Type"] == "AWS::EMR::Cluster"
+    ]
+    assert names == ["ml-lab-dev-standing", "ml-lab-dev-standing-2"]

@@ -260,3 +260,96 @@ def test_destroy_answered_with_end_of_input_touches_nothing(settings_file, recor
     with pytest.raises(deployment.UserError, match="needs a confirmation: run make destroy CONFIRM=dev"):
         deployment.destroy({}, confirmation=None, ask=end_of_input, session=session, cdk=recorded.append)
     assert len(stack_names()) == 3
+
+
+STANDING = ["-c", "cluster_mode=standing", *EMAILS]
+
+
+def start_standing_cluster(name: str, stage: str = "dev") -> str:
+    emr = boto3.client("emr", region_name=REGION)
+    cluster_id = start_cluster(stage)
+    emr.terminate_job_flows(JobFlowIds=[cluster_id])  # another cluster of the stage, ended: never in the way
+    return emr.run_job_flow(
+        Name=name,
+        ReleaseLabel="emr-7.5.0",
+        Instances={"InstanceCount": 1, "MasterInstanceType": "m7g.xlarge", "KeepJobFlowAliveWhenNoSteps": True},
+        JobFlowRole="EMR_EC2_DefaultRole",
+        ServiceRole="EMR_DefaultRole",
+        Tags=[{"Key": "project", "Value": "ml-lab"}, {"Key": "stage", "Value": stage}],
+    )["JobFlowId"]
+
+
+def test_restart_standing_saves_the_next_generation_then_deploys_with_it(
+    settings_file, recorded, account, capsys
+) -> None:
+    """`make restart-standing`, after the standing cluster ended: generation + 1 in the settings file, then the same
+    steps as make deploy with it, each time it is run; a plain deploy afterwards keeps the generation."""
+    ended = start_standing_cluster("ml-lab-dev-standing")
+    boto3.client("emr", region_name=REGION).terminate_job_flows(JobFlowIds=[ended])
+    start_standing_cluster("ml-lab-prod-standing", stage="prod")  # another stage's, running: not this stage's
+    assert deployment.main(["configure", *STANDING]) == 0
+    assert deployment.main(["restart-standing"]) == 0
+    saved = json.loads(settings_file.read_text())["context"]
+    assert saved["standing_cluster_generation"] == "2" and saved["cluster_mode"] == "standing"
+    assert [step[0] for step in recorded] == ["preflight", "wheelhouse", "workstation-image", "cdk"]
+    assert recorded[-1][:5] == ["cdk", "deploy", "--all", "--require-approval", "broadening"]
+    assert context_of(recorded[-1]) == saved
+    assert "standing_cluster_generation 1 -> 2" in capsys.readouterr().out
+
+    assert deployment.main(["restart-standing", "-c", "emr_core_instance_count=3"]) == 0
+    saved = json.loads(settings_file.read_text())["context"]
+    assert saved["standing_cluster_generation"] == "3" and saved["emr_core_instance_count"] == "3"
+    assert context_of(recorded[-1]) == saved
+    assert deployment.main(["deploy"]) == 0
+    assert context_of(recorded[-1])["standing_cluster_generation"] == "3"
+
+
+def test_restart_standing_from_a_command_line_generation_adds_one_to_it(settings_file, recorded, account) -> None:
+    assert deployment.main(["restart-standing", *STANDING, "-c", "standing_cluster_generation=7"]) == 0
+    assert json.loads(settings_file.read_text())["context"]["standing_cluster_generation"] == "8"
+    assert context_of(recorded[-1])["standing_cluster_generation"] == "8"
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        (EMAILS, "restart-standing: cluster_mode is 'transient', and only 'standing' has a standing cluster"),
+        (
+            [*STANDING, "-c", "standing_cluster_generation=9999"],
+            "context key 'standing_cluster_generation': '10000' is not allowed; expected a whole number 1..9999",
+        ),
+    ],
+)
+def test_restart_standing_that_cannot_restart_changes_nothing_and_deploys_nothing(
+    settings_file, recorded, account, capsys, context, message
+) -> None:
+    assert deployment.main(["configure", *context]) == 0
+    before = settings_file.read_text()
+    capsys.readouterr()
+    assert deployment.main(["restart-standing"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert settings_file.read_text() == before
+    assert recorded == []
+
+
+@pytest.mark.parametrize(("generation", "name"), [("1", "ml-lab-dev-standing"), ("4", "ml-lab-dev-standing-4")])
+def test_restart_standing_refuses_while_the_standing_cluster_has_not_ended(
+    settings_file, recorded, account, capsys, generation, name
+) -> None:
+    """A new generation would replace a cluster that still takes steps (and end the running ones): refused, in one
+    line naming the cluster; once it has ended, the same command restarts it."""
+    running = start_standing_cluster(name)
+    assert deployment.main(["configure", *STANDING, "-c", f"standing_cluster_generation={generation}"]) == 0
+    before = settings_file.read_text()
+    capsys.readouterr()
+    assert deployment.main(["restart-standing"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"restart-standing: the standing cluster {running} ({name}) is WAITING, not ended: nothing to restart" in err
+    assert settings_file.read_text() == before and recorded == []
+
+    boto3.client("emr", region_name=REGION).terminate_job_flows(JobFlowIds=[running])
+    assert deployment.main(["restart-standing"]) == 0
+    saved = json.loads(settings_file.read_text())["context"]
+    assert saved["standing_cluster_generation"] == str(int(generation) + 1)

@@ -312,5 +312,12 @@ def _cluster_starts(facts: Facts) -> list[Row]:
                 "a step on the standing cluster",
             ),
             ("submit", f"{emr}:ListSteps", facts.cluster(facts.standing_cluster), {}, "finding a run's step"),
+            (
+                "submit",
+                f"{emr}:DescribeCluster",
+                facts.cluster(facts.standing_cluster),
+                {},
+                "whether the standing cluster has ended",
+            ),
         ]
     return starts
