@@ -12,8 +12,12 @@ BIN := $(CURDIR)/$(VENV)/bin
 PY := $(BIN)/python
 CDK := $(CURDIR)/node_modules/.bin/cdk
 CDK_OUT ?= cdk.out
-# Extra CDK context, e.g. make synth CONTEXT="-c stage=prod -c budget_email=ops@example.com"
+# Extra CDK context, e.g. make synth CONTEXT="-c stage=prod -c budget_email=ops@example.com". On top of your own
+# settings file (lab.settings.json, git-ignored), which make configure and make deploy write their CONTEXT into and
+# every command reads (tools/context.py).
 CONTEXT ?=
+# make destroy CONFIRM=<stage>: the stage's name, instead of typing it at the prompt.
+CONFIRM ?=
 # What `make audit` and `make diff` compare with: a git ref (BASE=main) or a checkout of it (BASE_SRC=dir, as in CI).
 BASE ?=
 BASE_SRC ?=
@@ -35,42 +39,49 @@ VENV_STAMP := $(VENV)/.installed
 AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help setup cli run test lint format synth base-synth diff diagram deploy destroy audit lifecycle bench clean \
-	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results
+.PHONY: help setup cli run test test-fast lint lint-format lint-python lint-workflows lint-shell lint-types format synth base-synth diff diagram deploy destroy audit lifecycle bench clean \
+	snapshot-update wheelhouse lock outputs upload-sample connect workstation-start results refresh-image \
+	configure preflight smoke
 
 help:
 	@echo "make run      set up, synth + audit all stacks, run the ALS job on the bundled sample data"
-	@echo "make test     set up, run the whole test suite"
+	@echo "make test     set up, run the whole test suite (make test-fast: without Spark, the emulator and the slow tier)"
 	@echo "make lint     formatter check, linter, type checker (make format rewrites the formatting)"
-	@echo "make synth | diff | deploy | destroy | audit | lifecycle | bench | clean"
+	@echo "make configure CONTEXT='-c budget_email=... -c notification_email=...'   your settings, kept in lab.settings.json"
+	@echo "make preflight | synth | diff | deploy | destroy [CONFIRM=<stage>] | smoke | audit | lifecycle | bench | clean"
 	@echo "make audit BASE=main   the report leads with what changes against main (make diff BASE=main: the diffs only)"
 	@echo "make diagram           regenerate README's architecture diagram from the templates"
 	@echo "make lock              rewrite the locks (requirements*.txt, with hashes) from requirements*.in"
 	@echo "after make deploy: make outputs | upload-sample | results | connect | workstation-start"
+	@echo "make refresh-image     resolve the workstation's newest image into cdk.context.json (AWS credentials)"
 
 # Each virtual environment installs its lock (requirements*.txt: every package pinned, with hashes; `make lock`
 # writes them from requirements*.in): pip refuses a file whose hash differs from the lock's.
 PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --require-hashes
 
 $(VENV_STAMP): requirements-dev.txt tools/link_toolchain.sh
+	@echo "installing $(VENV) from requirements-dev.txt (once)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) $(PIP_INSTALL) -r requirements-dev.txt
 	bash tools/link_toolchain.sh $(VENV)
 	touch $@
 
 $(AUDIT_STAMP): requirements-audit.txt
+	@echo "installing $(AUDIT_VENV) from requirements-audit.txt (once)"
 	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
 	$(AUDIT_VENV)/bin/python $(PIP_INSTALL) -r requirements-audit.txt
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
+	@echo "installing node_modules from package-lock.json (once)"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The two virtual environments install side by side (pip mostly waits on downloads and unpacking), then npm ci.
+# Silent (-s): a warm tree prints nothing here (no "is up to date" lines), a cold one a line per environment.
 setup:
-	@$(MAKE) --no-print-directory -j2 $(VENV_STAMP) $(AUDIT_STAMP)
-	@$(MAKE) --no-print-directory $(NODE_STAMP)
+	@$(MAKE) --no-print-directory -s -j2 $(VENV_STAMP) $(AUDIT_STAMP)
+	@$(MAKE) --no-print-directory -s $(NODE_STAMP)
 
 # Only Node 24 (from the nodejs wheel) and the pinned CDK CLI: enough to deploy an assembly synthesised elsewhere
 # (CI's deploy job deploys the audited cdk.out with it).
@@ -123,22 +134,37 @@ run: audit
 test: setup
 	$(PY) -m pytest
 
+# The edit-test loop: every test outside the spark, emulated and slow tiers (tests/conftest.py assigns them).
+test-fast: setup
+	$(PY) -m pytest -m "not spark and not emulated and not slow"
+
 # Code that runs elsewhere is checked against the Python it runs on: the functions, and the contract their assets
 # carry, against the Lambda runtime's (as the packages their assets import them as); the rest, the contract too
 # (the stacks and tools import it), against the machine's (pyproject.toml).
 LAMBDA_PYTHON := 3.14
 # Every shell script: the *.sh files outside installed and generated trees (the workstation's scripts in
-# stacks/constructs/resources/ among them), and .ci/run.
+# stacks/constructs/resources/ among them), .ci/run and ./cdk.
 SHELL_SCRIPTS = $(shell find . \( -path ./.git -o -path ./node_modules -o -path './.venv*' -o -path './cdk.out*' \
-	-o -path ./build -o -path ./reports -o -path ./runs \) -prune -o -name '*.sh' -print | sort) .ci/run
+	-o -path ./build -o -path ./reports -o -path ./runs \) -prune -o -name '*.sh' -print | sort) .ci/run ./cdk
 
-lint: $(VENV_STAMP)
-	$(BIN)/ruff format --check .
-	$(BIN)/ruff check .
-	$(BIN)/zizmor --offline --quiet .github
-	$(BIN)/shellcheck $(SHELL_SCRIPTS)
-	$(BIN)/mypy stacks tools spark_jobs bench app.py lab_contract
-	$(BIN)/mypy --python-version $(LAMBDA_PYTHON) lab_contract lambda_functions
+# make lint runs its five parts; .pre-commit-config.yaml runs the same targets before each commit.
+lint: lint-format lint-python lint-workflows lint-shell lint-types
+
+lint-format: $(VENV_STAMP)
+	@$(BIN)/ruff format --check .
+
+lint-python: $(VENV_STAMP)
+	@$(BIN)/ruff check --quiet .
+
+lint-workflows: $(VENV_STAMP)
+	@$(BIN)/zizmor --offline --quiet .github
+
+lint-shell: $(VENV_STAMP)
+	@$(BIN)/shellcheck $(SHELL_SCRIPTS)
+
+lint-types: $(VENV_STAMP)
+	@$(BIN)/mypy stacks tools spark_jobs bench app.py lab_contract
+	@$(BIN)/mypy --python-version $(LAMBDA_PYTHON) lab_contract lambda_functions
 
 format: $(VENV_STAMP)
 	$(BIN)/ruff format .
@@ -152,20 +178,40 @@ ifneq ($(BASE)$(BASE_SRC),)
 	$(PY) -m tools.audit.changes --cdk-out $(CDK_OUT) --base-cdk-out $(BASE_CDK_OUT)
 else
 	$(PY) -m tools.snapshots.diff
-	@if aws sts get-caller-identity >/dev/null 2>&1; then $(CDK) diff $(CONTEXT); \
-	else echo "no AWS credentials: skipped 'cdk diff' against deployed stacks"; fi
+	@$(PY) -m tools.deployment diff $(CONTEXT)
 endif
 
-# In the isolated network mode the workstation installs from build/wheelhouse/ (a CDK asset): built first, once.
-deploy: setup
-	$(PY) -m tools.wheelhouse --if-needed $(CONTEXT)
-	$(CDK) deploy --all --require-approval broadening $(CONTEXT)
+# Your settings (tools/context.py): CONTEXT is written into lab.settings.json (-c key= removes a key).
+configure: setup
+	@$(PY) -m tools.deployment configure $(CONTEXT)
 
+# One line per check of what the account needs (tools/preflight.py); make deploy runs it first.
+preflight: setup
+	@$(PY) -m tools.preflight $(CONTEXT)
+
+# Saves CONTEXT into your settings, warns when alerts reach nobody, preflight, the wheelhouse the isolated network
+# mode installs from (once), then cdk deploy (tools/deployment.py).
+deploy: setup
+	@$(PY) -m tools.deployment deploy $(CONTEXT)
+
+# A smoke stage of its own deployed, the sample run through it, RMSE, results, wall time and cost printed, then
+# everything destroyed, also on failure or Ctrl-C (tools/smoke.py; costs real money, see README).
+smoke: setup
+	@$(PY) -m tools.smoke $(CONTEXT)
+
+# Asks for the stage's name (or CONFIRM=<stage>), ends the stage's EMR clusters, lifts prod's termination
+# protection, then cdk destroy --all (tools/deployment.py).
 destroy: setup
-	$(CDK) destroy --all $(CONTEXT)
+	@$(PY) -m tools.deployment destroy $(if $(CONFIRM),--confirm $(CONFIRM)) $(CONTEXT)
 
 snapshot-update: setup
 	$(PY) -m pytest tests/stacks/test_snapshots.py --snapshot-update
+
+# The workstation's image, resolved once (AWS credentials) into cdk.context.json, then the templates again: the change
+# shows in `make diff`. Without it, every deployment takes the newest image and replaces the workstation.
+refresh-image: setup
+	$(PY) -m tools.workstation_image $(CONTEXT)
+	@$(MAKE) --no-print-directory synth
 
 # pyspark, py4j and numpy for the workstation's CPU and Python 3.9, for the isolated network mode (needs PyPI).
 wheelhouse: setup
@@ -173,10 +219,10 @@ wheelhouse: setup
 
 # Using the deployed lab (AWS credentials; the same CONTEXT as make deploy): see tools/lab.py.
 outputs upload-sample connect results: setup
-	$(PY) -m tools.lab $@ $(CONTEXT)
+	@$(PY) -m tools.lab $@ $(CONTEXT)
 
 workstation-start: setup
-	$(PY) -m tools.lab start $(CONTEXT)
+	@$(PY) -m tools.lab start $(CONTEXT)
 
 lifecycle: setup
 	$(PY) -m pytest -m emulated tests/emulated_lifecycle

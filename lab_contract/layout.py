@@ -21,4 +21,12 @@ FORMATS_BY_SUFFIX: Mapping[str, str] = {
     ".csv": "csv",  # MovieLens ratings.csv with a header line
     ".dat": "dat",  # MovieLens 1M ratings.dat ("::" separated)
 }
-RATINGS_SUFFIXES: tuple[str, ...] = tuple(FORMATS_BY_SUFFIX)
+# A compressed upload ends in one of these after its format's suffix (u.data.gz): a codec Spark reads natively
+# (Hadoop's GzipCodec, BZip2Codec), with the ratio its text is taken to expand by when the cluster is sized
+# (lab_contract.sizing sizes by text bytes). The ratios are what gzip -9 and bzip2 -9 achieve on the bundled
+# sample spark_jobs/sample_data/u.data (2.7 and 3.0), rounded up; tests/lambda_functions re-measures them.
+COMPRESSION_RATIOS: Mapping[str, float] = {".gz": 3.0, ".bz2": 3.5}
+# The suffixes the ratings bucket notifies submit_job of (one S3 notification filter each): the formats', and the
+# compression suffixes, after which submit_job looks for a format's suffix (u.data.gz) and refuses the rest. None
+# may end with another: "Overlapping prefixes and suffixes are not supported" (AWS: "FilterRule", Amazon S3 API).
+RATINGS_SUFFIXES: tuple[str, ...] = (*FORMATS_BY_SUFFIX, *COMPRESSION_RATIOS)

@@ -32,7 +32,7 @@ from stacks.constructs.workstation import (
 )
 from stacks.emr_release import spark_version
 from stacks.lab_stack import LabStack
-from stacks.settings import Settings, SettingsError
+from stacks.settings import Settings, SettingsError, workstation_image_id
 from stacks.storage_stack import StorageStack, StorageStackProps
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,8 @@ def storage_stack_props(settings: Settings) -> StorageStackProps:
     )
 
 
-def compute_stack_props(settings: Settings) -> ComputeStackProps:
+def compute_stack_props(settings: Settings, *, image_id: str | None = None) -> ComputeStackProps:
+    """``image_id``: the workstation's cached image (``workstation_image_id``), None for the latest at deploy."""
     standing = settings.cluster_mode == "standing"
     return ComputeStackProps(
         shared_buckets=SharedBucketsProps(name_prefix=settings.name_prefix),
@@ -88,6 +89,7 @@ def compute_stack_props(settings: Settings) -> ComputeStackProps:
             instance_type=settings.workstation_instance_type,
             idle_stop_minutes=settings.workstation_idle_stop_minutes,
             wheelhouse_dir=wheelhouse_dir(settings),
+            image_id=image_id,
             key_pair=settings.workstation_key_pair,
             ssh_cidr=settings.workstation_ssh_cidr,
         ),
@@ -151,10 +153,13 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
     """Adds every stack to ``app``: tagged, residency-guarded and (with ``nag``) checked by cdk-nag."""
     env = Environment(account=settings.account, region=settings.region)
     prefix, title = settings.name_prefix, f"{settings.project} ({settings.stage})"
+    # prod's stacks refuse deletion until `make destroy` lifts the protection after the user confirms (tools/deployment.py)
+    protected = settings.stage == "prod"
     storage = StorageStack(
         app,
         "Storage",
         stack_name=f"{prefix}-storage",
+        termination_protection=protected,
         description=f"{title}: data buckets, alerts topic and monthly budget",
         env=env,
         props=storage_stack_props(settings),
@@ -163,15 +168,24 @@ def build_app(app: App, settings: Settings, *, nag: bool = True) -> LabStacks:
         app,
         "Compute",
         stack_name=f"{prefix}-compute",
+        termination_protection=protected,
         description=f"{title}: {settings.network_mode} VPC, EMR Spark cluster definition, workstation",
         env=env,
-        props=compute_stack_props(settings),
+        props=compute_stack_props(
+            settings,
+            image_id=workstation_image_id(
+                app.node.try_get_context,
+                region=settings.region,
+                architecture=cpu_architecture(settings.workstation_instance_type),
+            ),
+        ),
     )
     compute.add_stack_dependency(storage, "imports the storage stack's bucket exports")
     automation = AutomationStack(
         app,
         "Automation",
         stack_name=f"{prefix}-automation",
+        termination_protection=protected,
         description=f"{title}: Lambda triggers for uploads, EMR events and spend",
         env=env,
         props=automation_stack_props(settings),

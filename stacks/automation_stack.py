@@ -10,6 +10,7 @@ from constructs import Construct
 from stacks.compute_stack import ComputeStack
 from stacks.constructs.job_automation import JobAutomation, JobAutomationProps
 from stacks.constructs.shared_buckets import SharedBuckets, SharedBucketsProps
+from stacks.handoff import Handoff
 from stacks.lab_stack import LabStack
 from stacks.storage_stack import StorageStack
 
@@ -35,6 +36,9 @@ class AutomationStack(LabStack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         buckets = SharedBuckets(self, "StorageBuckets", props=props.shared_buckets)
+        # What a routine change in the compute stack replaces reaches this stack through SSM parameters, never an
+        # export (stacks/handoff.py); the roles' ARNs, which no routine change replaces, stay references.
+        self.handoff = Handoff(compute, self, name_prefix=props.jobs.name_prefix)
         self.jobs = JobAutomation(
             self,
             "Jobs",
@@ -43,4 +47,5 @@ class AutomationStack(LabStack):
             alerts=storage.alerts,
             spark=compute.spark,
             workstation=compute.workstation,
+            handoff=self.handoff,
         )

@@ -10,7 +10,14 @@ from constructs import Construct
 from stacks.constructs.network import LabNetwork, LabNetworkProps
 from stacks.constructs.shared_buckets import SharedBuckets, SharedBucketsProps
 from stacks.constructs.spark_cluster import SparkJobCluster, SparkJobClusterProps
-from stacks.constructs.workstation import JOB_PACKAGE_PATH, JOB_PATH, RUNNER_PATH, Workstation, WorkstationProps
+from stacks.constructs.workstation import (
+    JOB_PACKAGE_NAME,
+    JOB_SCRIPT_NAME,
+    RUNNER_PATH,
+    USER_FOLDER,
+    Workstation,
+    WorkstationProps,
+)
 from stacks.lab_stack import LabStack
 from stacks.outputs import SAMPLE_KEY, LabOutputs, add_outputs
 
@@ -51,7 +58,8 @@ class ComputeStack(LabStack):
                 (
                     LabOutputs.RUN_JOB,
                     f"{RUNNER_PATH} {SAMPLE_KEY}  # on the workstation: aws s3 cp + spark-submit --master "
-                    f"'local[*]' --py-files {JOB_PACKAGE_PATH} {JOB_PATH} --ratings <file> --output <dir> + aws s3 "
+                    f"'local[*]' --py-files {JOB_PACKAGE_NAME} {JOB_SCRIPT_NAME} --ratings <file> --output <dir> in "
+                    f"~/{USER_FOLDER}/run.<id>/ + aws s3 "
                     "sync to the results bucket",
                     "Run the ALS job on the workstation (inside a Session Manager shell)",
                 ),

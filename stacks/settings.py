@@ -11,6 +11,7 @@ variables themselves.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import re
@@ -26,17 +27,17 @@ from lab_contract.sizing import MEGABYTE, SizingPolicy
 from lab_contract.working_hours import WEEKDAYS, WORKING_HOURS_FORMAT, parse_working_hours
 from stacks.emr_release import DEFAULT_EMR_RELEASE, EMR_RELEASES
 
-# UK and EU (EEA) commercial regions. Personal data (ratings are personal data under UK/EU GDPR) stays here:
-# `allowed_regions` may narrow this list but never widen it, so adding a region is a reviewed change to this code.
+# UK and EU (EEA) commercial regions where CloudFormation offers every resource type the lab deploys. Personal data
+# (ratings are personal data under UK/EU GDPR) stays here: `allowed_regions` may narrow this list but never widen
+# it, so adding a region is a reviewed change to this code. CloudFormation's resource provider schemas per Region
+# ("CloudFormation resource provider schemas": "Resource availability may vary by Region") have no
+# AWS::Budgets::Budget in eu-central-2 (Zurich), eu-north-1 (Stockholm), eu-south-1 (Milan) or eu-south-2 (Spain),
+# so those are left out; tests/stacks/test_documented_settings.py checks every template against the schemas.
 UK_EU_REGIONS: tuple[str, ...] = (
     "eu-west-2",  # London
     "eu-west-1",  # Ireland
     "eu-west-3",  # Paris
     "eu-central-1",  # Frankfurt
-    "eu-central-2",  # Zurich
-    "eu-north-1",  # Stockholm
-    "eu-south-1",  # Milan
-    "eu-south-2",  # Spain
 )
 
 STAGES: tuple[str, ...] = ("dev", "prod")
@@ -111,6 +112,12 @@ _SHOW = reprlib.Repr()
 _SHOW.maxstring = 80
 _SHOW.maxother = 80
 _SHOW.maxlist = _SHOW.maxdict = 6
+
+
+@functools.cache
+def _available_timezones() -> frozenset[str]:
+    """The IANA database's zone names: read once (a directory walk, tens of milliseconds) per process."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 def _show(value: Any) -> str:
@@ -282,6 +289,28 @@ class Settings:
             lambda_reserved_concurrency=read.optional_integer("lambda_reserved_concurrency", 1, 100),
             spend_guard_rate_minutes=read.integer("spend_guard_rate_minutes", 5, 60),
         )
+
+
+# The workstation's image, resolved once by `make refresh-image` (tools/workstation_image.py, which needs AWS
+# credentials) and kept in cdk.context.json under this key per region and CPU architecture. The key holds ':', like
+# CDK's own lookup caches, so it is not a setting. Unset: the template resolves Amazon Linux 2023's public SSM
+# parameter at every deployment, and a new image replaces the instance.
+WORKSTATION_IMAGE_CONTEXT_KEY = "workstation-image:{region}:{architecture}"
+_IMAGE_ID = re.compile(r"ami-[0-9a-f]{8,17}", re.ASCII)
+
+
+def workstation_image_id(get: Callable[[str], Any], *, region: str, architecture: str) -> str | None:
+    """The cached image id for the region and architecture, or None; SettingsError for a malformed entry."""
+    key = WORKSTATION_IMAGE_CONTEXT_KEY.format(region=region, architecture=architecture)
+    value = get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _IMAGE_ID.fullmatch(value):
+        raise SettingsError(
+            f"context key {key!r}: {_show(value)} is not an AMI id (ami- and 8 or 17 hex digits); "
+            "run `make refresh-image` to resolve it again"
+        )
+    return value
 
 
 def _residency(read: _ContextReader) -> tuple[tuple[str, ...], str]:
@@ -519,11 +548,12 @@ class _ContextReader:
     def timezone(self, key: str) -> str:
         """An IANA time zone name, exactly as the database spells it.
 
-        Checked against the IANA database of this machine or the pinned ``tzdata`` package; the functions' Python
-        runtime reads the same database (``zoneinfo``), so a zone accepted here loads in the spend guard. The exact
-        spelling matters: a case-insensitive file system would load "europe/london", Lambda's would not."""
+        Checked against the IANA database of this machine or the pinned ``tzdata`` package; the spend guard's asset
+        carries that package, which ``zoneinfo`` reads when the runtime has no database of its own, so a zone
+        accepted here loads there. The exact spelling matters: a case-insensitive file system would load
+        "europe/london", Lambda's would not."""
         value = self.pattern(key, _TIMEZONE, "an IANA time zone such as Europe/London")
-        zones = zoneinfo.available_timezones()
+        zones = _available_timezones()
         if value not in zones:
             raise self._refuse(
                 key, value, f"expected an IANA time zone such as Europe/London{_did_you_mean(value, zones)}"

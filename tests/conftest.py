@@ -1,4 +1,5 @@
-"""Shared fixtures: synthesise the CDK app in-process, once per distinct context, from cdk.json's context."""
+"""Shared fixtures: synthesise the CDK app in-process, once per distinct context, from cdk.json's context; and the
+test tiers, assigned in one place (TIERS)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,44 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 # A call to a deprecated CDK API raises instead of printing a warning nobody reads: in-process synths and the
 # CLI's child processes alike (tests/stacks/test_cli_synth.py proves it).
 os.environ["JSII_DEPRECATED"] = "fail"
+# A developer's own settings (lab.settings.json, tools/context.py) never reach a test: the tools read this file
+# instead, which does not exist unless a test writes it.
+os.environ["LAB_SETTINGS_FILE"] = str(ROOT / "build" / "tests" / f"no-settings-{os.getpid()}.json")
+
+
+# The tiers. `make test-fast` deselects every test that carries one of these markers (the edit-test loop: no
+# Spark, no emulator, no external CLI, one shared synth); `make test` runs everything. A test's tier follows from
+# what it starts: its folder, a fixture it uses (directly or through another fixture), or its module, for the
+# modules that run an external tool or synthesise the app once per case.
+TIERS: dict[str, str] = {
+    "tests/emulated_lifecycle/": "emulated",  # moto on 127.0.0.1, the CDK CLI deploying to it, Spark for the step
+    "tests/spark/": "spark",  # a local Spark session or spark-submit
+    "tests/workstation/": "spark",  # the workstation's scripts run the real job
+    "fixture:spark": "spark",
+    "tests/tools/test_lab.py::test_top_n_reads_the_jobs_parquet": "spark",
+    "tests/stacks/test_cli_synth.py": "slow",  # the CDK CLI (Node) synthesises, once per case
+    "tests/stacks/test_audit_gates.py": "slow",  # cfn-lint and checkov over both network modes
+    "tests/stacks/test_app_builder.py": "slow",  # the app synthesised once per setting
+    "tests/audit/test_audit.py": "slow",  # the whole audit, scanners included
+    "tests/audit/test_changes.py": "slow",  # the audit's change summary: base and head synthesised per case
+}
+
+
+def tier_of(nodeid: str, fixtures: set[str]) -> str | None:
+    """The tier marker of a test (None: the fast tier), from TIERS."""
+    for key, tier in TIERS.items():
+        if key.startswith("fixture:") and key.removeprefix("fixture:") in fixtures:
+            return tier
+        if nodeid.startswith(key):
+            return tier
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = tier_of(item.nodeid, set(getattr(item, "fixturenames", ())))
+        if tier is not None:
+            item.add_marker(tier)
 
 
 def cdk_json_context() -> dict[str, Any]:

@@ -12,8 +12,9 @@ quiet run is a clean one. Exit status: the CLI's.
 ``--ref`` exports the committed tree of a git ref with ``git archive`` into a temporary directory (the working
 tree, the index and the list of worktrees are left alone) and synthesises that; ``--source`` synthesises a
 checkout that is already there (CI checks out a pull request's base). Either uses this checkout's toolchain
-and that tree's ``cdk.json``. The context the app was synthesised with (``cdk.json``'s, then the ``-c``
-overrides) is written beside the templates as ``synth-context.json``, so an audit of the assembly reads the same
+and that tree's ``cdk.json``. Your settings file (lab.settings.json, tools/context.py) is passed as ``-c`` context,
+the ``-c`` arguments on top. The context the app was synthesised with (``cdk.json``'s, then your settings and the
+``-c`` overrides) is written beside the templates as ``synth-context.json``, so an audit of the assembly reads the same
 settings.
 """
 
@@ -32,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tools.context import parse_context
+from tools.context import parse_context, user_context
 
 ROOT = Path(__file__).resolve().parents[1]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -73,7 +74,7 @@ def synth_context(assembly: Path) -> dict[str, Any] | None:
 
 def synthesise(output: Path, context: Sequence[str] = (), *, source: Path = ROOT) -> int:
     """Runs `cdk synth --quiet` in ``source`` into ``output``; forwards all but the CLI's chatter to stderr."""
-    overrides = parse_context(list(context))
+    overrides = user_context(parse_context(list(context)))
     command = [str(CDK), "synth", "--quiet", "--no-notices", "--output", str(output.absolute())]
     if source.resolve() != ROOT:
         command += ["--app", f"{sys.executable} app.py"]  # that tree's cdk.json names a .venv it has not got

@@ -7,7 +7,8 @@
     python -m tools.lab results          # make results: the latest run's metrics and top-N, into results/<run id>/
 
 Each takes the same ``-c key=value`` context as ``make deploy`` (the stack name and region come from the settings)
-and uses your AWS credentials (AWS_PROFILE ...). Everything is read from the compute stack's outputs.
+and uses your AWS credentials (AWS_PROFILE ...). Everything is read from the compute stack's outputs. Every failure
+ends in one line on stderr and exit status 1 (tools/aws_errors.py).
 """
 
 from __future__ import annotations
@@ -15,19 +16,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from lab_contract.layout import OUTCOMES_PREFIX, RESULTS_RUNS_PREFIX
 from stacks.outputs import SAMPLE_FILE, SAMPLE_KEY, LabOutputs
+from tools.aws_errors import UserError, guarded
 from tools.context import ROOT, parse_context, settings_from
 
 RESULTS_DIR = ROOT / "results"
 TOP_USERS = 5
 
 
-class LabError(RuntimeError):
+# What `make connect` runs: the AWS CLI and its Session Manager plugin.
+SESSION_PROGRAMS = {
+    "aws": "install the AWS CLI v2 (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html)",
+    "session-manager-plugin": "install the Session Manager plugin for the AWS CLI "
+    "(https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html)",
+}
+
+
+class LabError(UserError):
     """Something the user can fix (not deployed, no run yet, instance in the wrong state): printed as one line."""
 
 
@@ -37,8 +48,18 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     try:
         stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     except ClientError as error:
-        raise LabError(f"{stack_name} is not deployed here ({error}): run make deploy") from None
+        if "does not exist" not in str(error):
+            raise
+        region = cloudformation.meta.region_name
+        raise LabError(f"the stack {stack_name} is not deployed in {region}: run make deploy first") from None
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def require_session_programs() -> None:
+    """`make connect` needs both programs on PATH: said before any AWS call."""
+    for program, how in SESSION_PROGRAMS.items():
+        if shutil.which(program) is None:
+            raise LabError(f"make connect needs {program!r} on PATH: {how}")
 
 
 def instance_state(ec2: Any, instance_id: str) -> str:
@@ -137,45 +158,50 @@ def top_n(recommendations: Path, users: int = TOP_USERS) -> list[str]:
     ]
 
 
+def run_command(command: str, settings: Any, session: Any) -> None:
+    """One user command against the deployed stacks' outputs."""
+    cloudformation = session.client("cloudformation")
+    outputs = {
+        **stack_outputs(cloudformation, f"{settings.name_prefix}-storage"),
+        **stack_outputs(cloudformation, f"{settings.name_prefix}-compute"),
+    }
+    instance_id = outputs[LabOutputs.INSTANCE_ID]
+    if command == "outputs":
+        width = max(map(len, outputs))
+        print("\n".join(f"{key:<{width}}  {value}" for key, value in sorted(outputs.items())))
+    elif command == "upload-sample":
+        bucket = outputs[LabOutputs.RATINGS_BUCKET]
+        session.client("s3").upload_file(str(ROOT / SAMPLE_FILE), bucket, SAMPLE_KEY)
+        print(f"uploaded {SAMPLE_FILE} to s3://{bucket}/{SAMPLE_KEY}: a job starts")
+    elif command == "start":
+        print(f"workstation {instance_id}: {start(session.client('ec2'), instance_id)}; make connect")
+    elif command == "connect":
+        session_line = session_command(session.client("ec2"), instance_id, settings.region)
+        os.execvp(session_line[0], session_line)  # noqa: S606 (the AWS CLI, argument list)
+    else:
+        s3 = session.client("s3")
+        bucket = outputs[LabOutputs.RESULTS_BUCKET]
+        run_dir = download_run(s3, bucket, latest_run(s3, bucket), RESULTS_DIR)
+        print("\n".join(summary(run_dir)))
+        if (run_dir / "recommendations").exists():
+            print("\n".join(top_n(run_dir / "recommendations")))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("command", choices=("outputs", "upload-sample", "start", "connect", "results"))
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
-    import boto3
 
-    settings = settings_from(parse_context(args.context))
-    session = boto3.Session(region_name=settings.region)
-    try:
-        cloudformation = session.client("cloudformation")
-        outputs = {
-            **stack_outputs(cloudformation, f"{settings.name_prefix}-storage"),
-            **stack_outputs(cloudformation, f"{settings.name_prefix}-compute"),
-        }
-        instance_id = outputs[LabOutputs.INSTANCE_ID]
-        if args.command == "outputs":
-            width = max(map(len, outputs))
-            print("\n".join(f"{key:<{width}}  {value}" for key, value in sorted(outputs.items())))
-        elif args.command == "upload-sample":
-            key = SAMPLE_KEY
-            session.client("s3").upload_file(str(ROOT / SAMPLE_FILE), outputs[LabOutputs.RATINGS_BUCKET], key)
-            print(f"uploaded {SAMPLE_FILE} to s3://{outputs[LabOutputs.RATINGS_BUCKET]}/{key}: a job starts")
-        elif args.command == "start":
-            print(f"workstation {instance_id}: {start(session.client('ec2'), instance_id)}; make connect")
-        elif args.command == "connect":
-            command = session_command(session.client("ec2"), instance_id, settings.region)
-            os.execvp(command[0], command)  # noqa: S606 (the AWS CLI, argument list)
-        else:
-            s3 = session.client("s3")
-            bucket = outputs[LabOutputs.RESULTS_BUCKET]
-            run_dir = download_run(s3, bucket, latest_run(s3, bucket), RESULTS_DIR)
-            print("\n".join(summary(run_dir)))
-            if (run_dir / "recommendations").exists():
-                print("\n".join(top_n(run_dir / "recommendations")))
-    except LabError as error:
-        print(f"lab: {error}", file=sys.stderr)
-        return 1
-    return 0
+    def body() -> None:
+        settings = settings_from(parse_context(args.context))
+        if args.command == "connect":
+            require_session_programs()
+        import boto3
+
+        run_command(args.command, settings, boto3.Session(region_name=settings.region))
+
+    return guarded("lab", body)
 
 
 if __name__ == "__main__":

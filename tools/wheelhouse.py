@@ -127,7 +127,9 @@ def build(directory: Path, target: dict[str, str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--if-needed", action="store_true", help="only in the isolated mode, only when stale")
+    parser.add_argument(
+        "--if-needed", action="store_true", help="only in the isolated mode, only when stale; silent otherwise"
+    )
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     try:
@@ -136,11 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Invalid setting: {error}", file=sys.stderr)
         return 2
     directory, target = directory_of(settings), wheelhouse_target(settings)
-    if args.if_needed and settings.network_mode != "isolated":
-        print(f"wheelhouse: not needed (network_mode {settings.network_mode}: the workstation installs from PyPI)")
-        return 0
-    if args.if_needed and is_current(directory, target):
-        print(f"wheelhouse: {directory} is current ({target})")
+    # --if-needed (make synth, make deploy) says nothing when there is nothing to do: a warm tree's make synth prints
+    # its one line.
+    if args.if_needed and (settings.network_mode != "isolated" or is_current(directory, target)):
         return 0
     try:
         manifest = build(directory, target)

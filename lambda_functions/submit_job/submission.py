@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
 from lab_contract.aws import is_retryable
 from lab_contract.environments import SubmitJobEnvironment
-from lab_contract.layout import FORMATS_BY_SUFFIX
+from lab_contract.layout import COMPRESSION_RATIOS, FORMATS_BY_SUFFIX
 from lab_contract.logs import shown
 from lab_contract.names import generated_run_id, step_name, transient_cluster_name
 from lab_contract.sizing import shape_for
@@ -31,8 +31,6 @@ from lambda_functions.submit_job.job_flow import shaped_job_flow
 MAX_KEY_BYTES = 1024  # S3's own limit on key length
 # No S3 object is this large (the limit is tens of TB); anything above is not a size S3 sent.
 MAX_OBJECT_BYTES = 2**53
-# Hadoop reads these as glob or URI syntax, so such a key would silently read other objects or fail in Spark.
-SPARK_UNSAFE_CHARS = frozenset("*?[]{}\\:")
 BAD_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Hadoop's Path normalises "a//b" to "a/b" and resolves "." and "..": the job would read another object.
 DOT_SEGMENTS = frozenset({"", ".", ".."})
@@ -145,6 +143,25 @@ def check_path(key: str) -> None:
         raise RejectedRecord("key_hidden_from_spark", key=key[:200], segment=hidden[0][:100])
 
 
+def compression_ratio(key: str) -> float:
+    """How much the object's text is taken to expand: COMPRESSION_RATIOS for a compressed suffix, else 1."""
+    return next((ratio for suffix, ratio in COMPRESSION_RATIOS.items() if key.lower().endswith(suffix)), 1.0)
+
+
+def key_format(key: str) -> str | None:
+    """The job's --format for a key: its suffix's (FORMATS_BY_SUFFIX), after a compression suffix if it has one
+    (u.data.gz is udata); None when it has none of them."""
+    name = key.lower()
+    compressed = next((suffix for suffix in COMPRESSION_RATIOS if name.endswith(suffix)), "")
+    name = name.removesuffix(compressed)
+    return next((fmt for suffix, fmt in FORMATS_BY_SUFFIX.items() if name.endswith(suffix)), None)
+
+
+def text_bytes(upload: Upload) -> int:
+    """The bytes of text the job will read: the object's size, times its compression ratio when compressed."""
+    return math.ceil(upload.size * compression_ratio(upload.key))
+
+
 def object_size(raw: dict[str, Any], key: str) -> int:
     """The object's size: a whole number of bytes above zero (JSON 1e400 is infinity, true is not a size)."""
     if "size" not in raw:
@@ -188,12 +205,14 @@ def _parse_record(record: S3EventRecord, environment: SubmitJobEnvironment) -> U
     key = decode_key(obj.key)
     if not key.startswith(environment.ratings_prefix):
         raise RejectedRecord("key_outside_prefix", key=key[:200])
-    fmt = next((f for suffix, f in FORMATS_BY_SUFFIX.items() if key.lower().endswith(suffix)), None)
+    fmt = key_format(key)
     if fmt is None:
         raise RejectedRecord("unsupported_suffix", key=key[:200])
+    # A key is any UTF-8 text (AWS: "Naming Amazon S3 objects"), and the step's Args take any character but the
+    # control ones refused above (AWS: "AWS::EMR::Step HadoopJarStepConfig", Args pattern). So ':', '*', '?',
+    # '[', '#', '%', spaces, Unicode pass: the job reads its --ratings as the name it is, never as a glob or
+    # through a parser that takes 'a:' for a URI scheme (spark_jobs/als/hadoop_files.py).
     check_path(key)
-    if SPARK_UNSAFE_CHARS & set(key):
-        raise RejectedRecord("key_unsafe_for_spark", key=key[:200])
     size = object_size(obj.raw_event, key)
     # S3 always sends the eTag with ObjectCreated; without it the record is not S3's.
     if not isinstance(obj.raw_event.get("eTag"), str) or not obj.etag:
@@ -286,7 +305,7 @@ def start_job(emr: Any, environment: SubmitJobEnvironment, upload: Upload, run_i
     redelivery that follows asks once more: one upload never starts two clusters."""
     step = build_step(environment, upload, run_id)
     if environment.cluster_mode == "transient":
-        shape = shape_for(upload.size, environment.cluster_sizing)
+        shape = shape_for(text_bytes(upload), environment.cluster_sizing)
         job_flow, label = shaped_job_flow(environment.job_flow_template, shape)
 
         def find_cluster() -> str | None:

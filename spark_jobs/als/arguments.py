@@ -211,8 +211,10 @@ def _check_ranges(args: argparse.Namespace, error: Callable[[str], NoReturn]) ->
     ):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.reg_param < 0 or args.baseline_reg < 0 or args.ranking_reg_param < 0:
-        error("--reg-param, --ranking-reg-param and --baseline-reg must be non-negative")
+    if args.reg_param < 0 or args.baseline_reg < 0:
+        error("--reg-param and --baseline-reg must be non-negative")
+    if args.ranking_reg_param <= 0:  # without it a user's normal equations can be singular (ranking.preferences)
+        error("--ranking-reg-param must be positive")
     if args.alpha < 0 or args.ranking_alpha < 0:
         error("--alpha and --ranking-alpha must be non-negative")
 

@@ -66,20 +66,28 @@ def held_out_positives(test: DataFrame, model: ALSModel, config: JobConfig) -> D
 
 def rank_evaluate(train: DataFrame, labels: DataFrame, lists: DataFrame, config: JobConfig) -> dict:
     """metrics.json's ranking: the model's lists (user, recs) and popularity's against the labels
-    (held_out_positives), at N = --top-n, each with the shape of the evaluated users' lists (list_shape)."""
+    (held_out_positives), at N = --top-n, each with the shape of the evaluated users' lists (list_shape); the
+    metrics are null when no test user has a relevant held-out rating (nothing to rank against)."""
+    users = int(labels.count())
+    report = {
+        "n": config.top_n,
+        "relevant": "every held-out rating"
+        if config.relevant_rating is None
+        else f"held-out rating >= {config.relevant_rating:g}",
+        "users_evaluated": users,
+        "lists_from": config.lists,
+    }
+    if users == 0:  # Spark's RankingEvaluator fails on an empty input
+        unmeasured = dict.fromkeys((*RANKING_METRICS, *LIST_SHAPE))
+        return {**report, "model": unmeasured, "popularity": dict(unmeasured)}
     with CachedFrames() as cache:
-        users = labels.select("user")
-        popular = cache.persist(popularity_lists(train, users, relevant_ratings(config), config.top_n))
-        evaluated = cache.persist(lists.join(users, "user", "left_semi"))
+        evaluated_users = labels.select("user")
+        popular = cache.persist(popularity_lists(train, evaluated_users, relevant_ratings(config), config.top_n))
+        evaluated = cache.persist(lists.join(evaluated_users, "user", "left_semi"))
         counts = cache.persist(item_counts(train))
         catalogue = counts.count()
         return {
-            "n": config.top_n,
-            "relevant": "every held-out rating"
-            if config.relevant_rating is None
-            else f"held-out rating >= {config.relevant_rating:g}",
-            "users_evaluated": int(labels.count()),
-            "lists_from": config.lists,
+            **report,
             "model": ranking_metrics(labels, evaluated, config.top_n) | list_shape(evaluated, counts, catalogue),
             "popularity": ranking_metrics(labels, popular, config.top_n) | list_shape(popular, counts, catalogue),
         }

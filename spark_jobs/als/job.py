@@ -121,6 +121,7 @@ def run(spark: SparkSession, config: JobConfig, echo: Callable[[str], None] = _p
         report["params"]["ranking"] = ranking_params(config, ranking_choice)
         report.update(ranking_tuning=ranking_tuning, sample_user=sample)
         report.update(regression, ranking=ranking, recommendations=recommended, phase_seconds=timer.seconds)
+        report.update(degenerate_data(config, loaded, train, test, report))
         report["wall_seconds"] = round(time.perf_counter() - started, 3)
         write_text(spark, f"{folders.attempt}/metrics.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
         folders.promote()
@@ -178,6 +179,38 @@ def _recommend(
     for line in sample_lines(sample) if sample else []:
         timer.echo(line)
     return recommended, ranking, sample
+
+
+def degenerate_data(config: JobConfig, loaded: LoadedRatings, train: DataFrame, test: DataFrame, report: dict) -> dict:
+    """metrics.json's not_evaluated (metric group -> why it could not be measured) and warnings (what makes a
+    measured result weak), and, with --test-ratings, how many test ratings are training ratings too."""
+    not_evaluated, warnings, split = {}, [], report["split"]
+    if config.test_ratings:
+        split["test_rows_also_in_training"] = int(test.join(train, ["user", "item"], "left_semi").count())
+    if report["test_rows_evaluated"] == 0:
+        not_evaluated["rmse"] = (
+            f"none of the {loaded.test_rows} test ratings has both its user and its item in the training ratings "
+            "(the model has factors only for those)"
+        )
+    if report["ranking"]["users_evaluated"] == 0:
+        positive = (
+            "a held-out interaction"
+            if config.relevant_rating is None
+            else (f"a held-out rating >= {config.relevant_rating:g} (--relevant-rating)")
+        )
+        not_evaluated["ranking"] = f"no test user known to the model has {positive}"
+    elif split.get("test_rows_also_in_training") == loaded.test_rows:
+        not_evaluated["ranking"] = (
+            "every test rating is also a training rating: recommendations skip rated items, so the metrics are 0 "
+            "by construction"
+        )
+    parameters = (report["users"] + report["items"]) * report["params"]["rank"]
+    if parameters > loaded.train_rows:
+        warnings.append(
+            f"--rank {report['params']['rank']} gives {parameters} factors for {loaded.train_rows} training ratings: "
+            "more parameters than ratings, the fit leans on regularisation alone"
+        )
+    return {"not_evaluated": not_evaluated, "warnings": warnings}
 
 
 @contextlib.contextmanager

@@ -61,8 +61,20 @@ def scaled_rank(ratings: int, users: int, items: int) -> int:
 
 
 def preferences(train: DataFrame) -> DataFrame:
-    """(user, item, rating - PREFERENCE_OFFSET): what the ranking model's implicit ALS reads."""
-    return train.select("user", "item", (F.col("rating") - PREFERENCE_OFFSET).alias("rating"))
+    """(user, item, rating - PREFERENCE_OFFSET): what the ranking model's implicit ALS reads, for the users and
+    items with at least one positive preference (a rating above PREFERENCE_OFFSET). Spark's implicit ALS
+    regularises a user by regParam x the user's positive preferences: a user with none is solved without
+    regularisation, against the items' factors alone, which is singular whenever those factors do not span the
+    rank (fewer items than the rank, or items rated alike: SingularMatrixException, 'A is not positive
+    definite'); the same holds for an item. Nothing such a user rated says what they like, so the ranking model
+    has no list for them (metrics.json's recommendations count the users written)."""
+    values = train.select("user", "item", (F.col("rating") - PREFERENCE_OFFSET).alias("rating"))
+    liked = values.where(F.col("rating") > 0)
+    return (
+        values.join(liked.select("user").distinct(), "user", "left_semi")
+        .join(liked.select("item").distinct(), "item", "left_semi")
+        .select("user", "item", "rating")
+    )
 
 
 def build_ranking_als(config: JobConfig, choice: RankingChoice, blocks: int) -> ALS:

@@ -3,23 +3,27 @@
 Input: MovieLens 100K u.data (tab-separated user item rating timestamp), MovieLens ratings.csv
 (header userId,movieId,rating,timestamp) or MovieLens 1M ratings.dat ("::"); --format auto detects
 which one when the first lines fit exactly one. Every row is valid or rejected for exactly one reason
-(REJECT_REASONS), counted per input with the file, number and text of the first rejected line.
+(REJECT_REASONS), counted per input with the file, number and text (its first SAMPLE_CHARS characters) of
+the first rejected line; lines of only whitespace are skipped.
 JobInputError, naming the file (and the line when there is one), when an input is empty or unreadable,
 has no valid rating, or has more than --max-reject-fraction of its rows rejected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+from collections.abc import Iterator
+from urllib.parse import unquote
 
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .config import JobConfig
-from .hadoop_files import input_bytes
-from .spark_helpers import CachedFrames, one_row, session_conf
+from .hadoop_files import SCHEME, input_bytes, input_files, input_read_options, local_absolute
+from .spark_helpers import CachedFrames, jvm, one_row, session_conf
 
 # Format name -> field separator (a Java regex for F.split; also a plain string for str.split).
 FORMATS = {
@@ -41,7 +45,11 @@ REJECT_REASONS = (MALFORMED, MISSING_ID, NEGATIVE_ID, ID_TOO_LARGE, RATING_OUT_O
 INT_MAX = 2_147_483_647
 ID_PATTERN = r"^-?[0-9]+$"
 NUMBER_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-TIMESTAMP_PATTERN = r"^[0-9]{1,18}$"
+TIMESTAMP_PATTERN = r"^0*[0-9]{1,18}$"  # leading zeros do not count: the value fits a long
+# A line of nothing but whitespace (Unicode's, and a byte-order mark) is no row: it is skipped, not rejected.
+BLANK_LINE_PATTERN = r"(?U)^[\s\x{FEFF}]*$"
+LEADING_ZEROS = r"^(-?)0+([0-9])"  # ids are read by value: 000000000123 is 123
+SAMPLE_CHARS = 200  # of a rejected line in metrics.json, and of any line an error message quotes
 FIELD_TEXTS = ("user_text", "item_text", "rating_text", "time_text")  # the fields of a line, as text
 ROWS_PER_PARTITION = 500_000  # ~10 MB of (int, int, double) rows: big enough to amortise a task
 BYTES_PER_PARTITION = 16 * 1024 * 1024  # input text per shuffle partition while loading (~600K lines)
@@ -57,18 +65,98 @@ class JobInputError(Exception):
     """The input cannot be used; the message names the file and, when there is one, the bad line."""
 
 
+def one_line(text: str, limit: int = 200) -> str:
+    """The first line of text, at most limit characters (with how many more there were)."""
+    first = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    return first if len(first) <= limit else f"{first[:limit]}... ({len(first) - limit} more characters)"
+
+
 def read_lines(spark: SparkSession, uri: str) -> DataFrame:
-    """Every line with its file and a position that increases with the line's place in its file."""
+    """Every line with its file and a position that increases with the line's place in its file.
+
+    A name is read as it is when it exists (hadoop_files.input_read_options), else as a glob; a compressed
+    file (.gz, .bz2: Hadoop's codecs, chosen by the suffix) is decompressed as it is read.
+    """
+    uri = local_absolute(uri)
     try:
-        lines = spark.read.text(uri)
-    except AnalysisException as exc:
-        raise JobInputError(f"cannot read {uri}: {exc}") from None
+        lines = spark.read.options(**input_read_options(spark, uri)).text(uri)
+    except (AnalysisException, IllegalArgumentException) as exc:
+        raise JobInputError(f"cannot read {uri}: {one_line(str(exc))}") from None
     # Positions come from the scan's partition order, which follows file offsets within a file.
     return lines.select(
         F.col("value").alias("line"),
-        F.input_file_name().alias("source_file"),
+        F.input_file_name().alias("source_file"),  # URI-encoded: shown decoded (file_name)
         F.monotonically_increasing_id().alias("position"),
     )
+
+
+def _java_causes(error: BaseException) -> list:
+    """The Java exception behind a py4j error and its causes, outermost first (empty for a Python error)."""
+    throwable = getattr(error, "java_exception", None) or getattr(error, "_origin", None)
+    causes: list = []
+    while throwable is not None and len(causes) < 20:
+        causes.append(throwable)
+        throwable = throwable.getCause()
+    return causes
+
+
+def _read_failure(spark: SparkSession, error: BaseException) -> str | None:
+    """'EOFException: Unexpected end of input stream' when error comes from reading a file (a Java
+    IOException: truncated or corrupt compressed data, a checksum, a file gone); None otherwise."""
+    io_error = jvm(spark).java.lang.Class.forName("java.io.IOException")
+    failures = [cause for cause in _java_causes(error) if io_error.isInstance(cause)]
+    if not failures:
+        return None
+    cause = failures[-1]  # the innermost: what went wrong, not what wrapped it
+    return one_line(f"{cause.getClass().getSimpleName()}: {cause.getMessage()}")
+
+
+def _file_read_failure(spark: SparkSession, name: str) -> str | None:
+    """Why reading the one file name fails (as _read_failure words it), or None when it reads."""
+    try:
+        read_lines(spark, name).count()
+    except Exception as error:
+        return _read_failure(spark, error) or one_line(str(error))
+    return None
+
+
+def file_name(source_file: str) -> str:
+    """A file as Spark names it (input_file_name() is URI-encoded: 'a%20b.csv'), as a person names it."""
+    return unquote(source_file)
+
+
+@contextlib.contextmanager
+def input_read_errors(spark: SparkSession, uris: list) -> Iterator[None]:
+    """A failure to read the inputs' bytes becomes JobInputError naming the file that cannot be read.
+
+    Spark reports a task's IOException without the file (a truncated .gz ends in 'EOFException: Unexpected
+    end of input stream'), so after a failure each file is read on its own until one fails: a cost paid
+    only by a run that is failing anyway.
+    """
+    try:
+        yield
+    except JobInputError:
+        raise
+    except Exception as error:
+        failure = _read_failure(spark, error)
+        if failure is None:
+            raise
+        for uri in uris:
+            for name in input_files(spark, local_absolute(uri)):
+                reason = _file_read_failure(spark, name)
+                if reason is not None:
+                    shown = name if SCHEME.match(uri) else re.sub(r"^file:", "", name)  # as the path was given
+                    raise JobInputError(f"{shown}: cannot read the file ({reason})") from None
+        raise JobInputError(f"{', '.join(uris)}: cannot read the input ({failure})") from None
+
+
+def quoted(line: str, length: int | None = None) -> str:
+    """A line as an error message quotes it: repr of at most SAMPLE_CHARS characters, and the line's length
+    (length: of the whole line, when line is already a sample of it) when that is more."""
+    length = len(line) if length is None else length
+    if length <= SAMPLE_CHARS:
+        return repr(line)
+    return f"{line[:SAMPLE_CHARS]!r}... ({length} characters)"
 
 
 def _is_csv_header(line: str) -> bool:
@@ -82,13 +170,13 @@ def _fields_fit(line: str, fmt: str) -> bool:
 def detect_format(uri: str, sample: list) -> str:
     """The only format all sampled lines fit; JobInputError when none or several do."""
     if not sample:
-        raise JobInputError(f"{uri}: the input is empty (no non-blank lines)")
+        raise JobInputError(f"{uri}: no ratings: the input is empty or holds only whitespace")
     candidates = set(FORMATS)
     for line in sample:
         fits = {"csv"} if _is_csv_header(line) else {f for f in FORMATS if _fields_fit(line, f)}
         if not candidates & fits:
             raise JobInputError(
-                f"{uri}: cannot detect the format: line {line!r} does not fit "
+                f"{uri}: cannot detect the format: line {quoted(line)} does not fit "
                 f"{' or '.join(sorted(candidates))} (3-4 fields); pass --format"
             )
         candidates &= fits
@@ -97,11 +185,13 @@ def detect_format(uri: str, sample: list) -> str:
     return candidates.pop()
 
 
-def check_header(uri: str, fmt: str, first_line: str) -> None:
+def check_header(uri: str, fmt: str, first_line: str, length: int | None = None) -> None:
     """A csv file must start with the MovieLens header; other formats have none."""
     first_field = first_line.split(FORMATS[fmt], maxsplit=1)[0].strip()
     if fmt == "csv" and not re.match(ID_PATTERN, first_field) and not _is_csv_header(first_line):
-        raise JobInputError(f"{uri}: unexpected header {first_line!r}; expected userId,movieId,rating,timestamp")
+        raise JobInputError(
+            f"{uri}: unexpected header {quoted(first_line, length)}; expected userId,movieId,rating,timestamp"
+        )
 
 
 def _text_field(fields: Column, count: Column, index: int) -> Column:
@@ -122,8 +212,9 @@ def _well_formed_field(sep: str, index: int) -> Column:
 
 
 def _id_value(text: Column) -> Column:
-    """The id as a long when the text is an integer short enough to parse, else null."""
-    return F.when(text.rlike(ID_PATTERN) & (F.length(text) <= 11), text.cast("long"))
+    """The id as a long when the text is an integer short enough to parse (leading zeros aside), else null."""
+    digits = F.regexp_replace(text, LEADING_ZEROS, "$1$2")
+    return F.when(text.rlike(ID_PATTERN) & (F.length(digits) <= 11), digits.cast("long"))
 
 
 def well_formed_pattern(fmt: str) -> str:
@@ -143,7 +234,7 @@ def classify(lines: DataFrame, fmt: str, min_rating: float, max_rating: float) -
     rejected rows keep it for the error report. Built as successive projections (fields, then
     values, then reason) so each expression is evaluated once per row.
     """
-    kept = F.trim(F.col("line")) != ""
+    kept = ~F.col("line").rlike(BLANK_LINE_PATTERN)
     if fmt == "csv":
         kept = kept & ~F.lower(F.regexp_replace(F.col("line"), r"\s", "")).isin(*CSV_HEADERS)
     checked = lines.where(kept).select(
@@ -264,19 +355,24 @@ def locate_line(spark: SparkSession, uri: str, position: int) -> dict:
     Re-reading assigns the same positions; the lines of a file up to position count its number.
     """
     head = read_lines(spark, uri).where(F.col("position") <= position)
+    sample = F.struct(F.substring("line", 1, SAMPLE_CHARS).alias("text"), F.length("line").alias("chars"))
     per_file = head.groupBy("source_file").agg(
         F.count(F.lit(1)).alias("lines"),
         F.max("position").alias("last"),
-        F.max_by("line", "position").alias("line"),
+        F.max_by(sample, "position").alias("line"),
     )
     row = one_row(per_file.where(F.col("last") == position))
-    return {"file": row["source_file"], "line_number": int(row["lines"]), "line": row["line"]}
+    found = {"file": file_name(row["source_file"]), "line_number": int(row["lines"]), "line": row["line"]["text"]}
+    if row["line"]["chars"] > SAMPLE_CHARS:  # only the start of a long line is kept, with its length
+        found["line_chars"] = int(row["line"]["chars"])
+    return found
 
 
 def _describe_bad_line(bad: dict | None) -> str:
     if bad is None:
         return ""
-    return f"; first bad line: {bad['file']} line {bad['line_number']}: {bad['line']!r} ({bad['reason']})"
+    line = quoted(bad["line"], bad.get("line_chars"))
+    return f"; first bad line: {bad['file']} line {bad['line_number']}: {line} ({bad['reason']})"
 
 
 def _nonzero(counts: dict) -> str:
@@ -317,10 +413,18 @@ def load_ratings(spark: SparkSession, config: JobConfig, cache: CachedFrames) ->
 
     Format detection reads up to DETECT_SAMPLE_LINES lines first, only with --format auto; the line
     number of the earliest rejected line costs one more pass, only when a line is rejected.
-    JobInputError when an input is empty, has no valid rating, or more than max_reject_fraction of
-    its rows is rejected.
+    JobInputError when an input is empty or unreadable, has no valid rating, or more than
+    max_reject_fraction of its rows is rejected.
     """
-    inputs = [(ROLE_RATINGS, config.ratings)] + ([(ROLE_TEST, config.test_ratings)] if config.test_ratings else [])
+    uris = [config.ratings] + ([config.test_ratings] if config.test_ratings else [])
+    with input_read_errors(spark, uris):
+        return _load_ratings(spark, config, cache)
+
+
+def _load_ratings(spark: SparkSession, config: JobConfig, cache: CachedFrames) -> LoadedRatings:
+    inputs = [(ROLE_RATINGS, local_absolute(config.ratings))]
+    if config.test_ratings:
+        inputs.append((ROLE_TEST, local_absolute(config.test_ratings)))
     formats, parts, total_bytes = {}, [], 0
     for role, uri in inputs:
         lines = read_lines(spark, uri)
@@ -328,7 +432,10 @@ def load_ratings(spark: SparkSession, config: JobConfig, cache: CachedFrames) ->
         if fmt == "auto":
             sample = [
                 row.line
-                for row in lines.where(F.trim("line") != "").select("line").limit(DETECT_SAMPLE_LINES).collect()
+                for row in lines.where(~F.col("line").rlike(BLANK_LINE_PATTERN))
+                .select("line")
+                .limit(DETECT_SAMPLE_LINES)
+                .collect()
             ]
             fmt = detect_format(uri, sample)
             check_header(uri, fmt, sample[0])
@@ -379,7 +486,7 @@ def _input_report(spark: SparkSession, uri: str, fmt: str, rows: list, config: J
     input_rows = valid_rows + sum(count for reason, count in rejected.items() if reason != DUPLICATE)
     rejected_total = sum(rejected.values())
     if input_rows == 0:
-        raise JobInputError(f"{uri}: the input is empty (no non-blank lines)")
+        raise JobInputError(f"{uri}: no ratings: the input is empty or holds only whitespace")
 
     firsts = [(row["first_bad"], row["reject_reason"]) for row in rows if row["first_bad"] is not None]
     bad = None
@@ -387,7 +494,7 @@ def _input_report(spark: SparkSession, uri: str, fmt: str, rows: list, config: J
         position, reason = min(firsts)
         bad = {**locate_line(spark, uri, position), "reason": reason}
         if bad["line_number"] == 1:
-            check_header(uri, fmt, bad["line"])
+            check_header(uri, fmt, bad["line"], bad.get("line_chars"))
     report = {
         "uri": uri,
         "format": fmt,

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from .config import JobConfig
 from .model import model_users
-from .ratings import INT_MAX, JobInputError, read_lines
+from .ratings import INT_MAX, JobInputError, quoted, read_lines
 from .spark_helpers import CachedFrames, one_row
 
 CANDIDATE_GROWTH = 4  # candidates fetched per user grow by this factor until top-N unrated are found
@@ -123,7 +123,8 @@ def recommend_users(spark: SparkSession, spec: str) -> DataFrame:
             raise JobInputError(f"--recommend-users: an id above {INT_MAX}")
         return spark.createDataFrame([(value,) for value in ids], "user int")
     lines = read_lines(spark, spec).select(F.trim("line").alias("text")).where(F.col("text") != "")
-    bad = lines.where(~F.col("text").rlike(r"^[0-9]{1,10}$") | (F.col("text").cast("long") > INT_MAX)).first()
+    # Ids by value, as in the ratings: 000000000123 is 123.
+    bad = lines.where(~F.col("text").rlike(r"^0*[0-9]{1,10}$") | (F.col("text").cast("long") > INT_MAX)).first()
     if bad is not None:
-        raise JobInputError(f"--recommend-users {spec}: {bad['text']!r} is not a user id")
+        raise JobInputError(f"--recommend-users {spec}: {quoted(bad['text'])} is not a user id")
     return lines.select(F.col("text").cast("int").alias("user")).distinct()

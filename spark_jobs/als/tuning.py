@@ -18,7 +18,7 @@ from .config import JobConfig
 from .evaluation import ranking_metrics, relevant_ratings
 from .model import BIASED, BLEND, BLEND_WEIGHT, MODELS, PLAIN, SPARK_DEFAULT_RANK, Biases, build_als, clip_rating
 from .ranking import DEFAULT_RANKING_RANK, RankingChoice, fit_ranking_model
-from .ratings import hash_fraction
+from .ratings import JobInputError, hash_fraction
 from .recommendations import recommend_unrated
 from .spark_helpers import CachedFrames, one_row
 
@@ -74,6 +74,12 @@ def tune(train: DataFrame, train_rows: int, config: JobConfig, blocks: int) -> d
     kinds = list(config.tune_models)
     with CachedFrames() as cache:
         hold_out = hold_out_split(train, config, cache)
+        if hold_out.rows in (0, train_rows):
+            raise JobInputError(
+                f"{config.ratings}: too few training ratings to tune: {train_rows - hold_out.rows} of {train_rows} "
+                f"held out for validation by --tune-validation-fraction {config.tune_validation_fraction}; "
+                "both parts need a rating (more ratings, another fraction, or no --tune)"
+            )
         ranks, reg_params = tuning_grid(config, hold_out.rows, hold_out.users, hold_out.items)
         score = functools.partial(validation_rmses, hold_out, config, blocks)
         with ThreadPoolExecutor(max_workers=config.tune_parallelism) as pool:
@@ -148,7 +154,15 @@ def validation_rmses(hold_out: HoldOut, config: JobConfig, blocks: int, point: t
 
 
 def _best_of(results: list) -> dict:
-    return min(results, key=lambda r: (r["validation_rmse"], r["rank"], -r["reg_param"], MODELS.index(r["model"])))
+    """The lowest validation RMSE (ties: smaller rank, larger reg_param, MODELS order); JobInputError when no
+    model could be scored (no held-out rating has its user and item in the fitting part)."""
+    scored = [result for result in results if result["validation_rmse"] is not None]
+    if not scored:
+        raise JobInputError(
+            "too few training ratings to tune: no held-out rating has both its user and its item in the rest "
+            "(more ratings, another --tune-validation-fraction, or no --tune)"
+        )
+    return min(scored, key=lambda r: (r["validation_rmse"], r["rank"], -r["reg_param"], MODELS.index(r["model"])))
 
 
 RANKING_TUNE_ALPHAS = (0.1, 0.3, 1.0)
@@ -175,6 +189,11 @@ def tune_ranking(train: DataFrame, config: JobConfig, blocks: int) -> dict:
     ties to the smaller rank, then the larger regParam, then the smaller alpha) is returned with the grid."""
     with CachedFrames() as cache:
         hold_out = ranking_hold_out(train, config, cache)
+        if hold_out.labels.isEmpty():  # Spark's RankingEvaluator fails on an empty input
+            raise JobInputError(
+                "too few relevant training ratings to tune the lists: no held-out relevant rating has its user in "
+                "the rest (more ratings, another --tune-validation-fraction, or no --tune)"
+            )
         score = functools.partial(validation_ndcg, hold_out, config, blocks)
         with ThreadPoolExecutor(max_workers=config.tune_parallelism) as pool:
             coarse = [

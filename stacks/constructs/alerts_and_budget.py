@@ -6,11 +6,16 @@ from dataclasses import dataclass
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_budgets as budgets
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from stacks.compliance.acknowledgements import acknowledge
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +28,8 @@ class AlertsTopicProps:
 
 # The AWS services that publish alerts to the topic: budget notifications and CloudWatch alarm actions.
 ALERTING_SERVICES = ("budgets.amazonaws.com", "cloudwatch.amazonaws.com")
+# SNS itself, when it moves an undeliverable message to the e-mail subscription's dead-letter queue.
+SNS_SERVICE = "sns.amazonaws.com"
 
 
 class AlertsTopic(Construct):
@@ -30,8 +37,9 @@ class AlertsTopic(Construct):
 
     Encrypted with a customer-managed KMS key (rotation on), because AWS Budgets and CloudWatch alarms cannot
     publish to a topic encrypted with the AWS-managed SNS key; those two services may publish, and use the key,
-    only for this account. Publishing requires TLS. Optional e-mail subscription. With ``removes_key_on_destroy``
-    (dev) the key is scheduled for deletion (7 days) on destroy; otherwise retained.
+    only for this account. Publishing requires TLS. Optional e-mail subscription, with a dead-letter queue for
+    what SNS cannot deliver to it, encrypted with the same key, and an alarm on that queue. With
+    ``removes_key_on_destroy`` (dev) the key is scheduled for deletion (7 days) on destroy; otherwise retained.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, props: AlertsTopicProps) -> None:
@@ -66,8 +74,63 @@ class AlertsTopic(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             )
         )
+        self.email_dead_letters: sqs.Queue | None = None
         if email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+            self.email_dead_letters = self._email_dead_letter_queue(removes_key_on_destroy)
+            self.topic.add_subscription(
+                subscriptions.EmailSubscription(email, dead_letter_queue=self.email_dead_letters)
+            )
+            self._email_dead_letters_alarm(self.email_dead_letters)
+
+    def _email_dead_letter_queue(self, removes_on_destroy: bool) -> sqs.Queue:
+        """Where SNS keeps a message it could not deliver to the e-mail address ("Amazon SNS dead-letter queues":
+        an encrypted queue must use a customer-managed key whose policy lets the SNS service principal use it)."""
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowSnsToUseTheKeyForTheDeadLetterQueue",
+                principals=[iam.ServicePrincipal(SNS_SERVICE)],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        queue = sqs.Queue(
+            self,
+            "EmailDeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.DESTROY if removes_on_destroy else RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the alerts topic's e-mail subscription.",
+        )
+        acknowledge(
+            queue,
+            "Serverless-SQSRedrivePolicy",
+            "This queue is the terminal failure destination of the e-mail subscription; a person reads it.",
+        )
+        return queue
+
+    def _email_dead_letters_alarm(self, queue: sqs.Queue) -> cloudwatch.Alarm:
+        """An undelivered alert must still be noticed: the alarm shows in CloudWatch and reaches every other
+        subscriber of the topic (the budget's own e-mail needs no subscription)."""
+        alarm = cloudwatch.Alarm(
+            self,
+            "EmailDeadLettersAlarm",
+            alarm_description="An alert could not be delivered to the subscribed e-mail address and waits in the "
+            "e-mail subscription's dead-letter queue: check the address and the subscription's confirmation",
+            metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        return alarm
 
     def grant_publish(self, grantee: iam.IGrantable) -> None:
         """Publishing to the topic, and the use of its key that publishing needs."""

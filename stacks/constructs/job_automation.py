@@ -33,6 +33,7 @@ from stacks.constructs.lambda_function import (
 from stacks.constructs.shared_buckets import SharedBuckets
 from stacks.constructs.spark_cluster import SparkJobCluster
 from stacks.constructs.workstation import Workstation
+from stacks.handoff import Handoff
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,9 +88,11 @@ class JobAutomation(Construct):
         alerts: AlertsTopic,
         spark: SparkJobCluster,
         workstation: Workstation,
+        handoff: Handoff,
     ) -> None:
         super().__init__(scope, construct_id)
         self._props = props
+        self._handoff = handoff
         removal = RemovalPolicy.DESTROY if props.removes_data_on_destroy else RemovalPolicy.RETAIN
         self.powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
@@ -160,6 +163,11 @@ class JobAutomation(Construct):
         return alarm
 
     def _submit_job(self, buckets: SharedBuckets, spark: SparkJobCluster, results_uri: str) -> lambda_.Function:
+        # The cluster's network, roles and security configuration, and the standing cluster's id, come from the
+        # compute stack through SSM parameters: a routine change there replaces some of them (stacks/handoff.py).
+        standing_cluster_id = (
+            self._handoff.value("standing-cluster-id", spark.cluster.ref) if spark.cluster is not None else None
+        )
         function = self._function(
             "SubmitJob",
             "submit_job",
@@ -172,9 +180,9 @@ class JobAutomation(Construct):
             ),
             environment=SubmitJobEnvironment(
                 cluster_mode="standing" if spark.cluster is not None else "transient",
-                job_flow_template=spark.job_flow_template,
+                job_flow_template=self._handoff.tree("job-flow", spark.job_flow_template),
                 step_template=spark.step_template,
-                standing_cluster_id=spark.cluster.ref if spark.cluster is not None else "",
+                standing_cluster_id=standing_cluster_id or "",
                 cluster_sizing=spark.sizing,
                 cluster_name_prefix=self._props.name_prefix,
                 results_uri=results_uri,
@@ -188,7 +196,7 @@ class JobAutomation(Construct):
         self.idempotency_table.grant(
             role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
-        spark.grant_submit(role)
+        spark.grant_submit(role, standing_cluster_id=standing_cluster_id)
         for suffix in RATINGS_SUFFIXES:
             buckets.ratings.add_event_notification(
                 s3.EventType.OBJECT_CREATED,
@@ -234,12 +242,14 @@ class JobAutomation(Construct):
 
     def _spend_guard(self, spark: SparkJobCluster, workstation: Workstation) -> tuple[lambda_.Function, events.Rule]:
         props, tags = self._props, spark.props.tags
+        instance_id = self._handoff.value("workstation-instance-id", workstation.instance.instance_id)
         function = self._function(
             "SpendGuard",
             "spend_guard",
             description="Terminates idle or over-age clusters; stops the workstation outside working hours",
             timeout=Duration.seconds(120),
             unscoped_actions=" and EMR ListClusters / EC2 DescribeInstances (read-only listing)",
+            time_zones=True,  # working hours are in working_timezone
             environment=SpendGuardEnvironment(
                 project_tag_key=PROJECT_TAG_KEY,
                 project_tag_value=tags[PROJECT_TAG_KEY],
@@ -247,7 +257,7 @@ class JobAutomation(Construct):
                 stage_tag_value=tags[STAGE_TAG_KEY],
                 max_cluster_age_hours=props.max_cluster_age_hours,
                 max_idle_minutes=props.max_idle_minutes,
-                workstation_instance_id=workstation.instance.instance_id,
+                workstation_instance_id=instance_id,
                 working_hours=parse_working_hours(props.working_hours),
                 working_days=WorkingDays(props.working_days),
                 working_timezone=ZoneInfo(props.working_timezone),
@@ -256,7 +266,7 @@ class JobAutomation(Construct):
         )
         role = function_role(function)
         spark.grant_watch_and_terminate(role)
-        workstation.grant_stop(role)
+        workstation.grant_stop(role, instance_id=instance_id)
         schedule = events.Rule(
             self,
             "SpendGuardSchedule",
@@ -275,6 +285,7 @@ class JobAutomation(Construct):
         timeout: Duration,
         environment: dict[str, str],
         unscoped_actions: str = "",
+        time_zones: bool = False,
     ) -> lambda_.Function:
         return lab_function(
             self,
@@ -287,6 +298,7 @@ class JobAutomation(Construct):
                 log_retention_days=self._props.log_retention_days,
                 reserved_concurrency=self._props.reserved_concurrency,
                 unscoped_actions=unscoped_actions,
+                time_zones=time_zones,
             ),
             dead_letters=self.dead_letters,
             powertools=self.powertools,

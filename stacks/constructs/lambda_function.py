@@ -16,12 +16,13 @@ Python Lambda functions", its dependency search path; "Lambda function handler i
 module is the entry point above, so the function's own modules are imported as the package modules they are in
 the repository: the same package imports work in Lambda, in the tests and in the type checker, and no file is
 rewritten. No other function, no tests and no bytecode are in the asset; Powertools comes from its layer and boto3
-from the runtime. ``tests/contract/test_contract.py`` imports ``handler`` from each synthesised asset alone.
+from the runtime; a function that reads time zones also carries the ``tzdata`` package (``LabFunctionProps``). ``tests/contract/test_contract.py`` imports ``handler`` from each synthesised asset alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -63,25 +64,33 @@ RETENTION_NAMES = {
 }
 
 
-def write_function_sources(folder: str, destination: Path) -> Path:
-    """``destination``, fresh, holding what the asset of ``lambda_functions/<folder>`` holds (see above)."""
-    copy_sources(
-        destination,
-        {
-            "lambda_functions/__init__.py": FUNCTIONS_DIR / "__init__.py",
-            f"lambda_functions/{folder}": FUNCTIONS_DIR / folder,
-            "lab_contract": CONTRACT_DIR,
-        },
-    )
+def tzdata_package() -> Path:
+    """The pinned ``tzdata`` package (requirements.in): the IANA time zone database as a Python package."""
+    spec = find_spec("tzdata")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the tzdata package is not installed: run `make setup`")
+    return Path(spec.origin).parent
+
+
+def write_function_sources(folder: str, destination: Path, *, time_zones: bool = False) -> Path:
+    """``destination``, fresh, holding what the asset of ``lambda_functions/<folder>`` holds (see above); with
+    ``time_zones``, also the ``tzdata`` package."""
+    parts = {
+        "lambda_functions/__init__.py": FUNCTIONS_DIR / "__init__.py",
+        f"lambda_functions/{folder}": FUNCTIONS_DIR / folder,
+        "lab_contract": CONTRACT_DIR,
+    }
+    if time_zones:
+        parts["tzdata"] = tzdata_package()
+    copy_sources(destination, parts)
     (destination / "handler.py").write_text(ENTRY_MODULE.format(handler=HANDLER, folder=folder))
     return destination
 
 
-def function_code(scope: Construct, folder: str) -> lambda_.Code:
+def function_code(scope: Construct, folder: str, *, time_zones: bool = False) -> lambda_.Code:
     """The asset of ``lambda_functions/<folder>``, staged in ``<cloud assembly>/lambda-sources/<folder>``."""
-    return lambda_.Code.from_asset(
-        str(write_function_sources(folder, staging_folder(scope, f"lambda-sources/{folder}")))
-    )
+    staging = staging_folder(scope, f"lambda-sources/{folder}")
+    return lambda_.Code.from_asset(str(write_function_sources(folder, staging, time_zones=time_zones)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +107,11 @@ class LabFunctionProps:
     """None: unreserved (new accounts have a concurrency quota of 10, and reserving would fail the deploy)."""
     unscoped_actions: str = ""
     """Completes the reason for the IAM5 ``Resource::*`` acknowledgement: which other actions need '*'."""
+    time_zones: bool = False
+    """The function reads IANA time zones (``zoneinfo``): its asset carries the ``tzdata`` package, which
+    ``zoneinfo`` falls back to when the runtime has no system time zone database (Python docs, "zoneinfo": "Data
+    sources"). AWS's Lambda runtime pages do not say that the Python 3.14 runtime (Amazon Linux 2023, minimal)
+    ships one, so the function does not rely on it."""
 
 
 def lab_function(
@@ -122,7 +136,7 @@ def lab_function(
         description=props.description,
         runtime=RUNTIME,
         architecture=lambda_.Architecture.X86_64,
-        code=function_code(scope, props.folder),
+        code=function_code(scope, props.folder, time_zones=props.time_zones),
         handler=HANDLER,
         memory_size=256,
         timeout=props.timeout,

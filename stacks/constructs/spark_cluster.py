@@ -31,6 +31,9 @@ from stacks.constructs.staged_sources import staged_copy
 SPARK_JOBS = Path(__file__).resolve().parents[2] / "spark_jobs"
 JOB_SCRIPT = SPARK_JOBS / "als_job.py"
 JOB_PACKAGE = SPARK_JOBS / "als"
+EMR_SERVICE = "elasticmapreduce.amazonaws.com"
+# The service-linked role EMR creates, on the first cluster of an account, to clean up EC2 resources.
+EMR_CLEANUP_ROLE = "AWSServiceRoleForEMRCleanup"
 
 
 def cfn_cluster_properties(job_flow: dict[str, Any], *, name: str) -> dict[str, Any]:
@@ -90,7 +93,8 @@ class SparkJobClusterProps:
     task_instance_types: tuple[str, ...]
     """Instance types the Spot task fleet may use."""
     idle_timeout_minutes: int
-    """A cluster with nothing to do terminates itself after this long."""
+    """The standing cluster terminates itself after this long with nothing to do (a transient one ends with its
+    step)."""
     termination_protected: bool
     """Termination protection for the standing cluster (prod)."""
     removes_key_on_destroy: bool
@@ -107,8 +111,8 @@ class SparkJobCluster(Construct):
     """Everything an EMR cluster for the ALS job needs, and the cluster itself in standing mode.
 
     Guarantees: EMR release and instance types from settings (Spark matches the local pyspark pin); primary and
-    core nodes on on-demand capacity, optional Spot task fleet (price-capacity-optimized); an idle cluster
-    terminates itself after ``emr_idle_timeout_minutes``; a transient cluster ends with its step; no termination
+    core nodes on on-demand capacity, optional Spot task fleet (price-capacity-optimized); the idle standing
+    cluster terminates itself after ``emr_idle_timeout_minutes``; a transient cluster ends with its step; no termination
     protection in dev; logs in the logs bucket; a security configuration with S3 (SSE-S3) and local-disk (KMS,
     including EBS) encryption at rest, IMDSv2 required, and in-transit TLS when configured; nodes in private
     subnets with the stack's own security groups; roles limited to the project's buckets and prefixes.
@@ -195,11 +199,17 @@ class SparkJobCluster(Construct):
             "JobFlowRole": self.instance_profile.ref,
             "ServiceRole": self.service_role.role_name,
             "SecurityConfiguration": self.security_configuration.ref,
-            "AutoTerminationPolicy": {"IdleTimeout": props.idle_timeout_minutes * 60},
             "VisibleToAllUsers": True,
             "StepConcurrencyLevel": 1,
             "Tags": [{"Key": key, "Value": value} for key, value in props.tags.items()],
         }
+        if props.standing:
+            # Only a cluster kept alive between steps can sit idle. A transient one (KeepJobFlowAliveWhenNoSteps
+            # false) ends with its step ("Control cluster termination", EMR Management Guide); an idle-timeout
+            # policy sent with RunJobFlow would also need elasticmapreduce:PutAutoTerminationPolicy on the
+            # submitting role ("Using an auto-termination policy for Amazon EMR cluster cleanup"). The spend guard
+            # terminates any cluster idle as long, or older than the age limit, in either mode.
+            template["AutoTerminationPolicy"] = {"IdleTimeout": props.idle_timeout_minutes * 60}
         if props.spark_defaults:
             template["Configurations"] = [
                 {"Classification": "spark-defaults", "Properties": dict(props.spark_defaults)}
@@ -289,7 +299,7 @@ class SparkJobCluster(Construct):
         grant_read_asset_object(role, self.job_script)
         grant_read_asset_object(role, self.job_package)
 
-    def grant_submit(self, role: iam.IRole) -> None:
+    def grant_submit(self, role: iam.IRole, *, standing_cluster_id: str | None) -> None:
         """Starting the job: a transient cluster (RunJobFlow only with the project's request tags, and the AddTags
         EMR authorises for them) or a step on the standing cluster; finding the cluster or step already started for
         a run (ListClusters, or ListSteps of the standing cluster), so a retry never starts a second one; and
@@ -300,7 +310,8 @@ class SparkJobCluster(Construct):
         it sized the cluster (``cluster-shape``, ``input-bytes``; any value): the role cannot add other tags, tag
         studios or notebooks, or tag anything outside the account. IAM cannot tell a cluster being created from an
         existing one here, so the spend guard, which terminates by tag, also requires the project's service role,
-        which only this role (and CloudFormation) may pass."""
+        which only this role (and CloudFormation) may pass. ``standing_cluster_id``: the standing cluster's id as the
+        role's stack reads it (None in transient mode)."""
         allow = self._allow_for(role)
         if self.cluster is None:
             # RunJobFlow has no resource-level permissions; the request tags bind it to this project.
@@ -322,9 +333,24 @@ class SparkJobCluster(Construct):
             )
             # ListClusters supports no resource-level permissions; it returns names, states and ids only.
             allow(["elasticmapreduce:ListClusters"], ["*"])
+            # EMR creates its cleanup service-linked role at the first cluster of an account, as the caller of
+            # RunJobFlow ("Using service-linked roles for Amazon EMR for cleanup"): only that role, only for EMR.
+            stack = Stack.of(role)
+            allow(
+                ["iam:CreateServiceLinkedRole"],
+                [
+                    stack.format_arn(
+                        service="iam",
+                        region="",
+                        resource="role",
+                        resource_name=f"aws-service-role/{EMR_SERVICE}/{EMR_CLEANUP_ROLE}",
+                    )
+                ],
+                {"StringEquals": {"iam:AWSServiceName": EMR_SERVICE}},
+            )
         else:
             standing = Stack.of(role).format_arn(
-                service="elasticmapreduce", resource="cluster", resource_name=self.cluster.ref
+                service="elasticmapreduce", resource="cluster", resource_name=standing_cluster_id
             )
             allow(["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps"], [standing])
         to_emr_or_ec2 = {"iam:PassedToService": ["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}
@@ -393,17 +419,23 @@ class SparkJobCluster(Construct):
         buckets.grant_prefix(role, "artifacts", CHECKPOINTS_PREFIX, read_write, list_prefix=True)
         buckets.grant_prefix(role, "logs", EMR_LOGS_PREFIX, ["s3:PutObject"], list_prefix=False)
         self.grant_read_job(role)
+        # The key users: the nodes encrypt their local disks with it, and the service role launches the EBS volumes
+        # the security configuration encrypts with it. EBS encryption needs CreateGrant, Decrypt, DescribeKey,
+        # GenerateDataKeyWithoutPlaintext and ReEncrypt of the principal that creates the volumes ("Requirements for
+        # Amazon EBS encryption", Amazon EBS User Guide); IAM matches action names exactly, so GenerateDataKey does
+        # not stand in for GenerateDataKeyWithoutPlaintext. tools/iam_simulation/on_behalf.py proves each.
         key_use = [
             "kms:Encrypt",
             "kms:Decrypt",
             "kms:GenerateDataKey",
+            "kms:GenerateDataKeyWithoutPlaintext",
             "kms:ReEncryptFrom",
             "kms:ReEncryptTo",
             "kms:DescribeKey",
         ]
         for principal in (self.instance_role, self.service_role):
             principal.add_to_policy(iam.PolicyStatement(actions=key_use, resources=[self.local_disk_key.key_arn]))
-            # EBS encryption: EC2 creates the grant on the role's behalf, and only for AWS resources.
+            # EC2 creates the grant on the role's behalf, and only for AWS resources (the same page's advice).
             principal.add_to_policy(
                 iam.PolicyStatement(
                     actions=["kms:CreateGrant"],
@@ -493,6 +525,13 @@ class SparkJobCluster(Construct):
                 task.add_property_override(key, fleet[key])
         Tags.of(cluster).add(CLUSTER_SHAPE_TAG_KEY, self.shape_label)
         self._acknowledge_plaintext_in_transit(cluster)
+        if self.props.tls_certificates_s3_uri is not None:
+            acknowledge(
+                cluster,
+                "AwsSolutions-EMR5",
+                "The cluster's security configuration (a Ref cdk-nag does not follow) enables in-transit TLS with "
+                "the operator's PEM certificates (setting emr_tls_certificates_s3_uri); the compute tests assert it.",
+            )
         acknowledge(
             cluster,
             "AwsSolutions-EMR4",

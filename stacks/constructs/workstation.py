@@ -21,11 +21,16 @@ from stacks.constructs.network import LabNetwork
 from stacks.constructs.resource_files import render
 from stacks.constructs.shared_buckets import SharedBuckets
 from stacks.constructs.spark_cluster import SparkJobCluster, grant_read_asset_object
+from stacks.outputs import SAMPLE_KEY
 
+# Root's: what the setup script (run by systemd as root) installs and marks as done.
 HOME = "/opt/ml-lab"
-JOB_PATH = f"{HOME}/als_job.py"  # the job's entry script
-JOB_PACKAGE_PATH = f"{HOME}/als.zip"  # the package it imports (--py-files)
 READY_MARKER = f"{HOME}/ready"
+# The runner's user's own (Session Manager logs in as ssm-user, who cannot write to HOME): each run copies the job
+# into a folder of its own under ~/USER_FOLDER/ and runs it there.
+USER_FOLDER = "ml-lab"
+JOB_SCRIPT_NAME = "als_job.py"  # the job's entry script
+JOB_PACKAGE_NAME = "als.zip"  # the package it imports (--py-files)
 SETUP_PATH = "/usr/local/sbin/ml-lab-setup"
 RUNNER_PATH = "/usr/local/bin/ml-lab-als"
 # Amazon Linux 2023's python3 is 3.9: numpy 2.0 is the last release with wheels for it.
@@ -75,6 +80,10 @@ class WorkstationProps:
     """An EC2 key pair for SSH; needs ``ssh_cidr`` too. None: Session Manager only."""
     ssh_cidr: str | None
     """The one range SSH is admitted from (the settings refuse anything wider than a /16)."""
+    image_id: str | None = None
+    """The Amazon Linux 2023 image, resolved once (cdk.context.json, ``make refresh-image``; not a setting): a new
+    image replaces the instance only when asked for. None: the latest image at every deployment (it may replace the
+    instance)."""
 
 
 class Workstation(Construct):
@@ -149,6 +158,23 @@ class Workstation(Construct):
         )
         return key_pair
 
+    @staticmethod
+    def _require_imdsv2(instance: ec2.Instance) -> None:
+        """IMDSv2 through a launch template CloudFormation names (the instance refers to it by id). The CDK's own
+        ``require_imdsv2`` names its template after the construct path, the same in every stage, and launch template
+        names are unique per account and Region ("CreateLaunchTemplate", Amazon EC2 API Reference): a second stage
+        could not be created."""
+        template = ec2.CfnLaunchTemplate(
+            instance,
+            "LaunchTemplate",
+            launch_template_data=ec2.CfnLaunchTemplate.LaunchTemplateDataProperty(
+                metadata_options=ec2.CfnLaunchTemplate.MetadataOptionsProperty(http_tokens="required")
+            ),
+        )
+        instance.instance.launch_template = ec2.CfnInstance.LaunchTemplateSpecificationProperty(
+            launch_template_id=template.ref, version=template.attr_latest_version_number
+        )
+
     def _instance(
         self, props: WorkstationProps, network: LabNetwork, key_pair: ec2.IKeyPair | None, user_data: ec2.UserData
     ) -> ec2.Instance:
@@ -161,13 +187,17 @@ class Workstation(Construct):
             vpc=network.vpc,
             vpc_subnets=ec2.SubnetSelection(subnets=[network.subnets.subnets[0]]),
             instance_type=ec2.InstanceType(props.instance_type),
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(
-                cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if architecture == "arm64" else ec2.AmazonLinuxCpuType.X86_64
+            machine_image=(
+                ec2.MachineImage.generic_linux({Stack.of(self).region: props.image_id})
+                if props.image_id is not None
+                else ec2.MachineImage.latest_amazon_linux2023(
+                    cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if architecture == "arm64" else ec2.AmazonLinuxCpuType.X86_64
+                )
             ),
             security_group=self.security_group,
             role=self.role,
             key_pair=key_pair,
-            require_imdsv2=True,
+            require_imdsv2=False,  # required by _require_imdsv2's launch template instead
             # isolated: never a public address; public: the subnet gives one, released whenever the instance stops.
             associate_public_ip_address=False if network.mode == "isolated" else None,
             user_data=user_data,
@@ -182,6 +212,7 @@ class Workstation(Construct):
         )
         # First boot installs packages: it must not start before the route or endpoint they come through exists.
         instance.node.add_dependency(network.packages_reachable)
+        self._require_imdsv2(instance)
         acknowledge(
             instance,
             "AwsSolutions-EC28",
@@ -220,9 +251,11 @@ class Workstation(Construct):
             READY_MARKER=READY_MARKER,
             REGION=region,
             JOB_SCRIPT_URI=spark.job_script_uri,
-            JOB_PATH=JOB_PATH,
+            JOB_SCRIPT_NAME=JOB_SCRIPT_NAME,
             JOB_PACKAGE_URI=spark.job_package_uri,
-            JOB_PACKAGE_PATH=JOB_PACKAGE_PATH,
+            JOB_PACKAGE_NAME=JOB_PACKAGE_NAME,
+            USER_FOLDER=USER_FOLDER,
+            SAMPLE_KEY=SAMPLE_KEY,
             RATINGS_BUCKET=buckets.ratings.bucket_name,
             RESULTS_BUCKET=buckets.results.bucket_name,
             RESULTS_RUNS_PREFIX=RESULTS_RUNS_PREFIX,
@@ -268,16 +301,13 @@ class Workstation(Construct):
         alarm.add_alarm_action(cloudwatch_actions.Ec2Action(cloudwatch_actions.Ec2InstanceAction.STOP))
         return alarm
 
-    def grant_stop(self, role: iam.IRole) -> None:
-        """Reading instance states (no resource-level permissions exist) and stopping this instance only."""
+    def grant_stop(self, role: iam.IRole, *, instance_id: str) -> None:
+        """Reading instance states (no resource-level permissions exist) and stopping this instance only
+        (``instance_id``: its id as the role's stack reads it)."""
         role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:DescribeInstances"], resources=["*"]))
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["ec2:StopInstances"],
-                resources=[
-                    Stack.of(role).format_arn(
-                        service="ec2", resource="instance", resource_name=self.instance.instance_id
-                    )
-                ],
+                resources=[Stack.of(role).format_arn(service="ec2", resource="instance", resource_name=instance_id)],
             )
         )

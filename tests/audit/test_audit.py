@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 REAL_CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
 
-@pytest.mark.slow
 def test_report_on_the_real_app(lab, audit_tools) -> None:
     if not REAL_CHECKOV.exists():
         pytest.fail("checkov is not installed: run `make .venv-checkov/.installed` (make test does)")

@@ -22,6 +22,7 @@ from lab_contract.environments import (
     SpendGuardEnvironment,
     SubmitJobEnvironment,
 )
+from stacks.constructs.lambda_function import tzdata_package
 from tests.lambda_support import SAMPLE_ENVIRONMENTS, fresh_handler
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,6 +103,8 @@ def test_each_function_asset_holds_its_package_and_the_contract_and_nothing_else
             **contract,
             "lambda_functions/__init__.py": (ROOT / "lambda_functions/__init__.py").read_bytes(),
         }
+        if folder == "spend_guard":  # it reads time zones: the tzdata package rides along (lambda_function.py)
+            expected |= {f"tzdata/{name}": data for name, data in files_below(tzdata_package()).items()}
         expected = {name: data for name, data in expected.items() if "__pycache__" not in name}
         found = files_below(asset)
         entry = found.pop("handler.py").decode()

@@ -96,7 +96,9 @@ def test_readme_names_the_real_stack_ids(lab) -> None:
     assert ids, "no stacks"
     for stack_id in ids:
         assert f"| `{stack_id}` |" in readme_section("What gets deployed"), stack_id
-    for command in re.findall(r"npx cdk (?:synth|diff|deploy) ((?:[A-Z]\w* ?)+)", README):
+    commands = re.findall(r"(?:npx cdk|\./cdk) (?:synth|diff|deploy) ((?:[A-Z]\w* ?)+)", README)
+    assert commands, "README shows no cdk command on a stack id"
+    for command in commands:
         assert set(command.split()) <= set(ids), f"README runs `cdk` on a stack that does not exist: {command}"
 
 

@@ -14,6 +14,9 @@ the product deploys):
   tagger, which expects ``[{TagKey, TagValue}]``, and ExecuteChangeSet fails with HTTP 500 (KeyError
   'TagKey'), half-way through creating the stack; and it stores ``KeyPolicy`` as a dict where its KMS API
   expects a JSON string, so every later DescribeKey fails with HTTP 500. We translate both before its handler.
+* ``AWS::SSM::Parameter`` with ``Tags``: CloudFormation takes them as a map (key to value), moto's handler
+  expects ``[{Key, Value}]`` and the parameter is never created (stacks/handoff.py's parameters, which the
+  automation stack's template parameters then fail to read). We translate the map before its handler.
 * Change sets (the only way the CDK CLI deploys by default): a stack created by CreateChangeSet gets no view of
   the account's exports, so ``Fn::ImportValue`` fails with "No export named ... found"; and after
   ExecuteChangeSet moto neither refreshes the stack's Outputs (DescribeStacks shows none) nor publishes its
@@ -43,7 +46,15 @@ the product deploys):
   reference (buckets, roles, topics...), under new names, after `cdk destroy` has "succeeded". We empty both
   maps once the stack is deleted.
 
-Emulator extension (a type moto does not model, that the pipeline needs to exist):
+Emulator extensions (what moto does not model and the commands or the pipeline need):
+
+* Termination protection: moto stores ``EnableTerminationProtection`` from CreateStack but has no
+  UpdateTerminationProtection and deletes a protected stack. We add the call and refuse DeleteStack of a protected
+  stack with AWS's ValidationError ("Protect a CloudFormation stack from being deleted": the deletion fails and
+  the stack remains unchanged), so `make destroy` of a prod stage is tested against that rule.
+* Service Quotas serves only VPC quotas in moto. We serve EC2's on-demand standard vCPU quota (L-1216C47A,
+  "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances") with the value in
+  ``EMULATOR_ON_DEMAND_VCPUS`` (default 32), so `make preflight` compares it with what the settings need.
 
 * ``AWS::DynamoDB::GlobalTable`` (CDK ``TableV2``) with a single replica in the stack's region is created as
   the equivalent moto DynamoDB table (keys, billing mode, the replica's tags, TTL). Replica settings such as
@@ -57,6 +68,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 
@@ -77,6 +89,22 @@ def _patch_kms_key_tags() -> None:
         return original(cls, resource_name, {**cloudformation_json, "Properties": properties}, *args, **kwargs)
 
     Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def _patch_ssm_parameter_tags() -> None:
+    from moto.ssm.models import Parameter
+
+    original = Parameter.create_from_cloudformation_json.__func__  # classmethod -> function
+
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        if isinstance(properties.get("Tags"), dict):
+            properties["Tags"] = [{"Key": key, "Value": value} for key, value in properties["Tags"].items()]
+        return original(cls, resource_name, {**cloudformation_json, "Properties": properties}, *args, **kwargs)
+
+    Parameter.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
 
 
 def _patch_change_set_exports() -> None:
@@ -269,8 +297,59 @@ def _add_single_region_global_table() -> None:
     get_model_map()[SingleRegionGlobalTable.cloudformation_type()] = SingleRegionGlobalTable  # the cached dict
 
 
+def _add_termination_protection(patch: Callable[[Any, str, Any], None] = setattr) -> None:
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    def update_termination_protection(self: Any) -> Any:
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        stack.enable_termination_protection = self._get_param("EnableTerminationProtection") in (True, "true")
+        return ActionResult({"StackId": stack.stack_id})
+
+    original_delete = CloudFormationBackend.delete_stack
+
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        for stack in list(self.stacks.values()):
+            if name_or_stack_id in (stack.name, stack.stack_id) and stack.enable_termination_protection:
+                raise ValidationError(
+                    name_or_stack_id,
+                    f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled",
+                )
+        original_delete(self, name_or_stack_id)
+
+    patch(CloudFormationResponse, "update_termination_protection", update_termination_protection)
+    patch(CloudFormationBackend, "delete_stack", delete_stack)
+
+
+def _add_ec2_on_demand_quota(patch: Callable[[Any, str, Any], None] = setattr, vcpus: float | None = None) -> None:
+    import os
+
+    from moto.servicequotas.models import ServiceQuotasBackend
+
+    value = vcpus if vcpus is not None else float(os.environ.get("EMULATOR_ON_DEMAND_VCPUS", "32"))
+    original = ServiceQuotasBackend.get_service_quota
+
+    def get_service_quota(self: Any, service_code: str, quota_code: str) -> dict[str, Any]:
+        if (service_code, quota_code) == ("ec2", "L-1216C47A"):
+            return {
+                "ServiceCode": "ec2",
+                "QuotaCode": "L-1216C47A",
+                "QuotaName": "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+                "Value": value,
+                "Unit": "None",
+                "Adjustable": True,
+                "GlobalQuota": False,
+            }
+        return original(self, service_code, quota_code)
+
+    patch(ServiceQuotasBackend, "get_service_quota", get_service_quota)
+
+
 PATCHES = (
     _patch_kms_key_tags,
+    _patch_ssm_parameter_tags,
     _patch_change_set_exports,
     _patch_deleted_stack_maps,
     _patch_flow_log_s3_prefix,
@@ -278,6 +357,8 @@ PATCHES = (
     _patch_emr_cluster_properties,
     _patch_missing_ec2_deletes,
     _add_single_region_global_table,
+    _add_termination_protection,
+    _add_ec2_on_demand_quota,
 )
 
 

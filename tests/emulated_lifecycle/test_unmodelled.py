@@ -13,8 +13,6 @@ import unmodelled_support as unmodelled
 
 from tools.context import settings_from
 
-pytestmark = pytest.mark.emulated
-
 
 def test_every_type_the_emulator_does_not_model_has_template_assertions(
     variants: dict[str, lifecycle.Assembly],

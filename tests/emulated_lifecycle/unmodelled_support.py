@@ -18,7 +18,8 @@ import lifecycle_support as lifecycle
 from tools.context import settings_from
 
 Resource = tuple[lifecycle.StackArtifact, str, dict[str, Any]]
-SUPPORTED_SUFFIXES = {".data", ".base", ".test", ".csv", ".dat"}  # submit_job's FORMATS_BY_SUFFIX
+# submit_job's FORMATS_BY_SUFFIX and COMPRESSION_RATIOS (lab_contract/layout.py RATINGS_SUFFIXES)
+SUPPORTED_SUFFIXES = {".data", ".base", ".test", ".csv", ".dat", ".gz", ".bz2"}
 
 
 def resources(assembly: lifecycle.Assembly, resource_type: str) -> Iterator[Resource]:

@@ -41,8 +41,6 @@ SUBMIT_REASONS = {
     "s3-control-char-newline": "key_has_control_chars",
     "s3-control-char-nul": "key_has_control_chars",
     "s3-control-char-escape-sequence": "key_has_control_chars",
-    "s3-glob-characters": "key_unsafe_for_spark",
-    "s3-colon-in-key": "key_unsafe_for_spark",
     "s3-zero-size": "empty_object",
     "s3-negative-size": "bad_size",
     "s3-missing-size": "missing_size",

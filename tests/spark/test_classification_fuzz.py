@@ -36,10 +36,12 @@ MIN_RATING, MAX_RATING = 0.5, 5.0
 LINES_PER_FORMAT = 4000
 
 IDS = ["1", "42", "99999", "2147483647", "2147483648", "9999999999", "00000000001", "123456789012", "0"]
+IDS += ["000000000123", "00000000002147483647", "0002147483648", "00"]  # zero-padded: read by value
 ODD_IDS = ["", "-1", "-0", "+5", "1.0", "1e3", "abc", "5x", "١٢"]  # the last: Arabic-Indic digits
 RATINGS = ["1", "4", "4.5", "5.", ".5", "0.5", "5.0", "0", "5.5", "1e0", "5E-1", "1e400", "-1", "+3", "10"]
 ODD_RATINGS = ["", "four", "4,5", "NaN", "Infinity", "4.5.1", "e5", "."]
 TIMES = ["881250949", "0", "123456789012345678", "1234567890123456789", "", "-1", "1.5", "yesterday"]
+TIMES += ["0000000000000000000000881250949"]
 
 
 def _field(rng: random.Random, choices: list, odd: list) -> str:
@@ -66,7 +68,7 @@ def generated_lines(fmt: str, seed: int) -> list:
         line = sep.join(fields)
         roll = rng.random()
         if roll < 0.02:
-            line = rng.choice(["", "   ", "\t", "::", ",", "1 2 3 4"])
+            line = rng.choice(["", "   ", "\t", " \t\u00a0\u3000", "\ufeff", "::", ",", "1 2 3 4"])
         elif roll < 0.04:
             line = line.replace(sep, rng.choice(["\t", ",", "::", " "]), 1)
         lines.append(line)
@@ -76,12 +78,14 @@ def generated_lines(fmt: str, seed: int) -> list:
 
 
 def _id(text: str) -> int | None:
-    return int(text) if re.search(ID_PATTERN, text) and len(text) <= 11 else None
+    """The id's value when it is an integer of at most 11 characters once leading zeros are dropped."""
+    digits = re.sub(r"^(-?)0+([0-9])", r"\1\2", text)
+    return int(text) if re.search(ID_PATTERN, text) and len(digits) <= 11 else None
 
 
 def expected_outcome(line: str, fmt: str) -> tuple | None:
     """(reject_reason, user, item, rating, timestamp) as the rules give it; None for lines that are not rows."""
-    if line.strip(" ") == "" or (fmt == "csv" and re.sub(r"\s", "", line).lower() in CSV_HEADERS):
+    if re.fullmatch(r"[\s\ufeff]*", line) or (fmt == "csv" and re.sub(r"\s", "", line).lower() in CSV_HEADERS):
         return None
     fields = line.split(FORMATS[fmt])
     count = len(fields)

@@ -14,6 +14,8 @@ from spark_jobs.als.ranking import (
     PREFERENCE_OFFSET,
     RANKING,
     RATING,
+    RankingChoice,
+    fit_ranking_model,
     preferences,
     scaled_rank,
 )
@@ -76,11 +78,27 @@ def test_the_default_rank_is_the_largest_the_data_supports(ratings, users, items
 
 def test_preferences_are_ratings_minus_the_offset(spark):
     train = spark.createDataFrame(
-        [(1, 1, 5.0), (1, 2, 2.0), (2, 1, 1.0), (2, 3, 3.5)], "user int, item int, rating double"
+        [(1, 1, 5.0), (1, 2, 2.0), (2, 1, 1.0), (2, 2, 4.0), (2, 3, 3.5)], "user int, item int, rating double"
     )
     got = {(r.user, r.item): r.rating for r in preferences(train).collect()}
     # 5 stars: liked, confidence 1 + 3 alpha; 2 stars: as if unrated; 1 star: disliked, confidence 1 + alpha.
-    assert got == {(1, 1): 3.0, (1, 2): 0.0, (2, 1): -1.0, (2, 3): 1.5}
+    assert got == {(1, 1): 3.0, (1, 2): 0.0, (2, 1): -1.0, (2, 2): 2.0, (2, 3): 1.5}
+
+
+def test_users_and_items_without_a_positive_preference_are_left_out_of_the_ranking_fit(spark):
+    # User 3 rated nothing above the offset and item 4 was liked by nobody: Spark's implicit ALS would solve
+    # them without regularisation, singular here (four items rated alike by everyone, rank 10).
+    rows = [(u, i, 5.0) for u in (1, 2) for i in (1, 2, 3)] + [(3, i, 1.0) for i in (1, 2, 3, 4)] + [(1, 4, 2.0)]
+    train = spark.createDataFrame(rows, "user int, item int, rating double")
+    kept = {(r.user, r.item) for r in preferences(train).collect()}
+    assert kept == {(u, i) for u in (1, 2) for i in (1, 2, 3)}
+    model = fit_ranking_model(train, job_args(ratings="unused", output="unused"), RankingChoice(10, 0.1, 0.3), 1)
+    assert sorted(row.id for row in model.userFactors.collect()) == [1, 2]
+
+
+def test_a_ranking_model_without_regularisation_is_refused():
+    with pytest.raises(SystemExit):
+        parse_args(["--ratings", "r", "--output", "o", "--ranking-reg-param", "0"])
 
 
 def test_the_written_lists_come_from_the_ranking_model_and_the_rating_model_is_unchanged(

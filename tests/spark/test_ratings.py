@@ -139,7 +139,7 @@ def test_empty_and_missing_inputs_fail_naming_the_file(spark, write_lines, tmp_p
     empty = write_lines("empty.data", ["", "  "])
     for fmt in ("auto", "udata"):
         assert main(["--ratings", empty, "--format", fmt, "--output", str(tmp_path)]) == 2
-        assert f"{empty}: the input is empty" in capsys.readouterr().err
+        assert f"{empty}: no ratings: the input is empty or holds only whitespace" in capsys.readouterr().err
     missing = str(tmp_path / "nope.data")
     assert main(["--ratings", missing, "--output", str(tmp_path)]) == 2
     assert f"cannot read {missing}" in capsys.readouterr().err

@@ -93,7 +93,6 @@ def test_submit_function_gets_the_shared_cluster_definition(lab) -> None:
         "ServiceRole",
         "LogUri",
         "Ec2SubnetIds",
-        "AutoTerminationPolicy",
     ):
         assert field in template_json
     assert "TERMINATE_CLUSTER" in json.dumps(env["STEP_TEMPLATE"])
@@ -167,3 +166,29 @@ def test_idempotency_table_has_ttl_and_point_in_time_recovery(lab) -> None:
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert table["Replicas"][0]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_the_spend_guard_loads_its_time_zone_from_its_asset_alone(lab, tmp_path) -> None:
+    """issue 21, suspected item: the Python 3.14 runtime's pages do not promise a system time zone database, so the
+    spend guard's asset carries the tzdata package; with no system database at all (PYTHONTZPATH empty) and only
+    the asset on the path, the configured zone loads and the environment parses."""
+    import subprocess
+    import sys
+
+    asset = next(lab.outdir.glob("**/lambda-sources/spend_guard"))
+    assert (asset / "tzdata" / "zoneinfo" / "Europe" / "London").is_file()
+    assert not any(lab.outdir.glob("**/lambda-sources/submit_job/tzdata"))
+    check = (
+        "import zoneinfo, sys; zoneinfo.reset_tzpath([]); "
+        "assert zoneinfo.TZPATH == (); "
+        "zone = zoneinfo.ZoneInfo('Europe/London'); "
+        "assert 'tzdata' in sys.modules and sys.modules['tzdata'].__file__.startswith(sys.argv[1]); print(zone.key)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, sys.argv[1]); {check}", str(asset)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONTZPATH": ""},
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "Europe/London", result.stderr

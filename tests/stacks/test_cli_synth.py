@@ -51,7 +51,6 @@ def test_cdk_synth_refuses_bad_context(tmp_path: Path, context: str, message: st
     assert not list((tmp_path / "cdk.out").glob("*.template.json"))
 
 
-@pytest.mark.slow
 def test_make_synth_prints_one_line_and_no_warning(tmp_path: Path) -> None:
     """`make synth` (tools.cdk_synth) on the working tree: the summary line only, every stack written."""
     from tools.cdk_synth import stack_ids

@@ -68,7 +68,9 @@ def test_outputs_merge_both_stacks(account, capsys) -> None:
 
 def test_a_missing_stack_is_one_line_saying_to_deploy(account, capsys) -> None:
     assert lab.main(["outputs", "-c", "project=other-lab"]) == 1
-    assert "other-lab-dev-storage is not deployed here" in capsys.readouterr().err
+    assert (
+        "the stack other-lab-dev-storage is not deployed in eu-west-2: run make deploy first" in capsys.readouterr().err
+    )
 
 
 def test_upload_sample_puts_the_bundled_sample_under_ratings(account) -> None:
@@ -77,7 +79,7 @@ def test_upload_sample_puts_the_bundled_sample_under_ratings(account) -> None:
     assert body == (lab.ROOT / "spark_jobs" / "sample_data" / "u.data").read_bytes()
 
 
-def test_start_brings_a_stopped_workstation_back_and_connect_waits_for_it(account, monkeypatch) -> None:
+def test_start_brings_a_stopped_workstation_back_and_connect_waits_for_it(account, monkeypatch, tmp_path) -> None:
     ec2, instance_id = account["ec2"], account["instance_id"]
     ec2.stop_instances(InstanceIds=[instance_id])
     with pytest.raises(lab.LabError, match="run make workstation-start first"):
@@ -86,6 +88,10 @@ def test_start_brings_a_stopped_workstation_back_and_connect_waits_for_it(accoun
     assert lab.start(ec2, instance_id) == "running"  # already running: nothing to do
     command = lab.session_command(ec2, instance_id, REGION)
     assert command == ["aws", "ssm", "start-session", "--region", REGION, "--target", instance_id]
+    for program in lab.SESSION_PROGRAMS:  # stand-ins: make connect looks for both before it calls AWS
+        (tmp_path / program).write_text("#!/bin/sh\n")
+        (tmp_path / program).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{lab.os.environ['PATH']}")
     executed = []
     monkeypatch.setattr(lab.os, "execvp", lambda file, args: executed.append(args))
     assert lab.main(["connect"]) == 0 and executed == [command]
@@ -117,7 +123,6 @@ def test_results_before_any_run_says_how_to_start_one(account, capsys) -> None:
     assert "make upload-sample starts one" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_top_n_reads_the_jobs_parquet(tmp_path: Path) -> None:
     from pyspark.sql import SparkSession
 

@@ -64,6 +64,23 @@ class CloudAssembly:
                     found[name] = (stack, output.get("Value"))
         return found
 
+    def handoffs(self) -> dict[tuple[str, str], tuple[StackTemplate, Any]]:
+        """(reading stack id, template parameter) -> (writing stack, value), for each parameter of type
+        ``AWS::SSM::Parameter::Value<String>`` whose default names an ``AWS::SSM::Parameter`` another template
+        writes (stacks/handoff.py): the value CloudFormation resolves it to at deployment."""
+        written = {
+            properties.get("Name"): (stack, properties.get("Value"))
+            for stack in self.stacks
+            for _, resource in stack.of_type("AWS::SSM::Parameter")
+            for properties in [resource.get("Properties") or {}]
+        }
+        return {
+            (stack.artifact_id, name): written[parameter.get("Default")]
+            for stack in self.stacks
+            for name, parameter in (stack.template.get("Parameters") or {}).items()
+            if parameter.get("Type") == "AWS::SSM::Parameter::Value<String>" and parameter.get("Default") in written
+        }
+
 
 class AssemblyError(RuntimeError):
     """cdk.out is missing or is not a cloud assembly."""

@@ -135,6 +135,7 @@ class _Diagram:
         self.assembly = assembly
         self.stacks = {stack.artifact_id: stack for stack in assembly.stacks}
         self.exports = assembly.exports()
+        self.handoffs = assembly.handoffs()
         self.nodes: dict[Key, _Node] = {}
         self.vpcs: dict[Key, str] = {}  # VPC -> its subgraph id
         # (source id, target id, style) -> labels, in the order found
@@ -144,8 +145,13 @@ class _Diagram:
 
     # ------------------------------------------------------------------ resolving references
     def resolve(self, stack: StackTemplate, value: Any) -> set[Key]:
-        """Resources ``value`` refers to, in this stack (Ref, GetAtt, Sub) or another (Fn::ImportValue)."""
+        """Resources ``value`` refers to, in this stack (Ref, GetAtt, Sub) or another (Fn::ImportValue, or a template
+        parameter read from an SSM parameter another stack writes)."""
         found = {(stack.artifact_id, name) for name in references(value) if name in stack.resources}
+        for name in references(value):
+            if (stack.artifact_id, name) in self.handoffs:
+                writer, written = self.handoffs[(stack.artifact_id, name)]
+                found |= self.resolve(writer, written)
         for export in imports(value):
             if export in self.exports:
                 exporter, exported = self.exports[export]

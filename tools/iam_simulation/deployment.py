@@ -1,7 +1,8 @@
 """The IAM policies of a deployment, read from its synthesised templates and resolved to concrete ARNs.
 
 A ``Deployment`` is the templates plus the physical id of each resource (what CloudFormation created, or made-up
-names for an offline check). References are resolved the way CloudFormation resolves them: ``Ref``,
+names for an offline check). References are resolved the way CloudFormation resolves them: ``Ref`` (of a resource,
+a pseudo parameter, or a parameter read from an SSM parameter another template writes),
 ``Fn::GetAtt ... Arn``, ``Fn::Join``, ``Fn::Sub``, ``Fn::ImportValue`` (from the other templates' exported
 Outputs) and the pseudo parameters. A reference it cannot resolve raises ``Unresolvable``: the check then fails
 loudly instead of evaluating a policy that differs from the deployed one.
@@ -40,6 +41,7 @@ _ARNS = {
     "AWS::Lambda::Function": "arn:{partition}:lambda:{region}:{account}:function:{id}",
     "AWS::Logs::LogGroup": "arn:{partition}:logs:{region}:{account}:log-group:{id}:*",
     "AWS::SNS::Topic": "{id}",  # its physical id is its ARN
+    "AWS::Events::Rule": "arn:{partition}:events:{region}:{account}:rule/{id}",
 }
 
 
@@ -95,18 +97,20 @@ class Deployment:
             return {key: self.resolve(deployed, item) for key, item in value.items()}
         [(function, argument)] = value.items()
         if function == "Ref":
-            pseudo = self._pseudo(argument)
-            return pseudo if pseudo is not None else self.physical_id(deployed, argument)
+            return self._ref(deployed, argument)
         if function == "Fn::GetAtt":
-            logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-            if attribute not in ("Arn", "TopicArn"):
-                raise Unresolvable(f"{deployed.stack_name}: Fn::GetAtt {logical_id}.{attribute}")
-            return self.arn_of(deployed, logical_id)
+            return self._get_att(deployed, argument)
         if function == "Fn::Join":
             separator, items = argument
             return separator.join(str(self.resolve(deployed, item)) for item in items)
         if function == "Fn::Sub":
             return self._sub(deployed, argument)
+        if function == "Fn::Select":
+            index, items = argument
+            return self.resolve(deployed, items)[int(self.resolve(deployed, index))]
+        if function == "Fn::Split":
+            separator, text = argument
+            return str(self.resolve(deployed, text)).split(separator)
         if function == "Fn::ImportValue":
             name = self.resolve(deployed, argument)
             if name not in self._exports:
@@ -114,6 +118,35 @@ class Deployment:
             exporter, exported = self._exports[name]
             return self.resolve(exporter, exported)
         raise Unresolvable(f"{deployed.stack_name}: {function} is not supported")
+
+    def _ref(self, deployed: DeployedTemplate, name: str) -> Any:
+        pseudo = self._pseudo(name)
+        if pseudo is not None:
+            return pseudo
+        if name in deployed.template.get("Parameters", {}):
+            return self._parameter(deployed, name)
+        return self.physical_id(deployed, name)
+
+    def _parameter(self, deployed: DeployedTemplate, name: str) -> Any:
+        """A template parameter of type ``AWS::SSM::Parameter::Value<String>``: the value of the SSM parameter its
+        default names, as the template that declares that parameter sets it (stacks/handoff.py)."""
+        declared = deployed.template["Parameters"][name]
+        if declared.get("Type") != "AWS::SSM::Parameter::Value<String>":
+            raise Unresolvable(f"{deployed.stack_name}: parameter {name} of type {declared.get('Type')}")
+        for other in self.templates:
+            for resource in other.resources.values():
+                properties = resource.get("Properties", {})
+                if resource["Type"] == "AWS::SSM::Parameter" and properties.get("Name") == declared.get("Default"):
+                    return self.resolve(other, properties["Value"])
+        raise Unresolvable(f"{deployed.stack_name}: no template writes the SSM parameter {declared.get('Default')}")
+
+    def _get_att(self, deployed: DeployedTemplate, argument: Any) -> str:
+        logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+        if attribute == "GroupId":  # a VPC security group's id is its physical id
+            return self.physical_id(deployed, logical_id)
+        if attribute not in ("Arn", "TopicArn"):
+            raise Unresolvable(f"{deployed.stack_name}: Fn::GetAtt {logical_id}.{attribute}")
+        return self.arn_of(deployed, logical_id)
 
     def _sub(self, deployed: DeployedTemplate, argument: Any) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else argument
@@ -175,19 +208,27 @@ class Deployment:
                 return [str(arn) for arn in self.resolve(deployed, arns)]
         raise LookupError(f"no role {role_name!r}")
 
+    def _governed_by(self, deployed: DeployedTemplate, resource: dict[str, Any]) -> list[str]:
+        """The ARNs a bucket, topic or queue policy resource governs (a bucket's objects by its ARN + "/")."""
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::S3::BucketPolicy":
+            return [f"arn:{self.partition}:s3:::{self.resolve(deployed, properties['Bucket'])}"]
+        if resource["Type"] == "AWS::SNS::TopicPolicy":
+            return list(self.resolve(deployed, properties["Topics"]))
+        if resource["Type"] == "AWS::SQS::QueuePolicy":  # queues are listed by URL
+            prefix = f"arn:{self.partition}:sqs:{self.region}:{self.account}:"
+            return [prefix + url.rsplit("/", 1)[-1] for url in self.resolve(deployed, properties["Queues"])]
+        return []
+
     def resource_policy(self, resource_arn: str) -> dict[str, Any] | None:
-        """The bucket policy, topic policy or key policy that governs ``resource_arn``, resolved; None if none."""
+        """The bucket, topic, queue or key policy that governs ``resource_arn``, resolved; None if none."""
         for deployed in self.templates:
             for resource in deployed.resources.values():
-                properties = resource.get("Properties", {})
-                if resource["Type"] == "AWS::S3::BucketPolicy":
-                    bucket = f"arn:{self.partition}:s3:::{self.resolve(deployed, properties['Bucket'])}"
-                    if resource_arn == bucket or resource_arn.startswith(f"{bucket}/"):
-                        return dict(self.resolve(deployed, properties["PolicyDocument"]))
-                elif resource["Type"] == "AWS::SNS::TopicPolicy" and resource_arn in self.resolve(
-                    deployed, properties["Topics"]
+                governed = self._governed_by(deployed, resource)
+                if resource_arn in governed or (
+                    resource["Type"] == "AWS::S3::BucketPolicy" and resource_arn.startswith(f"{governed[0]}/")
                 ):
-                    return dict(self.resolve(deployed, properties["PolicyDocument"]))
+                    return dict(self.resolve(deployed, resource["Properties"]["PolicyDocument"]))
             for logical_id, resource in deployed.resources.items():
                 is_key = resource["Type"] == "AWS::KMS::Key" and logical_id in deployed.physical_ids
                 if is_key and self.arn_of(deployed, logical_id) == resource_arn:

@@ -2,7 +2,7 @@
 
 A recorded call (service, operation, parameters, response) becomes one request per resource it acts on, plus the
 requests AWS authorises on the caller's behalf: RunJobFlow is also an ``elasticmapreduce:AddTags`` of its tags and
-an ``iam:PassRole`` of each role it names; publishing to a KMS-encrypted topic also uses the key
+an ``iam:PassRole`` of each role it names (and a ``PutAutoTerminationPolicy`` of the policy it may carry); publishing to a KMS-encrypted topic also uses the key
 (``kms:GenerateDataKey``, ``kms:Decrypt``). An operation without a mapping here raises ``Unmapped``: a function
 that starts calling something new fails the check until the mapping (and the grant) is reviewed.
 """
@@ -126,6 +126,17 @@ def _run_job_flow(call: Call, lookup: Lookup) -> Mapped:
             "RunJobFlow's tags",
         ),
     ]
+    if "AutoTerminationPolicy" in call.params:
+        # "Using an auto-termination policy for Amazon EMR cluster cleanup" (EMR Management Guide): a policy sent
+        # with RunJobFlow needs elasticmapreduce:PutAutoTerminationPolicy.
+        mapped.append(
+            (
+                "elasticmapreduce:PutAutoTerminationPolicy",
+                _cluster(lookup, cluster_id),
+                tag_context("aws:ResourceTag", tags),
+                "RunJobFlow's AutoTerminationPolicy",
+            )
+        )
     for role, which in roles:
         role_arn = role if role.startswith("arn:") else f"arn:aws:iam::{lookup.account}:role/{role}"
         mapped.append(

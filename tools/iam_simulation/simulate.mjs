@@ -1,7 +1,8 @@
 // Evaluates IAM requests with @cloud-copilot/iam-simulate (pinned in package.json): identity policies, the
 // resource's policy and their conditions, as AWS does for a same-account request (no SCPs, RCPs or boundaries:
 // the project deploys none).
-// stdin: a JSON list of {request: {principal, action, resource, context}, identityPolicies, resourcePolicy}
+// stdin: a JSON list of {request: {principal, action, resource, context}, account, identityPolicies, resourcePolicy}
+// (the principal is a role's ARN, or a service principal such as budgets.amazonaws.com acting for the account)
 // stdout: a JSON list, in the same order, of {result: "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied" | "Error",
 // errors}
 import { runSimulation } from '@cloud-copilot/iam-simulate'
@@ -12,7 +13,7 @@ const cases = JSON.parse(Buffer.concat(chunks).toString('utf8'))
 
 const results = []
 for (const item of cases) {
-  const account = item.request.principal.split(':')[4]
+  const account = item.account
   const response = await runSimulation(
     {
       request: {

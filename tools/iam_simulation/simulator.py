@@ -11,18 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from tools.iam_simulation.deployment import Deployment
+from tools.iam_simulation.managed_policies import DOCUMENTS, UNEVALUATED
 from tools.iam_simulation.requests import Request
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).resolve().with_name("simulate.mjs")
-# AWS managed policies attached to the project's roles. Their documents are AWS's and not in the templates, so they
-# are not evaluated: each grants none of the actions the functions call or the forbidden list tries
-# (CloudWatch Logs; SSM, SSM Messages and EC2 Messages), so leaving them out cannot turn a denial into an allow of
-# those actions. A role with any other managed policy fails the check until it is reviewed and added here.
-UNEVALUATED_MANAGED_POLICIES = {
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": "logs:CreateLogGroup/Stream, PutLogEvents",
-    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore": "ssm:*, ssmmessages:*, ec2messages:* (Session Manager)",
-}
+
+
+def is_service_principal(principal: str) -> bool:
+    """An AWS service acting for the account ("budgets.amazonaws.com"): only resource policies speak for it."""
+    return not principal.startswith("arn:") and principal.endswith(".amazonaws.com")
 
 
 class SimulatorError(RuntimeError):
@@ -51,19 +49,31 @@ def node() -> str:
     return found
 
 
+def _identity_policies(principal: str, deployment: Deployment) -> list[dict[str, Any]]:
+    """The role's own policies and the documented managed ones; none for a service principal. AWS managed policies
+    are evaluated from their documented statements or left out for a reviewed reason (managed_policies.py); a role
+    with any other fails the check until it is reviewed."""
+    if is_service_principal(principal):
+        return []
+    role_name = principal.rsplit("/", 1)[-1]
+    managed = deployment.managed_policy_arns(role_name)
+    unknown = set(managed) - set(UNEVALUATED) - set(DOCUMENTS)
+    if unknown:
+        raise SimulatorError(f"{role_name} has managed policies the simulation does not know: {sorted(unknown)}")
+    documented = [{"name": arn.rsplit("/", 1)[-1], "policy": DOCUMENTS[arn]} for arn in managed if arn in DOCUMENTS]
+    return deployment.identity_policies(role_name) + documented
+
+
 def simulate(requests: list[Request], deployment: Deployment) -> list[Verdict]:
     """Each request evaluated against its principal's policies from ``deployment`` and its resource's policy."""
     cases: list[dict[str, Any]] = []
     for request in requests:
-        role_name = request.principal.rsplit("/", 1)[-1]
-        unknown = set(deployment.managed_policy_arns(role_name)) - set(UNEVALUATED_MANAGED_POLICIES)
-        if unknown:
-            raise SimulatorError(f"{role_name} has managed policies the simulation does not know: {sorted(unknown)}")
         resource_policy = deployment.resource_policy(request.resource) if request.resource != "*" else None
         cases.append(
             {
                 "request": request.as_json(),
-                "identityPolicies": deployment.identity_policies(role_name),
+                "account": deployment.account,
+                "identityPolicies": _identity_policies(request.principal, deployment),
                 "resourcePolicy": resource_policy,
             }
         )

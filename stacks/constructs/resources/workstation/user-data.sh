@@ -1,4 +1,5 @@
 #!/bin/bash
+set -euo pipefail
 cat > @SETUP_PATH@ <<'SETUP'
 @SETUP_SCRIPT@
 SETUP
