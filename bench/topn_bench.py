@@ -79,7 +79,12 @@ class Split:
             scores[:, ~self.catalogue] = -np.inf
             return scores
 
-        lists = top_unrated(self.users, catalogue_only, self.rated, TOP_N)
+        ranked = top_unrated(self.users, catalogue_only, self.rated, TOP_N)
+        # A user left with fewer than TOP_N unrated catalogue items gets just those (as the job does).
+        lists = [
+            items[self.catalogue[items] & ~np.isin(items, self.rated[int(user)])]
+            for user, items in zip(self.users, ranked, strict=True)
+        ]
         recommended = np.concatenate(lists)
         metrics = ranking_metrics(lists, self.labels, TOP_N)
         metrics["coverage"] = np.unique(recommended).size / int(self.catalogue.sum())

@@ -61,7 +61,8 @@ def fetch_movielens_100k(cache: Path = CACHE) -> Path:
     # Atomic files: a typed header line, then tab-separated fields (inter: user item rating timestamp).
     (target / "u.data").write_text("".join(line + "\n" for line in texts["inter"]))
     titles = [line.split("\t")[:3] for line in texts["item"]]
-    (target / "u.item").write_text("".join(f"{item}|{title} ({year})\n" for item, title, year in titles))
+    lines = "".join(f"{item}|{title} ({year})\n" for item, title, year in titles)
+    (target / "u.item").write_text(lines, encoding="latin-1", errors="replace")  # MovieLens's u.item encoding
     return target
 
 
