@@ -21,16 +21,8 @@ matplotlib.use("Agg")  # files only: no display on CI or a headless workstation
 
 import matplotlib.pyplot as plt
 
-PHASE_ORDER = (
-    "load_validate",
-    "tune",
-    "train",
-    "train_ranking",
-    "evaluate",
-    "recommend",
-    "rank_evaluate",
-    "save_model",
-)
+from spark_jobs.local.run_summary import ordered_phases
+
 RANKING_LABELS = {
     "precision_at_n": "precision",
     "recall_at_n": "recall",
@@ -94,7 +86,7 @@ def _tuning_panel(axes: Any, tuning: dict) -> None:
 
 def _phase_panel(axes: Any, metrics: dict) -> None:
     phases = metrics["phase_seconds"]  # metrics.json sorts its keys: back to the order they ran in
-    names = [name for name in PHASE_ORDER if name in phases] + sorted(set(phases) - set(PHASE_ORDER))
+    names = ordered_phases(phases)
     seconds = [phases[name] for name in names]
     _label_bars(axes, axes.barh(names, seconds, color="tab:purple"), seconds, 1)
     axes.set_xlim(0, max(seconds, default=1.0) * 1.2)

@@ -19,23 +19,13 @@ import sys
 from pathlib import Path
 
 from spark_jobs.als.attempts import default_run_id
-from spark_jobs.local.run_summary import ranking_lines
+from spark_jobs.local.run_summary import ordered_phases, ranking_lines
 from spark_jobs.local.spark_submit import JOB, SPARK_JOBS, job_arguments, submit
 from spark_jobs.local.synthetic_ratings import generate, write_dataset
 
 SAMPLE_DIR = SPARK_JOBS / "sample_data"
 SAMPLE_FILES = ("u.data", "u.test", "oracle.json")
 MAX_RATIO_TO_ORACLE = 1.10
-PHASE_ORDER = (
-    "load_validate",
-    "tune",
-    "train",
-    "train_ranking",
-    "evaluate",
-    "recommend",
-    "rank_evaluate",
-    "save_model",
-)
 CHART_NAME = "run.png"
 
 
@@ -91,7 +81,7 @@ def summary_table(metrics: dict, oracle: dict) -> str:
             searched.insert(0, f"models {', '.join(tuning['models'])}")
         rows.append(("tuned over", " x ".join(searched)))
     phases = metrics["phase_seconds"]
-    ordered = [phase for phase in PHASE_ORDER if phase in phases] + sorted(set(phases) - set(PHASE_ORDER))
+    ordered = ordered_phases(phases)
     rows += [(f"  {phase} (s)", f"{phases[phase]:.1f}") for phase in ordered]
     rows.append(("job wall time (s)", f"{metrics['wall_seconds']:.1f}"))
     width = max(len(label) for label, _ in rows)

@@ -6,6 +6,25 @@ from __future__ import annotations
 
 from spark_jobs.als.titles import sample_lines
 
+# The job's phases in the order it runs them (spark_jobs/als/job.py); metrics.json sorts its keys.
+PHASE_ORDER = (
+    "load_validate",
+    "tune",
+    "tune_ranking",
+    "train",
+    "train_ranking",
+    "evaluate",
+    "recommend",
+    "rank_evaluate",
+    "save_model",
+)
+
+
+def ordered_phases(phases: dict) -> list[str]:
+    """The names of metrics.json's phase_seconds in the order the job ran them (any unknown ones last)."""
+    return [name for name in PHASE_ORDER if name in phases] + sorted(set(phases) - set(PHASE_ORDER))
+
+
 RANKING_ROWS = (
     ("ndcg_at_n", "NDCG", 4),
     ("precision_at_n", "precision", 4),
