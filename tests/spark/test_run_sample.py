@@ -93,23 +93,7 @@ def test_spark_submit_runs_the_shipped_job_away_from_the_project_and_streams_its
 def test_the_run_chart_is_a_png_with_a_panel_per_part_of_the_run(tmp_path):
     from PIL import Image
 
-    metrics = {
-        "run_id": "r1",
-        "rmse": 0.88,
-        "baseline_rmse": 0.91,
-        "test_rows_evaluated": 100,
-        "wall_seconds": 30.0,
-        "params": {"model": "blend", "rank": 10, "reg_param": 0.1, "max_iter": 20, "biases": True},
-        "ranking": {
-            "n": 10,
-            "users_evaluated": 90,
-            "relevant": "held-out rating >= 4",
-            "model": dict.fromkeys(("precision_at_n", "recall_at_n", "ndcg_at_n", "map_at_n"), 0.05),
-            "popularity": dict.fromkeys(("precision_at_n", "recall_at_n", "ndcg_at_n", "map_at_n"), 0.1),
-        },
-        "phase_seconds": {"load_validate": 3.0, "train": 10.0},
-        "tuning": None,
-    }
+    metrics = _chart_metrics()
     plain = run_sample.draw_chart({**metrics, "ranking": None}, {"oracle_rmse": 0.82}, tmp_path / "plain")
     tuned_metrics = {
         **metrics,

@@ -81,10 +81,10 @@ def deploy_stage(stage: str, *, protected: bool) -> None:
         )
 
 
-def start_cluster(stage: str) -> str:
+def start_cluster(stage: str, name: str | None = None) -> str:
     emr = boto3.client("emr", region_name=REGION)
     return emr.run_job_flow(
-        Name=f"ml-lab-{stage}-job",
+        Name=name or f"ml-lab-{stage}-job",
         ReleaseLabel="emr-7.5.0",
         Instances={"InstanceCount": 1, "MasterInstanceType": "m7g.xlarge", "KeepJobFlowAliveWhenNoSteps": True},
         JobFlowRole="EMR_EC2_DefaultRole",
@@ -269,14 +269,7 @@ def start_standing_cluster(name: str, stage: str = "dev") -> str:
     emr = boto3.client("emr", region_name=REGION)
     cluster_id = start_cluster(stage)
     emr.terminate_job_flows(JobFlowIds=[cluster_id])  # another cluster of the stage, ended: never in the way
-    return emr.run_job_flow(
-        Name=name,
-        ReleaseLabel="emr-7.5.0",
-        Instances={"InstanceCount": 1, "MasterInstanceType": "m7g.xlarge", "KeepJobFlowAliveWhenNoSteps": True},
-        JobFlowRole="EMR_EC2_DefaultRole",
-        ServiceRole="EMR_DefaultRole",
-        Tags=[{"Key": "project", "Value": "ml-lab"}, {"Key": "stage", "Value": stage}],
-    )["JobFlowId"]
+    return start_cluster(stage, name)
 
 
 def test_restart_standing_saves_the_next_generation_then_deploys_with_it(
