@@ -18,7 +18,7 @@ from spark_jobs.local.spark_submit import job_arguments
 from spark_jobs.local.synthetic_ratings import SyntheticSpec, generate, write_dataset
 
 TINY = SyntheticSpec(users=60, items=150, ratings=2_000, seed=3)
-OUTPUTS = ["_SUCCESS", "metrics.json", "model", "recommendations"]
+OUTPUTS = ["_SUCCESS", "metrics.json", "model", "ranking_model", "recommendations"]
 
 
 @pytest.fixture(scope="module")
