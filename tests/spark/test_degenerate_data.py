@@ -14,7 +14,7 @@ from spark_jobs.als.spark_helpers import session_conf
 from tests.spark.job_support import job_args
 
 TRAIN = [(u, i, 1 + (u * i) % 5) for u in range(1, 8) for i in range(1, 8)]
-FAST = {"rank": 2, "max_iter": 2, "top_n": 3}  # the outcome, not the model, is under test
+FAST = {"rank": 2, "max_iter": 2, "ranking_rank": 2, "ranking_max_iter": 2, "top_n": 3}  # the outcome is under test
 
 
 def _write(path: Path, rows: list) -> str:

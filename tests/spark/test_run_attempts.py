@@ -30,7 +30,16 @@ def ratings(tmp_path_factory) -> Path:
 
 def _argv(ratings: Path, output: Path, run_id: str = "run-1") -> list:
     return job_arguments(
-        ratings=ratings, format="udata", output=output, run_id=run_id, max_iter=2, rank=3, top_n=2, model="plain"
+        ratings=ratings,
+        format="udata",
+        output=output,
+        run_id=run_id,
+        max_iter=2,
+        rank=3,
+        top_n=2,
+        model="plain",
+        ranking_max_iter=2,  # the attempts, not either model, are under test
+        ranking_rank=3,
     )
 
 
