@@ -41,6 +41,10 @@ TIERS: dict[str, str] = {
     "tests/stacks/test_cli_synth.py": "slow",  # the CDK CLI (Node) synthesises, once per case
     "tests/stacks/test_audit_gates.py": "slow",  # cfn-lint and checkov over both network modes
     "tests/stacks/test_app_builder.py": "slow",  # the app synthesised once per setting
+    "tests/stacks/test_documented_settings.py": "slow",  # once per README's documented values and commands
+    "tests/stacks/test_update_safety.py": "slow",  # once per routine change
+    "tests/stacks/test_stages_side_by_side.py": "slow",  # once per stage
+    "tests/tools/test_one_line_errors.py": "slow",  # each command x failure class, retries and timeouts included
     "tests/audit/test_audit.py": "slow",  # the whole audit, scanners included
     "tests/audit/test_changes.py": "slow",  # the audit's change summary: base and head synthesised per case
 }
