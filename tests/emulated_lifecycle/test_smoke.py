@@ -165,6 +165,16 @@ def test_no_outcome_in_time_is_one_line_and_destroys_everything(run, session) ->
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_while_waiting_destroys_everything(run, session, signal_number) -> None:
+    # Ctrl-C as a terminal delivers it: a process started in the background by a non-interactive shell (as CI may
+    # start the suite) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_while_waiting(run, session, signal_number)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_while_waiting(run, session, signal_number) -> None:
     # The signal comes while the run waits for an outcome that never comes (a timeout would end it otherwise,
     # with another line and code).
     code, out, err, stand_ins, _ = run(None, interrupt=signal_number, timeout=60)
