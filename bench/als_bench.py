@@ -1,6 +1,6 @@
 """Spark ALS (local[2], through spark-submit) beside a single-machine NumPy peer on realistic synthetic ratings.
 
-    python -m bench.als_bench [--sizes 100K,1M] [--baseline-job OLD_als_job.py] [--driver-memory 2g]
+    python -m bench.als_bench [--sizes 100K,1M] [--baseline-job OLD_als_job.py] [--driver-memory 2g] [--lists rating]
 
 Both engines get the same train/test files from spark_jobs/local/synthetic_ratings.py (biases, power-law
 activity and popularity, decaying rank-16 taste, integer stars) and the same model: the job's
@@ -103,14 +103,16 @@ def run_process(command: list, log_path: Path, env: dict | None = None) -> tuple
     return code, lines, time.perf_counter() - start, memory.stop()
 
 
-def run_spark(data_dir: Path, label: str, job: Path, driver_memory: str, engine: str) -> dict:
+def run_spark(data_dir: Path, label: str, job: Path, driver_memory: str, engine: str, lists: str = "rating") -> dict:
     run_id = f"bench-{engine}-{label}-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}"
     output = RESULTS / "runs"
     args = job_arguments(
         ratings=data_dir / "u.data", test_ratings=data_dir / "u.test", format="udata", output=output, run_id=run_id
     )
-    if engine == "spark":  # the lists of the model the peer fits: the rating model's (bench.topn_bench has the rest)
-        args += job_arguments(lists="rating")
+    # By default the lists of the model the peer fits, the rating model's (bench.topn_bench compares the ranking
+    # model's); --lists ranking runs the job exactly as its defaults do, ranking model included (its time and memory).
+    if engine == "spark":
+        args += job_arguments(lists=lists)
     command = spark_submit_command(args, "local[2]", job, driver_memory=driver_memory)
     output.mkdir(parents=True, exist_ok=True)
     log = output / f"{run_id}.spark-submit.log"
@@ -212,6 +214,12 @@ def main(argv: list) -> int:
     )
     parser.add_argument("--driver-memory", default="2g", help="spark-submit --driver-memory (local mode: all of Spark)")
     parser.add_argument("--skip-numpy", action="store_true", help="only the Spark job(s)")
+    parser.add_argument(
+        "--lists",
+        choices=("rating", "ranking"),
+        default="rating",
+        help="the job's --lists: rating (the model the NumPy peer fits) or ranking (the job's default)",
+    )
     args = parser.parse_args(argv)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -255,7 +263,7 @@ def bench_size(label: str, args: argparse.Namespace) -> dict[str, Any]:
     if args.baseline_job:
         result["baseline_job"] = run_spark(data_dir, label, args.baseline_job, args.driver_memory, "baseline_job")
         print(f"[{label}] baseline job done in {result['baseline_job']['wall_seconds']:.1f}s", flush=True)
-    result["spark"] = run_spark(data_dir, label, JOB, args.driver_memory, "spark")
+    result["spark"] = run_spark(data_dir, label, JOB, args.driver_memory, "spark", args.lists)
     print(f"[{label}] Spark done in {result['spark']['wall_seconds']:.1f}s", flush=True)
     if not args.skip_numpy:
         result["numpy"] = run_numpy(data_dir)
