@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from spark_jobs.als.ranking import LIST_SOURCES, RATING
 from spark_jobs.local.spark_submit import JOB, job_arguments, spark_submit_command, spark_submit_environment
 from spark_jobs.local.synthetic_ratings import SyntheticSpec, generate, oracle_metrics, write_dataset
 
@@ -103,7 +104,7 @@ def run_process(command: list, log_path: Path, env: dict | None = None) -> tuple
     return code, lines, time.perf_counter() - start, memory.stop()
 
 
-def run_spark(data_dir: Path, label: str, job: Path, driver_memory: str, engine: str, lists: str = "rating") -> dict:
+def run_spark(data_dir: Path, label: str, job: Path, driver_memory: str, engine: str, lists: str = RATING) -> dict:
     run_id = f"bench-{engine}-{label}-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}"
     output = RESULTS / "runs"
     args = job_arguments(
@@ -216,8 +217,8 @@ def main(argv: list) -> int:
     parser.add_argument("--skip-numpy", action="store_true", help="only the Spark job(s)")
     parser.add_argument(
         "--lists",
-        choices=("rating", "ranking"),
-        default="rating",
+        choices=LIST_SOURCES,
+        default=RATING,
         help="the job's --lists: rating (the model the NumPy peer fits) or ranking (the job's default)",
     )
     args = parser.parse_args(argv)
