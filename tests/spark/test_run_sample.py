@@ -61,7 +61,8 @@ def test_spark_submit_runs_the_shipped_job_away_from_the_project_and_streams_its
         output=tmp_path / "runs",
         run_id="lone",
         model="biased",  # what is shipped and how it streams; the models are tested in test_als_job.py
-        max_iter=5,
+        max_iter=2,
+        ranking_max_iter=2,
         top_n=2,
     )
     arrivals: list = []
