@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
+import runpy
+import sys
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -54,7 +55,7 @@ from deployment_support import (
 )
 
 from lab_contract.environments import SpendGuardEnvironment
-from spark_jobs.local.spark_submit import package_sources, spark_submit_environment
+from spark_jobs.local.spark_submit import package_sources
 
 ROOT = lifecycle.ROOT
 SPEND_GUARD_ENV = SpendGuardEnvironment.variable_names()
@@ -81,6 +82,7 @@ def test_lifecycle(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     step: Callable[[str], None],
+    spark: Any,
 ) -> None:
     assembly = deployment  # the app synthesised with this cluster mode's context
     report = Report(tmp_path / "lifecycle-report.json")
@@ -175,6 +177,7 @@ def test_lifecycle(
             monkeypatch,
             report,
             recorder,
+            spark,
         )
         tags = deployed_settings(cluster_mode).tags
         report["least_privilege"] = iam_support.check_least_privilege(recorder.calls, deployed, clients, tags)
@@ -319,6 +322,7 @@ def run_pipeline(
     monkeypatch: pytest.MonkeyPatch,
     report: Report,
     recorder: handlers.CallRecorder,
+    spark: Any,
 ) -> None:
     submit_fn = deployed_function(assembly, deployed, lifecycle.SUBMIT_JOB_ENV)
     events_fn = deployed_function(assembly, deployed, lifecycle.EMR_EVENTS_ENV)
@@ -404,8 +408,9 @@ def run_pipeline(
     )
     clients.emr.describe_security_configuration(Name=security_configuration)
 
-    # the Spark step, run by local Spark: every s3:// argument maps to a local mirror (work/s3/<bucket>/<key>), the
-    # input object is downloaded into it from the emulator, the run's output is uploaded from it afterwards
+    # the Spark step, run by local Spark (run_step): every s3:// argument maps to a local mirror
+    # (work/s3/<bucket>/<key>), the input object is downloaded into it from the emulator, the run's output is
+    # uploaded from it afterwards
     work = tmp_path / "spark"
     mirror = work / "s3"
 
@@ -425,33 +430,9 @@ def run_pipeline(
     for _index, arg in enumerate(args[args.index(script_uri) + 1 :]):
         if arg.startswith("s3://") and arg.endswith("/"):
             local(arg).mkdir(parents=True, exist_ok=True)
-    spark_conf = {
-        "spark.ui.enabled": "false",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.sql.shuffle.partitions": "4",
-    }
-    spark = subprocess.run(
-        [
-            str(lifecycle.VENV_BIN / "spark-submit"),
-            "--master",
-            "local[2]",
-            *[arg for key, value in spark_conf.items() for arg in ("--conf", f"{key}={value}")],
-            "--py-files",
-            str(local_package),
-            str(local_script),
-            *job_args,
-        ],
-        env={**spark_submit_environment(env), "SPARK_LOCAL_IP": "127.0.0.1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    problems = [line for line in spark.stderr.splitlines() if " ERROR " in line or "Error" in line or "error:" in line]
-    assert spark.returncode == 0, (
-        f"spark-submit {job_args} exited {spark.returncode}\n" + "\n".join(problems[-30:]) + f"\n{spark.stdout[-2000:]}"
-    )
+    code, imported_from = run_step(spark, local_script, local_package, job_args)
+    assert code == 0, f"the step {job_args} exited {code}"
+    assert imported_from == local_package, f"the step ran the package from {imported_from}, not the deployed zip"
     run_dir = local(submit_env["RESULTS_URI"].rstrip("/") + "/") / run_id
     assert (run_dir / "_SUCCESS").exists() and (run_dir / "metrics.json").exists()
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -517,6 +498,35 @@ def run_pipeline(
         "cluster_shape": record.get("cluster_shape"),
         "outcome": outcome["recorded"],
     }
+
+
+def run_step(spark: Any, script: Path, package: Path, args: list[str]) -> tuple[int, Path]:
+    """The EMR step (``spark-submit --py-files <package> <script> <args>``) in the tests' warm Spark session
+    instead of a new JVM (a cold JVM costs ~30 s of the step's ~40): the deployed script runs as ``__main__``
+    with the deployed zip first on sys.path and no ``als`` folder beside it, so the job is the package in the
+    zip; adaptive execution is on, as Spark's defaults and EMR have it. spark-submit itself, with the shipped
+    files and the handler's arguments, is run by tests/spark/test_run_sample.py and
+    tests/lambda_functions/test_upload_keys.py. Returns the exit code and the file ``als`` was imported from."""
+    from spark_jobs.als.spark_helpers import session_conf
+
+    saved_path, saved_argv = list(sys.path), list(sys.argv)
+    sys.path.insert(0, str(package))
+    sys.argv = [str(script), *args]
+    imported_from = Path()
+    try:
+        with session_conf(spark, {"spark.sql.adaptive.enabled": "true"}):
+            runpy.run_path(str(script), run_name="__main__")
+        code: int = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    finally:
+        sys.path[:], sys.argv[:] = saved_path, saved_argv
+        loaded = sys.modules.get("als")
+        imported_from = Path(getattr(loaded, "__file__", "") or "").parent.parent
+        for name in [name for name in sys.modules if name == "als" or name.startswith("als.")]:
+            del sys.modules[name]  # the next step imports its own deployed zip
+    assert not spark.sparkContext._jsc.sc().isStopped(), "the step stopped the tests' Spark session"
+    return code, imported_from
 
 
 class EmulatorSession:
