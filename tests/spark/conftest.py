@@ -34,3 +34,13 @@ def synthetic_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synthetic")
     write_dataset(generate(SMALL_SPEC), out)
     return out
+
+
+@pytest.fixture(scope="module")
+def synthetic_part(synthetic_dir: Path) -> Path:
+    """The first 3,000 of the small dataset's ratings (u.data format), for tests of what a run does (its tuning
+    grid, the users it lists for, seeding), which does not depend on how many ratings there are."""
+    part = synthetic_dir / "part.data"
+    if not part.exists():
+        part.write_text("\n".join((synthetic_dir / "u.data").read_text().splitlines()[:3000]) + "\n")
+    return part

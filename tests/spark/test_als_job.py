@@ -170,11 +170,11 @@ def test_users_who_rated_almost_everything_get_what_is_left(spark, tmp_path):
     assert all(len([1 for u, *_ in recommended if u == user]) == 5 for user in range(1, 31))
 
 
-def test_recommendations_only_for_the_listed_users(spark, synthetic_dir, tmp_path):
+def test_recommendations_only_for_the_listed_users(spark, synthetic_part, tmp_path):
     report = run(
         spark,
         job_args(
-            ratings=synthetic_dir / "u.data",
+            ratings=synthetic_part,
             output=tmp_path,
             run_id="listed",
             recommend_users="3, 5,999999",
@@ -211,8 +211,8 @@ def test_the_users_to_recommend_for_come_from_a_list_or_a_file(spark, tmp_path):
 # ---------------------------------------------------------------- model, ranking metrics, baselines
 
 
-def test_folded_model_predicts_mu_plus_biases_plus_the_residual_factors(spark, synthetic_dir):
-    args = job_args(ratings=synthetic_dir / "u.data", max_iter=3)
+def test_folded_model_predicts_mu_plus_biases_plus_the_residual_factors(spark, synthetic_part):
+    args = job_args(ratings=synthetic_part, max_iter=3)
     with CachedFrames() as cache:
         loaded = load_ratings(spark, args, cache)
         train = loaded.split(TRAIN)
@@ -229,8 +229,8 @@ def test_folded_model_predicts_mu_plus_biases_plus_the_residual_factors(spark, s
     assert all(abs(got[key] - expected[key]) < 1e-4 for key in got)
 
 
-def test_blended_model_predicts_the_weighted_mean_of_the_plain_and_the_biased_model(spark, synthetic_dir):
-    args = job_args(ratings=synthetic_dir / "u.data", max_iter=3)
+def test_blended_model_predicts_the_weighted_mean_of_the_plain_and_the_biased_model(spark, synthetic_part):
+    args = job_args(ratings=synthetic_part, max_iter=3)
     with CachedFrames() as cache:
         loaded = load_ratings(spark, args, cache)
         train = loaded.split(TRAIN)
@@ -413,9 +413,9 @@ def test_the_tuning_grid_scales_with_the_data_and_always_holds_sparks_defaults()
     assert tuning_grid(chosen, 720_000, 6040, 3706) == ([3, 7], [0.2])
 
 
-def test_tuning_searches_the_grid_and_refits_the_best(spark, synthetic_dir, tmp_path):
+def test_tuning_searches_the_grid_and_refits_the_best(spark, synthetic_part, tmp_path):
     args = job_args(
-        ratings=synthetic_dir / "u.data",
+        ratings=synthetic_part,
         output=tmp_path,
         run_id="tuned",
         lists="rating",  # the RMSE search alone; the ranking search has its own test (test_ranking.py)
@@ -443,10 +443,10 @@ def test_tuning_searches_the_grid_and_refits_the_best(spark, synthetic_dir, tmp_
     assert _metrics(tmp_path / "tuned")["tuning"] == tuning
 
 
-def test_default_tuning_goes_coarse_then_fine_around_the_best_regularisation(spark, synthetic_dir, tmp_path):
+def test_default_tuning_goes_coarse_then_fine_around_the_best_regularisation(spark, synthetic_part, tmp_path):
     assert refine_reg_params(0.1) == [0.05, 0.07, 0.1, 0.14, 0.2]
     args = job_args(
-        ratings=synthetic_dir / "u.data",
+        ratings=synthetic_part,
         output=tmp_path,
         run_id="coarse-fine",
         lists="rating",  # the RMSE search alone; the ranking search has its own test (test_ranking.py)
@@ -468,9 +468,9 @@ def test_default_tuning_goes_coarse_then_fine_around_the_best_regularisation(spa
     ]
 
 
-def test_tuning_with_a_model_given_searches_only_that_model(spark, synthetic_dir, tmp_path):
+def test_tuning_with_a_model_given_searches_only_that_model(spark, synthetic_part, tmp_path):
     args = job_args(
-        ratings=synthetic_dir / "u.data",
+        ratings=synthetic_part,
         output=tmp_path,
         run_id="tuned-plain",
         lists="rating",  # the RMSE search alone; the ranking search has its own test (test_ranking.py)
@@ -487,15 +487,14 @@ def test_tuning_with_a_model_given_searches_only_that_model(spark, synthetic_dir
     assert report["params"]["model"] == "plain" and report["model_rank"] == 2
 
 
-def test_same_seed_gives_the_same_metrics(spark, synthetic_dir, tmp_path):
-    """The split is seeded (and independent of partitioning, tested above); so is ALS's initialisation. Part of
-    the small dataset is enough: whether two runs agree does not depend on the data's size."""
-    part = tmp_path / "part.data"
-    part.write_text("\n".join((synthetic_dir / "u.data").read_text().splitlines()[:3000]) + "\n")
+def test_same_seed_gives_the_same_metrics(spark, synthetic_part, tmp_path):
+    """The split is seeded (and independent of partitioning, tested above); so is ALS's initialisation."""
     runs = [
         run(
             spark,
-            job_args(ratings=part, output=tmp_path, run_id=run_id, seed=3, top_n=1, max_iter=3, ranking_max_iter=3),
+            job_args(
+                ratings=synthetic_part, output=tmp_path, run_id=run_id, seed=3, top_n=1, max_iter=3, ranking_max_iter=3
+            ),
             _quiet,
         )
         for run_id in ("first", "second")

@@ -142,9 +142,9 @@ def test_the_written_lists_come_from_the_ranking_model_and_the_rating_model_is_u
 # ---------------------------------------------------------------- tuning by NDCG
 
 
-def test_tune_chooses_the_ranking_model_by_validation_ndcg(spark, synthetic_dir, tmp_path):
+def test_tune_chooses_the_ranking_model_by_validation_ndcg(spark, synthetic_part, tmp_path):
     args = job_args(
-        ratings=synthetic_dir / "u.data",
+        ratings=synthetic_part,
         output=tmp_path,
         run_id="tuned",
         model="biased",
