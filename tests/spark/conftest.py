@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-from spark_jobs.local.spark_submit import spark_submit_environment
-
-# The spark-submit tests here start Spark with this process's environment: the one spark-submit gets in make run.
-os.environ.update(spark_submit_environment())
 
 
 @pytest.fixture
@@ -41,6 +35,5 @@ def synthetic_part(synthetic_dir: Path) -> Path:
     """The first 3,000 of the small dataset's ratings (u.data format), for tests of what a run does (its tuning
     grid, the users it lists for, seeding), which does not depend on how many ratings there are."""
     part = synthetic_dir / "part.data"
-    if not part.exists():
-        part.write_text("\n".join((synthetic_dir / "u.data").read_text().splitlines()[:3000]) + "\n")
+    part.write_text("\n".join((synthetic_dir / "u.data").read_text().splitlines()[:3000]) + "\n")
     return part
