@@ -131,8 +131,9 @@ diagram: setup
 run: audit
 	$(PY) -m spark_jobs.local.run_sample --output runs
 
+# Two processes or more (one per core): the Spark tests stay together on one of them (tests/conftest.py).
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest --numprocesses auto --dist loadgroup
 
 # The edit-test loop: every test outside the spark, emulated and slow tiers (tests/conftest.py assigns them).
 test-fast: setup

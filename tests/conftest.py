@@ -60,11 +60,17 @@ def tier_of(nodeid: str, fixtures: set[str]) -> str | None:
     return None
 
 
+# make test runs on pytest-xdist workers (--dist loadgroup): every Spark test in one group, so one worker holds the
+# one shared Spark session, and each other module in a group of its own, so its module-scoped fixtures (synths,
+# datasets) are built once. Measured on fresh clones with 2 cores: 669 s on two workers, 777 s on one.
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         tier = tier_of(item.nodeid, set(getattr(item, "fixturenames", ())))
         if tier is not None:
             item.add_marker(tier)
+        group = "spark" if tier == "spark" else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def cdk_json_context() -> dict[str, Any]:

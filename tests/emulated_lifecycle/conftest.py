@@ -27,8 +27,8 @@ _ASSEMBLY: dict[str, lifecycle.Assembly] = {}
 
 
 def progress(config: pytest.Config, message: str) -> None:
-    """A line on the terminal while the lifecycle runs (minutes): shown by `make test` and `make lifecycle`
-    without ``-s``, because it is written past pytest's output capture."""
+    """A line on the terminal while the lifecycle runs (minutes): shown by `make lifecycle` without ``-s``, because
+    it is written past pytest's output capture (not by `make test`, whose pytest-xdist workers have no terminal)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
     if reporter is None:
