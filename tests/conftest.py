@@ -60,16 +60,18 @@ def tier_of(nodeid: str, fixtures: set[str]) -> str | None:
     return None
 
 
-# make test runs on pytest-xdist workers (--dist loadgroup): every Spark test in one group, so one worker holds the
-# one shared Spark session, and each other module in a group of its own, so its module-scoped fixtures (synths,
-# datasets) are built once. Measured on fresh clones with 2 cores: 669 s on two workers, 777 s on one.
+# make test runs on pytest-xdist workers (--dist loadgroup). The Spark tier's tests that use the shared session
+# (the `spark` fixture) are one group, so one worker holds that session; every other module is a group of its own,
+# so its module-scoped fixtures (synths, datasets) are built once, and the spark-submit tests (a JVM each) and the
+# emulated lifecycle (a session of its own) run beside the Spark group instead of lengthening it.
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        tier = tier_of(item.nodeid, set(getattr(item, "fixturenames", ())))
+        fixtures = set(getattr(item, "fixturenames", ()))
+        tier = tier_of(item.nodeid, fixtures)
         if tier is not None:
             item.add_marker(tier)
-        group = "spark" if tier == "spark" else item.nodeid.split("::")[0]
+        group = "spark" if tier == "spark" and "spark" in fixtures else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
 
 
