@@ -133,7 +133,7 @@ run: audit
 
 # Two processes or more (one per core): the Spark tests stay together on one of them (tests/conftest.py).
 test: setup
-	$(PY) -m pytest --numprocesses auto --dist loadgroup
+	$(PY) -m pytest --numprocesses auto --dist loadgroup --no-loadscope-reorder
 
 # The edit-test loop: every test outside the spark, emulated and slow tiers (tests/conftest.py assigns them).
 test-fast: setup

@@ -66,13 +66,19 @@ def tier_of(nodeid: str, fixtures: set[str]) -> str | None:
 # emulated lifecycle (a session of its own) run beside the Spark group instead of lengthening it.
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    start_order: dict[str, int] = {}
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         tier = tier_of(item.nodeid, fixtures)
         if tier is not None:
             item.add_marker(tier)
-        group = "spark" if tier == "spark" and "spark" in fixtures else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        in_session = tier == "spark" and "spark" in fixtures
+        item.add_marker(pytest.mark.xdist_group("spark" if in_session else item.nodeid.split("::")[0]))
+        start_order[item.nodeid] = 0 if in_session else {"emulated": 1, "spark": 1, "slow": 2}.get(tier or "", 3)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Workers hand out groups in collection order (make test: --no-loadscope-reorder): the longest first (the
+        # Spark group, then the lifecycle, spark-submit and CLI modules), so the quick modules fill the end.
+        items.sort(key=lambda item: start_order[item.nodeid])
 
 
 def cdk_json_context() -> dict[str, Any]:
