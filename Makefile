@@ -131,7 +131,8 @@ diagram: setup
 run: audit
 	$(PY) -m spark_jobs.local.run_sample --output runs
 
-# Two processes or more (one per core): the Spark tests stay together on one of them (tests/conftest.py).
+# One pytest-xdist worker per core; tests/conftest.py groups the tests (the shared Spark session's on one worker,
+# every other module together) and hands out the longest groups first, in collection order.
 test: setup
 	$(PY) -m pytest --numprocesses auto --dist loadgroup --no-loadscope-reorder
 
