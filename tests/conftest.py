@@ -76,8 +76,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.xdist_group("spark" if in_session else item.nodeid.split("::")[0]))
         start_order[item.nodeid] = 0 if in_session else {"emulated": 1, "spark": 1, "slow": 2}.get(tier or "", 3)
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        # Workers hand out groups in collection order (make test: --no-loadscope-reorder): the longest first (the
-        # Spark group, then the lifecycle, spark-submit and CLI modules), so the quick modules fill the end.
+        # pytest-xdist hands out the groups in the order the workers collected them (make test passes
+        # --no-loadscope-reorder): the longest first (the Spark group, then the lifecycle, spark-submit and CLI
+        # modules), so the quick modules fill the end.
         items.sort(key=lambda item: start_order[item.nodeid])
 
 
