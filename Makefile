@@ -131,8 +131,8 @@ diagram: setup
 run: audit
 	$(PY) -m spark_jobs.local.run_sample --output runs
 
-# One pytest-xdist worker per core; tests/conftest.py groups the tests (the shared Spark session's on one worker,
-# every other module together) and hands out the longest groups first, in collection order.
+# One pytest-xdist worker per core; tests/conftest.py groups the tests (those on the shared Spark session on one
+# worker, each other module in a group of its own) and hands out the longest groups first.
 test: setup
 	$(PY) -m pytest --numprocesses auto --dist loadgroup --no-loadscope-reorder
 
