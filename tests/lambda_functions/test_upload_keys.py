@@ -115,7 +115,9 @@ END_TO_END_KEY = "ratings/2026-11-25T10:00:00Z/ünï cødé #1 100% [a]{b}*?.dat
 
 
 @pytest.mark.slow
-def test_an_odd_compressed_upload_runs_end_to_end_through_the_real_job(submit_job, aws, events, context, tmp_path):
+def test_an_odd_compressed_upload_runs_end_to_end_through_the_real_job(
+    submit_job, aws, events, context, tmp_path, one_run_jvm
+):
     """upload (moto S3) -> submit_job -> the EMR step's arguments (moto EMR) -> the real job by spark-submit, each
     s3:// argument mapped to a local mirror of the bucket (as the emulated lifecycle runs the step)."""
     from spark_jobs.local.spark_submit import spark_submit_command, spark_submit_environment
@@ -139,7 +141,12 @@ def test_an_odd_compressed_upload_runs_end_to_end_through_the_real_job(submit_jo
     mirrored.write_bytes(aws.s3.get_object(Bucket=events.input_bucket, Key=END_TO_END_KEY)["Body"].read())
     command = spark_submit_command([*map(local, job_args), "--rank", "2", "--max-iter", "2", "--top-n", "3"])
     done = subprocess.run(
-        command, env=spark_submit_environment(), capture_output=True, text=True, timeout=900, check=False
+        command,
+        env={**spark_submit_environment(), **one_run_jvm},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((Path(local(events.results_uri)) / run_id / "metrics.json").read_text())

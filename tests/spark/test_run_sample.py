@@ -41,7 +41,9 @@ def test_the_package_zip_holds_every_module_under_als_and_no_bytecode(tmp_path):
     assert set(archive.namelist()) == expected and "als/job.py" in expected
 
 
-def test_spark_submit_runs_the_shipped_job_away_from_the_project_and_streams_its_phase_lines(tmp_path):
+def test_spark_submit_runs_the_shipped_job_away_from_the_project_and_streams_its_phase_lines(
+    tmp_path, monkeypatch, one_run_jvm
+):
     """What EMR and the workstation get: the entry script and the package zip (--py-files), in a folder of their
     own with no spark_jobs/ beside them. Submit those, as the step does, and read the output.
 
@@ -66,6 +68,8 @@ def test_spark_submit_runs_the_shipped_job_away_from_the_project_and_streams_its
         top_n=2,
     )
     arrivals: list = []
+    for name, value in one_run_jvm.items():  # submit() hands spark-submit this process's environment
+        monkeypatch.setenv(name, value)
     code = submit(
         args,
         tmp_path / "spark.log",

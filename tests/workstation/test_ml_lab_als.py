@@ -116,7 +116,9 @@ def run(command: list[str], env: dict[str, str], *, as_user: bool = False) -> su
     return subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=600)
 
 
-def test_ml_lab_als_runs_the_job_for_an_unprivileged_user_and_setup_runs_twice(synth, scratch: Path) -> None:
+def test_ml_lab_als_runs_the_job_for_an_unprivileged_user_and_setup_runs_twice(
+    synth, scratch: Path, one_run_jvm: dict[str, str]
+) -> None:
     app = synth(nag=False, network_mode="public")
     [instance] = [r for r in app.template("compute")["Resources"].values() if r["Type"] == "AWS::EC2::Instance"]
     user_data = resolve(instance["Properties"]["UserData"]["Fn::Base64"])
@@ -166,6 +168,7 @@ def test_ml_lab_als_runs_the_job_for_an_unprivileged_user_and_setup_runs_twice(s
         "PYSPARK_DRIVER_PYTHON": sys.executable,
         "STAND_IN_S3_ROOT": str(s3_root),
         "STAND_IN_AWS_LOG": str(calls),
+        **one_run_jvm,
     }
 
     usage = run(["ml-lab-als"], user_env, as_user=True)
