@@ -4,6 +4,7 @@ look like: catalogue coverage and the share of recommended items with few traini
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pyspark.ml.evaluation import RankingEvaluator
@@ -16,11 +17,11 @@ from .model import Biases, clip_rating, model_users
 from .spark_helpers import CachedFrames, one_row
 
 REGRESSION_METRICS = ("rmse", "mae", "baseline_rmse", "baseline_mae", "test_rows_evaluated")
-RANKING_METRICS = {  # metrics.json key -> RankingEvaluator metricName (all at k = --top-n)
-    "precision_at_n": "precisionAtK",
-    "recall_at_n": "recallAtK",
-    "ndcg_at_n": "ndcgAtK",
-    "map_at_n": "meanAveragePrecisionAtK",
+RANKING_METRICS = {  # metrics.json key -> the method of Spark's RankingMetrics that computes it (at k = --top-n)
+    "precision_at_n": "precisionAt",
+    "recall_at_n": "recallAt",
+    "ndcg_at_n": "ndcgAt",
+    "map_at_n": "meanAveragePrecisionAt",
 }
 LIST_SHAPE = ("coverage", "items_recommended", "long_tail_share")
 LONG_TAIL_RATINGS = 5  # an item with fewer training ratings than this is in the long tail
@@ -139,8 +140,9 @@ def popularity_lists(train: DataFrame, users: DataFrame, relevant: Column, top_n
     return candidates.groupBy("user").agg(F.slice(ordered, 1, top_n).alias("recs"))
 
 
-def ranking_metrics(labels: DataFrame, lists: DataFrame, top_n: int) -> dict:
-    """precision, recall, NDCG and MAP at top_n (Spark's RankingEvaluator) of lists against labels.
+def ranking_metrics(labels: DataFrame, lists: DataFrame, top_n: int, keys: Iterable[str] = RANKING_METRICS) -> dict:
+    """precision, recall, NDCG and MAP at top_n (Spark's RankingEvaluator) of lists against labels, or only the
+    RANKING_METRICS keys asked for.
 
     labels: (user, label array<double>), one row per evaluated user; a user without a list counts
     with an empty one (scores 0).
@@ -152,5 +154,9 @@ def ranking_metrics(labels: DataFrame, lists: DataFrame, top_n: int) -> dict:
                 "label", F.coalesce("prediction", F.array().cast("array<double>")).alias("prediction")
             )
         )
+        # RankingEvaluator.evaluate builds Spark's RankingMetrics over the frame and reads one metric from it;
+        # getMetrics (Spark >= 3.1) returns that object, so the metrics come from one conversion of the frame,
+        # one pass each, with the values evaluate() gives (tests/spark/test_als_job.py compares the two).
         evaluator: Any = RankingEvaluator(predictionCol="prediction", labelCol="label", k=top_n)
-        return {key: float(evaluator.setMetricName(metric).evaluate(joined)) for key, metric in RANKING_METRICS.items()}
+        metrics = evaluator._java_obj.getMetrics(joined._jdf)
+        return {key: float(getattr(metrics, RANKING_METRICS[key])(top_n)) for key in keys}

@@ -245,7 +245,7 @@ def validation_ndcg(hold_out: RankingHoldOut, config: JobConfig, blocks: int, ch
     with CachedFrames() as cache:
         pairs = hold_out.fit_part.select("user", "item")
         lists, _ = recommend_unrated(model, hold_out.labels.select("user"), pairs, config.top_n, hold_out.items, cache)
-        ndcg = ranking_metrics(hold_out.labels, lists, config.top_n)["ndcg_at_n"]
+        ndcg = ranking_metrics(hold_out.labels, lists, config.top_n, keys=("ndcg_at_n",))["ndcg_at_n"]
     return {"rank": choice.rank, "reg_param": choice.reg_param, "alpha": choice.alpha, "validation_ndcg": ndcg}
 
 

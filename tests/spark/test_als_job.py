@@ -267,6 +267,42 @@ def test_ranking_metrics_match_hand_computed_values(spark):
     assert metrics["ndcg_at_n"] == pytest.approx((ndcg_user_1 + ndcg_user_2 + 0) / 3)
 
 
+def test_ranking_metrics_are_the_values_sparks_ranking_evaluator_gives(spark):
+    """ranking_metrics reads every metric from one RankingMetrics (RankingEvaluator.getMetrics): each value is the
+    one RankingEvaluator.evaluate gives for its metric name, exactly; asked for some keys, it gives only those."""
+    from pyspark.ml.evaluation import RankingEvaluator
+    from pyspark.sql import functions as F
+
+    rng = np.random.default_rng(11)
+    labels = spark.createDataFrame(
+        [(u, [float(i) for i in rng.choice(40, size=int(rng.integers(1, 7)), replace=False)]) for u in range(1, 301)],
+        "user int, label array<double>",
+    )
+    lists = spark.createDataFrame(
+        [
+            (u, [(p, int(i), 1.0) for p, i in enumerate(rng.choice(40, size=int(rng.integers(0, 9)), replace=False))])
+            for u in range(1, 271)
+        ],  # users 271-300 have no list; some lists are empty or shorter than k
+        "user int, recs array<struct<position:int, item:int, score:float>>",
+    )
+    joined = labels.join(
+        lists.select("user", F.expr("transform(recs, r -> cast(r.item as double))").alias("prediction")), "user", "left"
+    ).select("label", F.coalesce("prediction", F.array().cast("array<double>")).alias("prediction"))
+    names = {
+        "precision_at_n": "precisionAtK",
+        "recall_at_n": "recallAtK",
+        "ndcg_at_n": "ndcgAtK",
+        "map_at_n": "meanAveragePrecisionAtK",
+    }
+    expected = {}
+    for k in (1, 5, 10):
+        evaluator = RankingEvaluator(predictionCol="prediction", labelCol="label", k=k)
+        expected[k] = {key: evaluator.setMetricName(name).evaluate(joined) for key, name in names.items()}
+        assert ranking_metrics(labels, lists, k) == expected[k]
+        assert all(0 < value < 1 for value in expected[k].values())
+    assert ranking_metrics(labels, lists, 5, keys=("ndcg_at_n",)) == {"ndcg_at_n": expected[5]["ndcg_at_n"]}
+
+
 def test_popularity_lists_skip_each_users_rated_items(spark):
     train = spark.createDataFrame(
         [
