@@ -147,8 +147,9 @@ def one_run_jvm() -> dict[str, str]:
 
     A JVM that lives for one run spends most of its CPU in the optimising compiler (C2) on code it never runs
     again: stopping at C1 took one 600-row run from ~65 to ~41 CPU-seconds on 2 cores, CPU the test beside it on
-    the other pytest-xdist worker gets instead. The JIT tier changes speed, never results. C1's frames are
-    deeper, and ALS's task deserialisation recursion then overflowed the default 1 MB thread stack, hence -Xss.
+    the other pytest-xdist worker gets instead. The JIT tier changes speed, never results. With C1's larger
+    frames, ALS's tasks overflowed the default 1 MB thread stack (StackOverflowError, seen on a 3,000-rating run
+    at the default --max-iter), hence -Xss4m.
     Spark's own settings stay Spark's defaults, as EMR runs them (the in-process session, alive for the whole
     worker, keeps the full JIT). SPARK_SUBMIT_OPTS is read by Spark's launcher for the driver JVM."""
     return {"SPARK_SUBMIT_OPTS": "-XX:TieredStopAtLevel=1 -Xss4m"}
