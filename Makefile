@@ -31,7 +31,12 @@ export JAVA_HOME := $(CURDIR)/$(VENV)/java-home
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
-export PYTHONDONTWRITEBYTECODE := 1
+# Python writes each module's bytecode when it is first imported, into .venv/pycache instead of __pycache__ folders
+# beside the sources, so the project's folders (the functions' and the job's assets among them) never hold bytecode;
+# and set-up installs without compiling (pip --no-compile): of the ~11,000 modules installed, the tools and tests
+# import a few thousand, compiled once, on first use.
+unexport PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 export PYSPARK_PYTHON := $(PY)
 export PYSPARK_DRIVER_PYTHON := $(PY)
 
@@ -57,7 +62,7 @@ help:
 
 # Each virtual environment installs its lock (requirements*.txt: every package pinned, with hashes; `make lock`
 # writes them from requirements*.in): pip refuses a file whose hash differs from the lock's.
-PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --require-hashes
+PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --require-hashes --no-compile
 
 $(VENV_STAMP): requirements-dev.txt tools/link_toolchain.sh
 	@echo "installing $(VENV) from requirements-dev.txt (once)"
