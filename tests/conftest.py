@@ -65,7 +65,8 @@ def tier_of(nodeid: str, fixtures: set[str]) -> str | None:
 # so its module-scoped fixtures (synths, datasets) are built once, and the spark-submit tests (a JVM each) and the
 # emulated lifecycle (a session of its own) run beside the Spark group instead of lengthening it.
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    grouped = config.pluginmanager.hasplugin("xdist")  # not with -p no:xdist (the marker is pytest-xdist's)
     start_order: dict[str, int] = {}
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
@@ -73,7 +74,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if tier is not None:
             item.add_marker(tier)
         in_session = tier == "spark" and "spark" in fixtures
-        item.add_marker(pytest.mark.xdist_group("spark" if in_session else item.nodeid.split("::")[0]))
+        if grouped:
+            item.add_marker(pytest.mark.xdist_group("spark" if in_session else item.nodeid.split("::")[0]))
         start_order[item.nodeid] = 0 if in_session else {"emulated": 1, "spark": 1, "slow": 2}.get(tier or "", 3)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # pytest-xdist hands out the groups in the order the workers collected them (make test passes
