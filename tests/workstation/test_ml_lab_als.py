@@ -176,7 +176,8 @@ def test_ml_lab_als_runs_the_job_for_an_unprivileged_user_and_setup_runs_twice(
         2,
         f"usage: ml-lab-als RATINGS_KEY [job options], e.g. ml-lab-als {SAMPLE_KEY}\n",
     )
-    job = run(["ml-lab-als", SAMPLE_KEY], user_env, as_user=True)
+    # Job options after the key reach the job; five sweeps instead of the defaults (20 and 10) keep the run short.
+    job = run(["ml-lab-als", SAMPLE_KEY, "--max-iter", "5", "--ranking-max-iter", "5"], user_env, as_user=True)
     assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
 
     assert tree(rootfs) == as_setup_left_it, "ml-lab-als wrote into root's folders"
@@ -184,5 +185,6 @@ def test_ml_lab_als_runs_the_job_for_an_unprivileged_user_and_setup_runs_twice(
     assert (run_dir / "_SUCCESS").is_file()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0.5 < metrics["rmse"] < metrics["baseline_rmse"]
+    assert metrics["params"]["max_iter"] == metrics["params"]["ranking"]["max_iter"] == 5
     [work] = (home / "ml-lab").glob("run.*")
     assert sorted(path.name for path in work.iterdir()) == ["als.zip", "als_job.py", "runs", "u.data"]
