@@ -60,10 +60,13 @@ def tier_of(nodeid: str, fixtures: set[str]) -> str | None:
     return None
 
 
-# make test runs on pytest-xdist workers (--dist loadgroup). The Spark tier's tests that use the shared session
-# (the `spark` fixture) are one group, so one worker holds that session; every other module is a group of its own,
-# so its module-scoped fixtures (synths, datasets) are built once, and the spark-submit tests (a JVM each) and the
-# emulated lifecycle (a session of its own) run beside the Spark group instead of lengthening it.
+# make test runs on pytest-xdist workers (--dist loadgroup). Every test on the shared Spark session (the `spark`
+# fixture: the Spark tier's and the emulated lifecycle's step) is in one group, so one worker holds the only
+# session, and the lifecycle runs last in it, on a JVM the Spark tier has warmed. A cold JVM's first run of the job
+# takes about twice the CPU of a warm one's (JIT compilation), so a second session costs more CPU than its
+# parallelism saves on two cores (the suite: 1,030 CPU-seconds with a session for the lifecycle alone, 1,010 with
+# one). Every other module is a group of its own, so its module-scoped fixtures (synths, datasets) are built once,
+# and the spark-submit tests (a JVM each) run on the other worker.
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     grouped = config.pluginmanager.hasplugin("xdist")  # not with -p no:xdist (the marker is pytest-xdist's)
@@ -73,14 +76,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         tier = tier_of(item.nodeid, fixtures)
         if tier is not None:
             item.add_marker(tier)
-        in_session = tier == "spark" and "spark" in fixtures
+        in_session = "spark" in fixtures
         if grouped:
             item.add_marker(pytest.mark.xdist_group("spark" if in_session else item.nodeid.split("::")[0]))
-        start_order[item.nodeid] = 0 if in_session else {"emulated": 1, "spark": 1, "slow": 2}.get(tier or "", 3)
+        start_order[item.nodeid] = (
+            0 if in_session and tier == "spark" else {"emulated": 1, "spark": 1, "slow": 2}.get(tier or "", 3)
+        )
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # pytest-xdist hands out the groups in the order the workers collected them (make test passes
-        # --no-loadscope-reorder): the longest first (the Spark group, then the lifecycle, spark-submit and CLI
-        # modules), so the quick modules fill the end.
+        # --no-loadscope-reorder): the Spark group first (the lifecycle last in it), then the spark-submit and CLI
+        # modules, so the quick modules fill the end.
         items.sort(key=lambda item: start_order[item.nodeid])
 
 
