@@ -6,9 +6,10 @@ into temporary directories, never the shared ``cdk.out``), when the first test t
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -37,25 +38,42 @@ def progress(config: pytest.Config, message: str) -> None:
         reporter.write_line(f"[lifecycle] {message}")
 
 
-def session_assembly(config: pytest.Config, cluster_mode: str = "transient") -> lifecycle.Assembly:
+def session_assembly(request: pytest.FixtureRequest, cluster_mode: str = "transient") -> lifecycle.Assembly:
     """`cdk synth -c account=123456789012` (plus the mode's context, lifecycle.CLUSTER_MODE_CONTEXT) of the app
-    as it is in the working tree; once per session and cluster mode."""
+    as it is in the working tree; once per test run and cluster mode.
+
+    Under pytest-xdist the workers share it: the first to need a mode synthesises it into the run's base temp
+    folder, under a lock, and the others read that assembly (the lifecycle, the smoke test and the unmodelled
+    assertions run on different workers and would otherwise each pay the ~10 s CLI synth)."""
     if cluster_mode not in _ASSEMBLY:
-        workdir = Path(tempfile.mkdtemp(prefix=f"lifecycle-synth-{cluster_mode}-"))
-        config.add_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
-        # Synthesis needs no AWS; a closed loopback port makes any accidental lookup fail fast, offline.
-        env = lifecycle.offline_env("http://127.0.0.1:9", workdir)
-        context = dict(lifecycle.CLUSTER_MODE_CONTEXT[cluster_mode])
-        if network_support.network_mode_of(cluster_mode) == "isolated":
-            # The isolated workstation installs from a wheelhouse asset; its wheels do not matter here (no instance
-            # boots in the emulator); that the asset is published, and read through the S3 endpoint, does.
-            full = with_placeholder({**network_support.cdk_json_context(), **context}, workdir)
-            context["workstation_wheelhouse_dir"] = full["workstation_wheelhouse_dir"]
-        started = time.monotonic()
-        progress(config, f"{cluster_mode}: cdk synth (for the emulated lifecycle) ...")
-        _ASSEMBLY[cluster_mode] = lifecycle.synth(workdir / "cdk.out", env, context)
-        progress(config, f"{cluster_mode}: synthesised in {time.monotonic() - started:.0f} s")
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        base = factory.getbasetemp()
+        shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+        workdir = shared / f"lifecycle-synth-{cluster_mode}"
+        with (shared / f"lifecycle-synth-{cluster_mode}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not (workdir / "synthesised").exists():
+                shutil.rmtree(workdir, ignore_errors=True)  # what a synth that failed part-way left
+                workdir.mkdir()
+                _synth_into(request.config, workdir, cluster_mode)
+                (workdir / "synthesised").touch()
+        _ASSEMBLY[cluster_mode] = lifecycle.Assembly(workdir / "cdk.out")
     return _ASSEMBLY[cluster_mode]
+
+
+def _synth_into(config: pytest.Config, workdir: Path, cluster_mode: str) -> None:
+    # Synthesis needs no AWS; a closed loopback port makes any accidental lookup fail fast, offline.
+    env = lifecycle.offline_env("http://127.0.0.1:9", workdir)
+    context = dict(lifecycle.CLUSTER_MODE_CONTEXT[cluster_mode])
+    if network_support.network_mode_of(cluster_mode) == "isolated":
+        # The isolated workstation installs from a wheelhouse asset; its wheels do not matter here (no instance
+        # boots in the emulator); that the asset is published, and read through the S3 endpoint, does.
+        full = with_placeholder({**network_support.cdk_json_context(), **context}, workdir)
+        context["workstation_wheelhouse_dir"] = full["workstation_wheelhouse_dir"]
+    started = time.monotonic()
+    progress(config, f"{cluster_mode}: cdk synth (for the emulated lifecycle) ...")
+    lifecycle.synth(workdir / "cdk.out", env, context)
+    progress(config, f"{cluster_mode}: synthesised in {time.monotonic() - started:.0f} s")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -79,19 +97,19 @@ def scope(request: pytest.FixtureRequest, deployment: lifecycle.Assembly, cluste
 @pytest.fixture(scope="session")
 def assembly(request: pytest.FixtureRequest) -> lifecycle.Assembly:
     """The app as cdk.json configures it (transient cluster mode)."""
-    return session_assembly(request.config)
+    return session_assembly(request)
 
 
 @pytest.fixture
 def deployment(request: pytest.FixtureRequest, cluster_mode: str) -> lifecycle.Assembly:
     """The app synthesised for the lifecycle test's cluster mode."""
-    return session_assembly(request.config, cluster_mode)
+    return session_assembly(request, cluster_mode)
 
 
 @pytest.fixture(scope="session")
 def variants(request: pytest.FixtureRequest) -> dict[str, lifecycle.Assembly]:
     """Every synthesised variant, by cluster mode."""
-    return {mode: session_assembly(request.config, mode) for mode in lifecycle.CLUSTER_MODE_CONTEXT}
+    return {mode: session_assembly(request, mode) for mode in lifecycle.CLUSTER_MODE_CONTEXT}
 
 
 @pytest.fixture
@@ -100,7 +118,7 @@ def any_assembly(request: pytest.FixtureRequest) -> Callable[[str], lifecycle.As
 
     def with_type(resource_type: str) -> lifecycle.Assembly:
         for cluster_mode in lifecycle.CLUSTER_MODE_CONTEXT:
-            candidate = session_assembly(request.config, cluster_mode)
+            candidate = session_assembly(request, cluster_mode)
             if resource_type in candidate.types():
                 return candidate
         pytest.skip(f"the app has no {resource_type} in any cluster mode")
