@@ -44,7 +44,8 @@ def session_assembly(request: pytest.FixtureRequest, cluster_mode: str = "transi
 
     Under pytest-xdist the workers share it: the first to need a mode synthesises it into the run's base temp
     folder, under a lock, and the others read that assembly (the lifecycle, the smoke test and the unmodelled
-    assertions run on different workers and would otherwise each pay the ~10 s CLI synth)."""
+    assertions run on different workers and would otherwise each pay the ~10 s CLI synth). pytest removes it with
+    the run's other temporary folders (it keeps the last three runs')."""
     if cluster_mode not in _ASSEMBLY:
         factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
         base = factory.getbasetemp()
