@@ -33,8 +33,8 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 # Python writes each module's bytecode when it is first imported, into .venv/pycache instead of __pycache__ folders
 # beside the sources, so the project's folders (the functions' and the job's assets among them) never hold bytecode;
-# and set-up installs without compiling (pip --no-compile; pip would compile every file, one at a time): each module is compiled
-# once, by the first process that imports it (a whole make test imports ~7,000 of the ~11,000 modules installed).
+# and set-up installs without compiling (pip --no-compile; pip would compile every file, one at a time): each module
+# is compiled once, by the first process that imports it (make test imports ~7,000 of the ~11,000 installed).
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 export PYSPARK_PYTHON := $(PY)
