@@ -37,7 +37,6 @@ TIERS: dict[str, str] = {
     "tests/spark/": "spark",  # a local Spark session or spark-submit
     "tests/workstation/": "spark",  # the workstation's scripts run the real job
     "fixture:spark": "spark",
-    "tests/tools/test_lab.py::test_top_n_reads_the_jobs_parquet": "spark",
     "tests/stacks/test_cli_synth.py": "slow",  # the CDK CLI (Node) synthesises, once per case
     "tests/stacks/test_audit_gates.py": "slow",  # cfn-lint and checkov over both network modes
     "tests/stacks/test_app_builder.py": "slow",  # the app synthesised once per setting

@@ -143,14 +143,17 @@ def summary(run_dir: Path) -> list[str]:
 
 
 def top_n(recommendations: Path, users: int = TOP_USERS) -> list[str]:
-    """The first users' top-N from the Parquet files (local Spark: the project's pyspark and Java)."""
+    """The first users' top-N from the Parquet files (local Spark: the project's pyspark and Java). A session that
+    is already active (a notebook's, the tests') is used and left running; one started here is stopped."""
     from pyspark.sql import SparkSession
 
+    owns_session = SparkSession.getActiveSession() is None
     spark = SparkSession.builder.master("local[1]").appName("ml-lab-results").getOrCreate()
     try:
         rows = spark.read.parquet(str(recommendations)).orderBy("user", "rank").collect()
     finally:
-        spark.stop()
+        if owns_session:
+            spark.stop()
     shown = sorted({row["user"] for row in rows})[:users]
     return [
         f"  user {user}: " + ", ".join(f"{row['item']} ({row['score']:.2f})" for row in rows if row["user"] == user)

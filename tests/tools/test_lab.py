@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -123,14 +124,12 @@ def test_results_before_any_run_says_how_to_start_one(account, capsys) -> None:
     assert "make upload-sample starts one" in capsys.readouterr().err
 
 
-def test_top_n_reads_the_jobs_parquet(tmp_path: Path) -> None:
-    from pyspark.sql import SparkSession
-
-    spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+def test_top_n_reads_the_jobs_parquet_and_leaves_a_session_it_did_not_start(spark: Any, tmp_path: Path) -> None:
     rows = [(user, rank, 100 + rank, 5.0 - rank / 10) for user in (3, 1, 2) for rank in (1, 2)]
     spark.createDataFrame(rows, "user int, rank int, item int, score double").write.parquet(str(tmp_path / "top"))
     lines = lab.top_n(tmp_path / "top", users=2)
     assert lines == ["  user 1: 101 (4.90), 102 (4.80)", "  user 2: 101 (4.90), 102 (4.80)"]
+    assert spark.range(1).count() == 1, "top_n stopped the caller's session"
 
 
 def test_results_prints_the_lists_against_popularity_and_draws_the_run_chart(tmp_path: Path) -> None:
