@@ -155,7 +155,10 @@ def test_ml_lab_als_runs_the_job_for_an_unprivileged_user_and_setup_runs_twice(
     results_bucket = re.search(r"aws s3 sync .* s3://([^/\s]+)/", user_data)
     assert ratings_bucket and results_bucket and ratings_bucket[1] != results_bucket[1]
     (s3_root / ratings_bucket[1] / SAMPLE_KEY).parent.mkdir(parents=True)
-    shutil.copyfile(ROOT / SAMPLE_FILE, s3_root / ratings_bucket[1] / SAMPLE_KEY)
+    # The sample's first 45,000 ratings (of ~90,000) at the sample's key: the test is about the wrapper, the user
+    # and the folders it runs in; what the job makes of the whole sample is make run's business.
+    sample_lines = (ROOT / SAMPLE_FILE).read_text().splitlines(keepends=True)
+    (s3_root / ratings_bucket[1] / SAMPLE_KEY).write_text("".join(sample_lines[:45_000]))
     (s3_root / results_bucket[1]).mkdir()
     for path in [rootfs, *rootfs.rglob("*")]:
         path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
