@@ -505,8 +505,8 @@ def run_step(spark: Any, script: Path, package: Path, args: list[str]) -> tuple[
     instead of a new JVM (a cold JVM costs ~30 s of the step's ~40): the deployed script runs as ``__main__``
     with the deployed zip first on sys.path and no ``als`` folder beside it, so the job is the package in the
     zip; adaptive execution is on, as Spark's defaults and EMR have it. spark-submit itself, with the shipped
-    files and the handler's arguments, is run by tests/spark/test_run_sample.py and
-    tests/lambda_functions/test_upload_keys.py. Returns the exit code and the file ``als`` was imported from."""
+    files and a ratings name with every character an upload may hold, is run by tests/spark/test_run_sample.py.
+    Returns the exit code and the file ``als`` was imported from."""
     from spark_jobs.als.spark_helpers import session_conf
 
     saved_path, saved_argv = list(sys.path), list(sys.argv)

@@ -8,7 +8,6 @@ import gzip
 import json
 import math
 import re
-import subprocess
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -116,11 +115,12 @@ END_TO_END_KEY = "ratings/2026-11-25T10:00:00Z/ünï cødé #1 100% [a]{b}*?.dat
 
 @pytest.mark.slow
 def test_an_odd_compressed_upload_runs_end_to_end_through_the_real_job(
-    submit_job, aws, events, context, tmp_path, one_run_jvm
+    submit_job, aws, events, context, tmp_path, spark, capsys
 ):
-    """upload (moto S3) -> submit_job -> the EMR step's arguments (moto EMR) -> the real job by spark-submit, each
-    s3:// argument mapped to a local mirror of the bucket (as the emulated lifecycle runs the step)."""
-    from spark_jobs.local.spark_submit import spark_submit_command, spark_submit_environment
+    """upload (moto S3) -> submit_job -> the EMR step's arguments (moto EMR) -> the real job on those arguments, each
+    s3:// argument mapped to a local mirror of the bucket, in the tests' Spark session (as the emulated lifecycle
+    runs the step). spark-submit itself given such a name (its launcher's quoting) is test_run_sample's."""
+    from spark_jobs.als.job import main
 
     text = "".join(f"{u}\t{i}\t{1 + (u * i) % 5}\t{881250949 + i}\n" for u in range(1, 31) for i in range(1, 21))
     aws.s3.put_object(Bucket=events.input_bucket, Key=END_TO_END_KEY, Body=gzip.compress(text.encode()))
@@ -139,16 +139,8 @@ def test_an_odd_compressed_upload_runs_end_to_end_through_the_real_job(
     mirrored = Path(local(_option(job_args, "--ratings")))
     mirrored.parent.mkdir(parents=True)
     mirrored.write_bytes(aws.s3.get_object(Bucket=events.input_bucket, Key=END_TO_END_KEY)["Body"].read())
-    command = spark_submit_command([*map(local, job_args), "--rank", "2", "--max-iter", "2", "--top-n", "3"])
-    done = subprocess.run(
-        command,
-        env={**spark_submit_environment(), **one_run_jvm},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    code = main([*map(local, job_args), "--rank", "2", "--max-iter", "2", "--ranking-max-iter", "2", "--top-n", "3"])
+    assert code == 0, capsys.readouterr().err[-3000:]
     metrics = json.loads((Path(local(events.results_uri)) / run_id / "metrics.json").read_text())
     assert metrics["input"]["format"] == "udata" and metrics["input_rows"] == 600
     assert metrics["input"]["uri"] == str(mirrored)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import gzip
 import json
 import shutil
 import sys
@@ -57,8 +58,13 @@ def test_spark_submit_runs_the_shipped_job_away_from_the_project_and_streams_its
     package = write_package_zip(shipped / "als.zip")
     data = tmp_path / "data"
     write_dataset(generate(SyntheticSpec(users=60, items=150, ratings=2_000, seed=5)), data)
+    # Named with every kind of character Hadoop or a shell could misread, as uploads are (test_upload_keys.py), and
+    # compressed: spark-submit's launcher must hand the name to the job as it is.
+    ratings = data / "2026-11-25T10:00:00Z" / "ünï cødé #1 100% [a]{b}*?.data.gz"
+    ratings.parent.mkdir()
+    ratings.write_bytes(gzip.compress((data / "u.data").read_bytes()))
     args = job_arguments(
-        ratings=data / "u.data",
+        ratings=ratings,
         test_ratings=data / "u.test",
         output=tmp_path / "runs",
         run_id="lone",
@@ -81,6 +87,7 @@ def test_spark_submit_runs_the_shipped_job_away_from_the_project_and_streams_its
     assert code == 0, (tmp_path / "spark.log").read_text()[-3000:]
     metrics = json.loads((tmp_path / "runs" / "lone" / "metrics.json").read_text())
     assert metrics["input_rows"] == metrics["split"]["train_rows"] > 0
+    assert metrics["input"]["uri"] == str(ratings) and metrics["input"]["format"] == "udata"
     assert (tmp_path / "runs" / "lone" / "_SUCCESS").exists()
 
     lines = [line for line, _ in arrivals]
