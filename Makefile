@@ -33,8 +33,9 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 # Python writes each module's bytecode when it is first imported, into .venv/pycache instead of __pycache__ folders
 # beside the sources, so the project's folders (the functions' and the job's assets among them) never hold bytecode;
-# and set-up installs without compiling (pip --no-compile; pip would compile every file, one at a time): each module
-# is compiled once, by the first process that imports it (make test imports ~7,000 of the ~11,000 installed).
+# and set-up installs without compiling (neither uv nor pip --no-compile compiles; pip would compile every file, one
+# at a time): each module is compiled once, by the first process that imports it (make test imports ~7,000 of the
+# ~11,000 installed).
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 export PYSPARK_PYTHON := $(PY)
@@ -61,20 +62,28 @@ help:
 	@echo "make refresh-image     resolve the workstation's newest image into cdk.context.json (AWS credentials)"
 
 # Each virtual environment installs its lock (requirements*.txt: every package pinned, with hashes; `make lock`
-# writes them from requirements*.in): pip refuses a file whose hash differs from the lock's.
+# writes them from requirements*.in) and refuses a file whose hash differs from the lock's. The installer is uv,
+# pinned with its hashes in the dev lock and installed first by pip from those lines: it downloads and unpacks in
+# parallel, where pip does one package at a time (a fresh .venv in ~25 s instead of ~45-60 s, same packages).
 PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --require-hashes --no-compile
+UV_LOCK_LINES = awk '/^uv==/ {found = 1} found {print} found && !/\\$$/ {exit}' requirements-dev.txt
+# $(call install_lock,<virtual environment>,<lock file>); copies from uv's cache (no hard links into it)
+define install_lock
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(UV_LOCK_LINES) > $(1)/uv.txt
+	$(1)/bin/python $(PIP_INSTALL) -r $(1)/uv.txt
+	$(1)/bin/uv pip install --quiet --require-hashes --link-mode=copy --python $(1)/bin/python -r $(2)
+endef
 
 $(VENV_STAMP): requirements-dev.txt tools/link_toolchain.sh
 	@echo "installing $(VENV) from requirements-dev.txt (once)"
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) $(PIP_INSTALL) -r requirements-dev.txt
+	$(call install_lock,$(VENV),requirements-dev.txt)
 	bash tools/link_toolchain.sh $(VENV)
 	touch $@
 
-$(AUDIT_STAMP): requirements-audit.txt
+$(AUDIT_STAMP): requirements-audit.txt requirements-dev.txt
 	@echo "installing $(AUDIT_VENV) from requirements-audit.txt (once)"
-	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
-	$(AUDIT_VENV)/bin/python $(PIP_INSTALL) -r requirements-audit.txt
+	$(call install_lock,$(AUDIT_VENV),requirements-audit.txt)
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
@@ -82,7 +91,7 @@ $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The two virtual environments install side by side (pip mostly waits on downloads and unpacking), then npm ci.
+# The two virtual environments install side by side (mostly downloads and unpacking), then npm ci.
 # Silent (-s): a warm tree prints nothing here (no "is up to date" lines), a cold one a line per environment.
 setup:
 	@$(MAKE) --no-print-directory -s -j2 $(VENV_STAMP) $(AUDIT_STAMP)
