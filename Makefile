@@ -64,7 +64,7 @@ help:
 # Each virtual environment installs its lock (requirements*.txt: every package pinned, with hashes; `make lock`
 # writes them from requirements*.in) and refuses a file whose hash differs from the lock's. The installer is uv,
 # pinned with its hashes in the dev lock and installed first by pip from those lines: it downloads and unpacks in
-# parallel, where pip does one package at a time (a fresh .venv in ~25 s instead of ~45-60 s, same packages).
+# parallel, where pip does one package at a time (the dev lock into a fresh venv: ~20 s, pip 45-62 s).
 PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --require-hashes --no-compile
 UV_LOCK_LINES = awk '/^uv==/ {found = 1} found {print} found && !/\\$$/ {exit}' requirements-dev.txt
 # $(call install_lock,<virtual environment>,<lock file>); copies from uv's cache (no hard links into it)
