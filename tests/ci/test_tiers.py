@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# One module per way a tier is assigned (by folder, by a fixture it uses, by module) and one in no tier: small imports, as
-# each collection is a pytest process of its own.
+# One case per way a tier is assigned (by folder, by a fixture it uses, by module) and one in no tier: small
+# imports, as each collection is a pytest process of its own.
 SPARK = [
     "tests/spark/test_emr_compat.py",
     "tests/tools/test_lab.py::test_top_n_reads_the_jobs_parquet_and_leaves_a_session_it_did_not_start",
